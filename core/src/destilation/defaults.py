@@ -1,0 +1,45 @@
+"""Core defaults for the decision hooks, registered like any plugin and marked ``trylast``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from destilation.domain import Usage
+from destilation.hookspecs import hookimpl
+from destilation.interfaces import ProviderError
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(value: Any) -> Any:
+    """Fold case and whitespace in every string so trivially different copies hash alike."""
+    if isinstance(value, str):
+        return _SPACE.sub(" ", value).strip().casefold()
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+@hookimpl(trylast=True)
+def fingerprint(sample_content: Any) -> str:
+    text = json.dumps(normalise(sample_content), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+@hookimpl(trylast=True)
+def classify_error(error: BaseException, provider: str) -> str:
+    if isinstance(error, ProviderError):
+        if error.status in (429, 503) or error.retry_after is not None:
+            return "backoff"
+        return "retry" if error.retryable else "abort"
+    return "retry"
+
+
+@hookimpl(trylast=True)
+def estimate_cost(provider: str, model: str, usage: Usage) -> float:
+    return 0.0

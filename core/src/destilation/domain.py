@@ -1,0 +1,303 @@
+"""Domain types shared by the engine, the plugins and the store.
+
+They are frozen attrs classes so a value handed to a plugin cannot be changed behind the
+engine's back; `attrs.evolve` makes the next version of a task or candidate.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+JSON = Any
+"""A value decoded from JSON: dict, list, str, int, float, bool or None."""
+
+
+class TaskState(enum.StrEnum):
+    """Where a task is in its life: pending → running → accepted | rejected."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class JobState(enum.StrEnum):
+    """A job's state as the store records it; pause and cancel are written by any client."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class Usage:
+    """Token counts of one generation, as the provider reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@attrs.frozen
+class ToolCall:
+    """A function call a model asked for; `arguments` stays the raw JSON text it sent."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@attrs.frozen
+class ToolSpec:
+    """A tool offered to the model: a name, a description and a JSON schema of parameters."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, JSON] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Message:
+    """One chat message; reasoning and tool calls ride along for traces."""
+
+    role: str
+    content: str
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@attrs.frozen
+class GenerationRequest:
+    """What the engine asks a provider for. `response_schema` is the template's JSON schema."""
+
+    messages: tuple[Message, ...]
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    response_schema: dict[str, JSON] | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    reasoning: bool = False
+    seed: int | None = None
+    attempt: int = 1
+    """1-based attempt number of the task this request serves."""
+
+
+@attrs.frozen
+class Generation:
+    """A provider's answer. `text` is untrusted model output, never parsed by the provider."""
+
+    text: str
+    provider: str
+    model: str
+    finish_reason: str | None = "stop"
+    usage: Usage = Usage()
+    cost: float | None = None
+    latency_s: float = 0.0
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@attrs.frozen
+class Issue:
+    """One structured validation failure; it becomes feedback in the next attempt's prompt."""
+
+    code: str
+    message: str
+    path: str = "$"
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def as_feedback(self) -> str:
+        text = f"[{self.code}] at {self.path}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+_UNSET: Any = object()
+
+
+@attrs.frozen
+class Verdict:
+    """A validator's finding. A validator that parses output hands the parsed `content` on."""
+
+    issues: tuple[Issue, ...] = ()
+    content: JSON = _UNSET
+    scores: dict[str, float] = attrs.field(factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity is Severity.ERROR for i in self.issues)
+
+    @property
+    def has_content(self) -> bool:
+        return self.content is not _UNSET
+
+
+@attrs.frozen
+class TaskSeed:
+    """The deterministic recipe of one sample: its index plus axis values or an input row."""
+
+    index: int
+    axes: dict[str, str] = attrs.field(factory=dict)
+    row: dict[str, JSON] | None = None
+
+    def variables(self) -> dict[str, JSON]:
+        """Values a prompt pattern may use: `{index}`, every axis, every input column."""
+        out: dict[str, JSON] = {"index": self.index}
+        out.update(self.axes)
+        if self.row:
+            out.update(self.row)
+        return out
+
+
+@attrs.frozen
+class Task:
+    """One sample to produce. `key` (job name / index) is what users type to inspect it."""
+
+    job: str
+    seed: TaskSeed
+    state: TaskState = TaskState.PENDING
+    attempts: int = 0
+    lease_owner: str | None = None
+    reasons: tuple[Issue, ...] = ()
+
+    @property
+    def index(self) -> int:
+        return self.seed.index
+
+    @property
+    def key(self) -> str:
+        return f"{self.job}/{self.seed.index}"
+
+
+@attrs.frozen
+class Attempt:
+    """One provider call and its verdict, kept for inspection and statistics."""
+
+    number: int
+    provider: str
+    model: str
+    ok: bool
+    latency_s: float = 0.0
+    usage: Usage = Usage()
+    cost: float | None = None
+    finish_reason: str | None = None
+    issues: tuple[Issue, ...] = ()
+    error: str | None = None
+
+
+@attrs.frozen
+class Sample:
+    """Accepted content plus lineage. `seq` is the store's commit order, set on commit."""
+
+    job: str
+    task_index: int
+    content: JSON
+    content_hash: str
+    template_id: str
+    template_version: str
+    provider: str
+    model: str
+    attempts: int
+    usage: Usage = Usage()
+    cost: float | None = None
+    scores: dict[str, float] = attrs.field(factory=dict)
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    seq: int | None = None
+
+    def record(self) -> dict[str, JSON]:
+        """The dataset line: content first, then lineage under `meta`."""
+        meta: dict[str, JSON] = {
+            "job": self.job,
+            "task": self.task_index,
+            "template": self.template_id,
+            "template_version": self.template_version,
+            "provider": self.provider,
+            "model": self.model,
+            "attempts": self.attempts,
+            "content_hash": self.content_hash,
+            "usage": attrs.asdict(self.usage),
+            "cost": self.cost,
+        }
+        if self.scores:
+            meta["scores"] = self.scores
+        out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
+        if self.reasoning is not None:
+            out.setdefault("reasoning", self.reasoning)
+        if self.tool_calls:
+            out.setdefault("tool_calls", [attrs.asdict(c) for c in self.tool_calls])
+        out["meta"] = meta
+        return out
+
+
+@attrs.frozen
+class Candidate:
+    """A generation on its way through the validator pipeline."""
+
+    task: Task
+    generation: Generation
+    content: JSON = _UNSET
+
+    @property
+    def parsed(self) -> bool:
+        return self.content is not _UNSET
+
+
+@attrs.frozen
+class JobRecord:
+    """A job as the store knows it."""
+
+    name: str
+    state: JobState
+    target: int
+    spec: dict[str, JSON]
+    created_at: float
+    updated_at: float
+    planned: int = 0
+    finished_at: float | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class SinkCursor:
+    """How far a sink's file is known to be durable: last sample seq and file byte offset."""
+
+    seq: int = 0
+    offset: int = 0
+
+
+@attrs.frozen
+class Event:
+    """Something worth telling subscribers and the dashboard about."""
+
+    kind: str
+    job: str
+    message: str = ""
+    severity: str = "info"
+    provider: str | None = None
+    task_index: int | None = None
+    data: dict[str, JSON] = attrs.field(factory=dict)
+    at: float = 0.0

@@ -1,0 +1,293 @@
+"""Ports: the interfaces every plugin object implements.
+
+Objects that hold I/O are anyio `AsyncResource`s (``aclose()`` and ``async with``). Factories
+registered through the hooks receive ``(config, context)`` and return one of these.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+from anyio.abc import AsyncResource
+
+from destilation.domain import (
+    JSON,
+    Attempt,
+    Candidate,
+    Event,
+    Generation,
+    GenerationRequest,
+    Issue,
+    JobRecord,
+    JobState,
+    Sample,
+    SinkCursor,
+    Task,
+    TaskSeed,
+    TaskState,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from destilation.templates import Template
+
+
+@attrs.frozen
+class ProviderInfo:
+    """What a provider is and can do; routers read `capabilities`."""
+
+    name: str
+    kind: str
+    model: str
+    capabilities: frozenset[str] = frozenset()
+    concurrency: int = 8
+    weight: float = 1.0
+
+
+@attrs.define
+class PluginContext:
+    """What a factory may use: shared HTTP client maker, the event emitter, the data dir."""
+
+    data_dir: str
+    emit: Callable[[Event], None]
+    http_client: Callable[..., httpx.AsyncClient]
+    """Build an httpx client on the fast transport; tests inject a transport here."""
+    secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+
+class Provider(AsyncResource):
+    """A model source. `generate` returns the raw answer; it never validates content."""
+
+    @abc.abstractmethod
+    def info(self) -> ProviderInfo: ...
+
+    @abc.abstractmethod
+    async def models(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def aclose(self) -> None:
+        """Providers without I/O have nothing to close."""
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retryable` and `retry_after` steer the engine's next step."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+@attrs.frozen
+class ValidationContext:
+    """What a validator may look at besides the candidate."""
+
+    job: str
+    template: Template
+    store: StateStore
+    fingerprint: Callable[[JSON], str]
+    """The dedup key of parsed content (the ``fingerprint`` hook's answer)."""
+
+
+class Validator(Protocol):
+    """Checks one candidate. Pure and cheap where it can be; a judge may call a provider."""
+
+    name: str
+
+    async def check(self, candidate: Candidate, context: ValidationContext) -> Verdict: ...
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Picks a provider for a task among the healthy candidates."""
+
+    def choose(self, task: Task, candidates: Sequence[ProviderInfo]) -> ProviderInfo: ...
+
+    def observe(self, provider: str, ok: bool, latency_s: float) -> None: ...
+
+
+@attrs.frozen
+class Accept:
+    """Finish a task with its sample, fenced by attempt and lease owner."""
+
+    task: Task
+    attempt: Attempt
+    sample: Sample
+
+
+@attrs.frozen
+class Retry:
+    """Record a failed attempt; the task stays leased and will be tried again."""
+
+    task: Task
+    attempt: Attempt
+
+
+@attrs.frozen
+class Reject:
+    """Record the last failed attempt and give up on the task, keeping its reasons."""
+
+    task: Task
+    attempt: Attempt | None
+    reasons: tuple[Issue, ...]
+
+
+@attrs.frozen
+class Release:
+    """Hand a leased task back to pending (pause, Ctrl-C), keeping its attempt count."""
+
+    task: Task
+
+
+Transition = Accept | Retry | Reject | Release
+
+
+@attrs.frozen
+class CommitResult:
+    """What became of one transition. `applied` is False when the fence dropped it."""
+
+    applied: bool
+    seq: int | None = None
+    duplicate: bool = False
+
+
+@attrs.frozen
+class TaskDetail:
+    task: Task
+    attempts: tuple[Attempt, ...]
+    sample: Sample | None
+
+
+class StoreError(Exception):
+    """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
+
+
+class StateStore(AsyncResource):
+    """The truth about jobs, tasks, attempts, samples, sink cursors and events.
+
+    Every method is a short transaction. `commit` applies a batch of transitions in one
+    transaction; an `Accept` whose content hash already exists in the job is not applied and
+    comes back with ``duplicate=True``.
+    """
+
+    url: str
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Create or check the schema; raise StoreError with one clear line when it cannot."""
+        ...
+
+    @abc.abstractmethod
+    async def lock_runner(self, job: str, owner: str) -> None:
+        """Claim the right to run `job`; on SQLite a second runner gets StoreError."""
+        ...
+
+    @abc.abstractmethod
+    async def create_job(self, name: str, spec: dict[str, JSON], target: int) -> JobRecord: ...
+
+    @abc.abstractmethod
+    async def get_job(self, name: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_jobs(self) -> list[JobRecord]: ...
+
+    @abc.abstractmethod
+    async def set_job_state(self, name: str, state: JobState, message: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
+        """Insert tasks idempotently and raise the job's `planned` counter."""
+        ...
+
+    @abc.abstractmethod
+    async def claim(self, job: str, owner: str, limit: int, lease_s: float) -> list[Task]:
+        """Lease up to `limit` pending tasks, or running ones whose lease expired."""
+        ...
+
+    @abc.abstractmethod
+    async def heartbeat(self, job: str, owner: str, lease_s: float) -> None: ...
+
+    @abc.abstractmethod
+    async def release_all(self, job: str, owner: str) -> None:
+        """Return every task `owner` holds to pending."""
+        ...
+
+    @abc.abstractmethod
+    async def commit(self, owner: str, batch: Sequence[Transition]) -> list[CommitResult]: ...
+
+    @abc.abstractmethod
+    async def counts(self, job: str) -> dict[TaskState, int]: ...
+
+    @abc.abstractmethod
+    async def has_content_hash(self, job: str, content_hash: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def samples_after(self, job: str, seq: int, limit: int) -> list[Sample]: ...
+
+    @abc.abstractmethod
+    async def get_cursor(self, job: str, sink: str) -> SinkCursor: ...
+
+    @abc.abstractmethod
+    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor) -> None: ...
+
+    @abc.abstractmethod
+    async def list_tasks(
+        self, job: str, state: TaskState | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Task]: ...
+
+    @abc.abstractmethod
+    async def get_task(self, job: str, index: int) -> TaskDetail | None: ...
+
+    @abc.abstractmethod
+    async def add_events(self, events: Iterable[Event]) -> None: ...
+
+    @abc.abstractmethod
+    async def list_events(self, job: str | None = None, limit: int = 100) -> list[Event]: ...
+
+
+class Sink(AsyncResource):
+    """A dataset projection of the store, written in commit order with a durable cursor."""
+
+    @abc.abstractmethod
+    async def open(self, cursor: SinkCursor) -> SinkCursor:
+        """Repair the output to `cursor` (cut what lies past it) and return where to go on from.
+
+        Return ``SinkCursor()`` (seq 0, offset 0) when the output was missing or shorter than the
+        cursor, so the exporter rebuilds it from the store.
+        """
+        ...
+
+    @abc.abstractmethod
+    async def write(self, samples: Sequence[Sample]) -> int:
+        """Append samples durably (flushed and fsynced) and return the new byte offset."""
+        ...
+
+    @abc.abstractmethod
+    async def finalize(self, job: JobRecord, counts: dict[TaskState, int]) -> None:
+        """Write side files (metadata, dataset card)."""
+        ...
+
+
+class Subscriber(Protocol):
+    """Receives events; must return quickly and never raise into the engine."""
+
+    def __call__(self, event: Event) -> None: ...
+
+
+StoreFactory = Callable[[str, PluginContext], StateStore]
+SinkFactory = Callable[[Any, PluginContext, JobRecord], Sink]

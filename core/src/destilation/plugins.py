@@ -1,0 +1,98 @@
+"""The plugin manager factory: entry-point discovery, allowlist, disable list, failure reports.
+
+Plugins are found only through the ``destilation`` entry-point group, the first-party ones
+exactly like a third party's. A plugin that fails to import is recorded, not fatal, so
+``destiler plugins`` can show it and other commands keep working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+from collections.abc import Iterable
+
+import attrs
+import pluggy
+
+from destilation import defaults, hookspecs
+from destilation.hookspecs import PROJECT
+
+DISABLE_ENV = "DESTILATION_DISABLE_PLUGINS"
+"""Comma-separated entry-point names not to load (``*`` disables every external plugin)."""
+ALLOW_ENV = "DESTILATION_PLUGINS"
+"""When set, a comma-separated allowlist: only these entry points load."""
+
+
+@attrs.frozen
+class LoadFailure:
+    """A plugin that could not be loaded, and why, in one line."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+class DestilationPluginManager(pluggy.PluginManager):
+    """A pluggy manager that also remembers which plugins failed to load."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.load_failures: list[LoadFailure] = []
+        self.skipped: list[str] = []
+        self.origins: dict[str, tuple[str, str]] = {}
+        """Plugin name → (distribution, version), for reports and duplicate-name errors."""
+
+
+def _names(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+def load_entrypoints(
+    pm: DestilationPluginManager,
+    *,
+    allow: Iterable[str] | None = None,
+    disable: Iterable[str] = (),
+) -> None:
+    """Load every ``destilation`` entry point that the allowlist and disable list admit."""
+    allowed = set(allow) if allow is not None else None
+    disabled = set(disable)
+    for ep in md.entry_points(group=PROJECT):
+        dist_name = ep.dist.name if ep.dist is not None else ep.name
+        if "*" in disabled or ep.name in disabled or (allowed is not None and ep.name not in allowed):
+            pm.skipped.append(ep.name)
+            continue
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # one broken plugin must not take the others down
+            pm.load_failures.append(LoadFailure(ep.name, dist_name, f"{type(exc).__name__}: {exc}"))
+            continue
+        pm.origins[ep.name] = (dist_name, ep.dist.version if ep.dist is not None else "")
+
+
+def make_plugin_manager(
+    *,
+    load: bool = True,
+    allow: Iterable[str] | None = None,
+    disable: Iterable[str] | None = None,
+    extra: Iterable[object] = (),
+) -> DestilationPluginManager:
+    """Build a fresh plugin manager: hookspecs, core defaults, entry points, then `extra` plugins.
+
+    `allow` and `disable` default to the ``DESTILATION_PLUGINS`` and
+    ``DESTILATION_DISABLE_PLUGINS`` environment variables.
+    """
+    pm = DestilationPluginManager()
+    pm.add_hookspecs(hookspecs)
+    pm.register(defaults, name="destilation.defaults")
+    pm.origins["destilation.defaults"] = ("destilation-core", md.version("destilation-core"))
+    if load:
+        if allow is None and os.environ.get(ALLOW_ENV) is not None:
+            allow = _names(os.environ.get(ALLOW_ENV))
+        if disable is None:
+            disable = _names(os.environ.get(DISABLE_ENV))
+        load_entrypoints(pm, allow=allow, disable=disable)
+    for plugin in extra:
+        pm.register(plugin)
+    return pm

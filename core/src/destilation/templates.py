@@ -1,0 +1,77 @@
+"""The template format: what a sample looks like and how to ask a model for one.
+
+A template is data (id, version, mode, JSON schema, prompts, few-shot examples, default
+validators), so built-in templates and users' TOML files are the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from destilation.domain import JSON, Issue, Message, TaskSeed
+
+MODES = ("simple", "moe", "reasoning", "tools", "custom")
+
+
+@attrs.frozen
+class FewShot:
+    """One worked example: the variables of a seed and the output a model should give."""
+
+    variables: dict[str, JSON]
+    output: dict[str, JSON]
+
+
+@attrs.frozen
+class Template:
+    """A sample shape and the prompts that ask for it.
+
+    `user_prompt` is a ``str.format`` pattern over the seed's variables (``{topic}``, ``{index}``,
+    any input column). `capabilities` are what a provider must declare to serve it.
+    """
+
+    id: str
+    version: str
+    mode: str
+    schema: dict[str, JSON]
+    system_prompt: str
+    user_prompt: str
+    few_shot: tuple[FewShot, ...] = ()
+    default_validators: tuple[str, ...] = ("truncation", "json_schema", "exact_dedup")
+    capabilities: tuple[str, ...] = ("json_schema",)
+    description: str = ""
+
+    def fields(self) -> list[str]:
+        """Variable names the user prompt refers to."""
+        return [name for _, name, _, _ in string.Formatter().parse(self.user_prompt) if name]
+
+    def render(self, seed: TaskSeed, feedback: Sequence[Issue] = ()) -> tuple[Message, ...]:
+        """The chat messages for one attempt at `seed`; feedback lists the last attempt's issues."""
+        schema_text = json.dumps(self.schema, separators=(",", ":"))
+        system = f"{self.system_prompt}\n\nAnswer with one JSON object only, matching this JSON schema:\n{schema_text}"
+        messages: list[Message] = [Message("system", system)]
+        for shot in self.few_shot:
+            messages.append(Message("user", _format(self.user_prompt, shot.variables)))
+            messages.append(Message("assistant", json.dumps(shot.output, ensure_ascii=False)))
+        messages.append(Message("user", _format(self.user_prompt, seed.variables())))
+        if feedback:
+            lines = "\n".join(f"- {issue.as_feedback()}" for issue in feedback)
+            messages.append(
+                Message("user", f"Your previous answer was rejected:\n{lines}\nAnswer again, fixing these problems.")
+            )
+        return tuple(messages)
+
+
+class _Blank(dict[str, Any]):
+    """Leaves an unknown ``{name}`` as it was instead of raising, so a prompt never crashes a task."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format(pattern: str, variables: Mapping[str, JSON]) -> str:
+    return string.Formatter().vformat(pattern, (), _Blank(variables))
