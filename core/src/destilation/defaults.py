@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from destilation.domain import Usage
+from destilation.events import ProgressBar
 from destilation.hookspecs import hookimpl
-from destilation.interfaces import ProviderError
+from destilation.interfaces import PluginContext, ProviderError
+
+if TYPE_CHECKING:
+    from destilation.registry import Registrar
 
 _SPACE = re.compile(r"\s+")
 
@@ -43,3 +48,13 @@ def classify_error(error: BaseException, provider: str) -> str:
 @hookimpl(trylast=True)
 def estimate_cost(provider: str, model: str, usage: Usage) -> float:
     return 0.0
+
+
+def _progress_bar(context: PluginContext) -> ProgressBar | None:
+    """A progress bar only when a person watches a terminal; scripts and CI get none."""
+    return ProgressBar() if sys.stderr.isatty() else None
+
+
+@hookimpl(trylast=True)
+def register_subscribers(register: Registrar) -> None:
+    register("progress", _progress_bar)

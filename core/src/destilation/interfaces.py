@@ -30,6 +30,7 @@ from destilation.domain import (
     TaskState,
     Verdict,
 )
+from destilation.errors import DestilationError
 
 if TYPE_CHECKING:
     import httpx
@@ -173,7 +174,7 @@ class TaskDetail:
     sample: Sample | None
 
 
-class StoreError(Exception):
+class StoreError(DestilationError):
     """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
 
 

@@ -75,3 +75,41 @@ class _Blank(dict[str, Any]):
 
 def _format(pattern: str, variables: Mapping[str, JSON]) -> str:
     return string.Formatter().vformat(pattern, (), _Blank(variables))
+
+
+@attrs.frozen
+class _TemplateFile:
+    """The shape of a custom template file; `schema` is a TOML table holding the JSON schema."""
+
+    id: str
+    schema: dict[str, JSON]
+    user_prompt: str
+    system_prompt: str = "You write high-quality training data."
+    version: str = "1"
+    mode: str = attrs.field(default="custom", validator=attrs.validators.in_(MODES))
+    few_shot: list[FewShot] = attrs.field(factory=list)
+    default_validators: list[str] = attrs.field(factory=lambda: ["truncation", "json_schema", "exact_dedup"])
+    capabilities: list[str] = attrs.field(factory=lambda: ["json_schema"])
+    description: str = ""
+
+
+def load_template_file(path: str) -> Template:
+    """Read a user's template from a TOML file; errors name the file and the key."""
+    from pathlib import Path
+
+    from destilation.config import read_toml, structure
+
+    raw = read_toml(Path(path))
+    spec = structure(raw, _TemplateFile, source=path)
+    return Template(
+        id=spec.id,
+        version=spec.version,
+        mode=spec.mode,
+        schema=spec.schema,
+        system_prompt=spec.system_prompt,
+        user_prompt=spec.user_prompt,
+        few_shot=tuple(spec.few_shot),
+        default_validators=tuple(spec.default_validators),
+        capabilities=tuple(spec.capabilities),
+        description=spec.description,
+    )

@@ -1,0 +1,195 @@
+"""The application: settings, plugins and store, assembled once per command.
+
+The CLI and UI plugins use this instead of wiring things themselves, so every front end
+reports the same errors and finds the same data.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+import attrs
+
+from destilation.config import JobSpec, Settings, load_settings, spec_from_record
+from destilation.domain import JSON, JobRecord, JobState, TaskState
+from destilation.engine.attempts import AttemptLoop, Hooks
+from destilation.engine.exporter import Exporter
+from destilation.engine.planner import InputsPlanner, make_planner
+from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
+from destilation.engine.wiring import (
+    build_providers,
+    build_router,
+    build_validators,
+    check_capabilities,
+    check_providers,
+    check_sinks,
+    resolve_template,
+)
+from destilation.engine.writer import BatchWriter
+from destilation.errors import ConfigError, JobError
+from destilation.events import EventBus
+from destilation.http import make_http_client
+from destilation.interfaces import PluginContext, StateStore, ValidationContext
+from destilation.plugins import DestilationPluginManager
+from destilation.registry import Registry, collect
+from destilation.templates import Template
+
+
+def store_scheme(url: str) -> str:
+    """`postgresql+psycopg://…` → `postgresql`; a string without a scheme is not a database URL."""
+    scheme, sep, _ = url.partition(":")
+    if not sep or not scheme or not scheme.replace("+", "").isalnum():
+        raise ConfigError(
+            "--db", f"{url!r} is not a database URL (expected sqlite:///path/to/file.db or postgresql://host/db)"
+        )
+    return scheme.split("+", 1)[0].lower()
+
+
+@attrs.define
+class App:
+    pm: DestilationPluginManager
+    settings: Settings
+    store_url: str
+    data_dir: str
+    _registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = collect(self.pm)
+        return self._registry
+
+    def context(self, bus: EventBus) -> PluginContext:
+        return PluginContext(data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client)
+
+    def make_store(self, context: PluginContext) -> StateStore:
+        reg = self.registry.get("stores", store_scheme(self.store_url))
+        store: StateStore = reg.obj(self.store_url, context)
+        return store
+
+    async def open_store(self, stack: AsyncExitStack, bus: EventBus | None = None) -> StateStore:
+        store = self.make_store(self.context(bus or EventBus()))
+        await stack.enter_async_context(store)
+        await store.open()
+        return store
+
+    def check(self, spec: JobSpec, source: str) -> Template:
+        """Everything `run` would check before sending a request, without side effects."""
+        registry = self.registry
+        store_scheme(self.store_url)
+        template = resolve_template(spec, registry, source)
+        check_providers(spec, registry, source)
+        bus = EventBus()
+        context = self.context(bus)
+        build_validators(spec, template, registry, context, source)
+        build_router(spec, registry, context, source)
+        check_sinks(spec, registry, source)
+        make_planner(spec)
+        return template
+
+    async def run(
+        self, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool, handle_signals: bool = True
+    ) -> RunOutcome:
+        template = self.check(spec, source)
+        bus = EventBus()
+        context = self.context(bus)
+        for reg in self.registry.table("subscribers").values():
+            subscriber = reg.obj(context)
+            if subscriber is not None:
+                bus.subscribe(reg.name, subscriber)
+        async with AsyncExitStack() as stack:
+            store = await self.open_store(stack, bus)
+            owner = new_owner()
+            await store.lock_runner(spec.name, owner)
+            planner = make_planner(spec)
+            target, task_limit = spec.count, spec.task_limit
+            if isinstance(planner, InputsPlanner):
+                rows = planner.count()
+                target, task_limit = min(spec.count, rows), rows
+            record = await self._job_record(store, spec, raw, target, resume=resume)
+            if record.state is JobState.DONE:
+                counts = await store.counts(spec.name)
+                accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
+                return RunOutcome(JobState.DONE, record.target, accepted, rejected, "already done")
+            await store.set_job_state(spec.name, JobState.RUNNING, "running")
+            record = await store.get_job(spec.name) or record
+            providers = build_providers(spec, self.registry, context, source)
+            for provider in providers:
+                stack.push_async_callback(provider.aclose)
+            check_capabilities(template, providers, source)
+            sinks = []
+            exporters = []
+            for name, reg, config in check_sinks(spec, self.registry, source):
+                sink = reg.obj(config, context, record)
+                stack.push_async_callback(sink.aclose)
+                sinks.append(sink)
+                exporters.append(Exporter(store, spec.name, name, sink))
+            writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
+            pm = self.pm
+            hooks = Hooks(
+                fingerprint=lambda content: pm.hook.fingerprint(sample_content=content),
+                classify_error=lambda exc, name: pm.hook.classify_error(error=exc, provider=name),
+                estimate_cost=lambda name, model, usage: pm.hook.estimate_cost(provider=name, model=model, usage=usage),
+            )
+            infos = [p.info() for p in providers]
+            loop = AttemptLoop(
+                spec=spec,
+                template=template,
+                providers={i.name: p for i, p in zip(infos, providers, strict=True)},
+                infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
+                limiters={i.name: anyio.CapacityLimiter(i.concurrency) for i in infos},
+                router=build_router(spec, self.registry, context, source),
+                validators=build_validators(spec, template, self.registry, context, source),
+                vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
+                writer=writer,
+                hooks=hooks,
+                emit=bus.emit,
+            )
+            workers = spec.workers or min(1000, sum(i.concurrency for i in infos))
+            runner = JobRunner(
+                spec=spec,
+                record=record,
+                store=store,
+                planner=planner,
+                target=target,
+                task_limit=task_limit,
+                loop=loop,
+                writer=writer,
+                exporters=exporters,
+                sinks=sinks,
+                bus=bus,
+                owner=owner,
+                workers=workers,
+                handle_signals=handle_signals,
+            )
+            return await runner.run()
+
+    async def _job_record(
+        self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, *, resume: bool
+    ) -> JobRecord:
+        record = await store.get_job(spec.name)
+        if record is None:
+            if resume:
+                raise JobError(f"no job named {spec.name!r} in {self.store_url}")
+            return await store.create_job(spec.name, raw, target)
+        if record.state is JobState.CANCELLED:
+            raise JobError(f"job {spec.name!r} was cancelled; start it again under another name")
+        if not resume and record.spec != raw and record.state is not JobState.DONE:
+            raise JobError(
+                f"job {spec.name!r} already exists with another spec ({record.state.value}); "
+                f"`destiler resume {spec.name}` continues it, or give this job another name"
+            )
+        return record
+
+    def spec_of(self, record: JobRecord) -> JobSpec:
+        return spec_from_record(dict(record.spec), f"job {record.name} (stored spec)")
+
+
+def make_app(pm: DestilationPluginManager, *, config: Path | None, db: str | None, data_dir: str | None) -> App:
+    settings, _ = load_settings(config)
+    if data_dir is not None:
+        settings = attrs.evolve(settings, data_dir=data_dir)
+    store_url = db or settings.store_url
+    return App(pm, settings, store_url, settings.data_dir)

@@ -1,0 +1,78 @@
+"""The `destiler` entry point: global options, core commands, plugin commands, error handling."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from destilation.cli import check, inspect, jobs, plugins, run, show, steer, tasks, templates
+from destilation.cli.state import CliState
+from destilation.errors import EXIT_JOB_FAILED, DestilationError
+from destilation.plugins import DestilationPluginManager, LoadFailure, make_plugin_manager
+
+CORE_COMMANDS = (
+    run.run,
+    run.resume,
+    steer.pause,
+    steer.cancel,
+    jobs.jobs,
+    show.show,
+    tasks.tasks,
+    inspect.inspect,
+    check.check,
+    templates.templates,
+    plugins.plugins,
+)
+
+
+def make_cli(pm: DestilationPluginManager | None = None) -> click.Group:
+    """Build the `destiler` group for a plugin manager (a fresh one by default)."""
+    manager = pm if pm is not None else make_plugin_manager()
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.version_option(package_name="destilation-core", prog_name="destiler")
+    @click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="DESTILATION_CONFIG",
+        help="Global config file (default: ./destilation.toml when present).",
+    )
+    @click.option("--db", envvar="DESTILATION_DB", help="State store URL (default: SQLite file in the data dir).")
+    @click.option("--data-dir", envvar="DESTILATION_DATA_DIR", help="Where datasets go (default: ./destilation-data).")
+    @click.pass_context
+    def cli(ctx: click.Context, config: Path | None, db: str | None, data_dir: str | None) -> None:
+        """Generate validated fine-tuning datasets from many LLM providers."""
+        ctx.obj = CliState(manager, config, db, data_dir)
+
+    for command in CORE_COMMANDS:
+        cli.add_command(command)
+    for impl in manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # a broken plugin command must not break the others
+            manager.load_failures.append(_command_failure(manager, impl.plugin_name, exc))
+    return cli
+
+
+def _command_failure(pm: DestilationPluginManager, plugin: str, exc: Exception) -> LoadFailure:
+    dist = pm.origins.get(plugin, (plugin, ""))[0]
+    return LoadFailure(plugin, dist, f"register_commands failed: {type(exc).__name__}: {exc}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `destiler`; user errors become one line on stderr and a meaningful exit code."""
+    try:
+        cli = make_cli()
+        code = cli.main(args=argv, prog_name="destiler", standalone_mode=False)
+    except DestilationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_JOB_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)

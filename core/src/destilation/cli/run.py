@@ -1,0 +1,56 @@
+"""`destiler run JOB.toml` and `destiler resume JOB`: run a job until done, paused, cancelled or failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import click
+
+from destilation.cli.state import CliState, pass_state, require_job
+from destilation.config import JobSpec, load_job
+from destilation.domain import JSON, JobState
+from destilation.engine.runner import RunOutcome
+from destilation.errors import EXIT_JOB_FAILED, EXIT_OK
+
+
+@click.command()
+@click.argument("job_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_state
+def run(state: CliState, job_file: Path) -> None:
+    """Run the job described by JOB_FILE (a TOML file).
+
+    Exit code 0 when the dataset is complete, 1 when the job stopped short (paused, cancelled,
+    failed), 2 on bad input. Ctrl-C pauses cleanly; `destiler resume` continues.
+    """
+    loaded = load_job(job_file, state.app.settings)
+    outcome = anyio.run(_run, state, loaded.spec, loaded.raw, str(job_file), False)
+    _report(state, loaded.spec.name, outcome)
+
+
+@click.command()
+@click.argument("job")
+@pass_state
+def resume(state: CliState, job: str) -> None:
+    """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
+    record = state.with_store(lambda store: require_job(store, job))
+    spec = state.app.spec_of(record)
+    outcome = anyio.run(_run, state, spec, dict(record.spec), f"job {job}", True)
+    _report(state, job, outcome)
+
+
+async def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, resume: bool) -> RunOutcome:
+    return await state.app.run(spec, raw, source, resume=resume)
+
+
+def _report(state: CliState, name: str, outcome: RunOutcome) -> None:
+    data = Path(state.app.data_dir) / name
+    line = f"{name}: {outcome.state.value}, {outcome.accepted}/{outcome.target} samples accepted"
+    if outcome.rejected:
+        line += f", {outcome.rejected} tasks rejected"
+    if outcome.state is JobState.DONE:
+        click.echo(f"{line}; dataset in {data}")
+        raise SystemExit(EXIT_OK)
+    hint = f"; `destiler resume {name}` continues" if outcome.state is JobState.PAUSED else ""
+    click.echo(f"{line}: {outcome.message}{hint}", err=True)
+    raise SystemExit(EXIT_JOB_FAILED)

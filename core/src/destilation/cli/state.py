@@ -1,0 +1,77 @@
+"""What every command shares: the plugin manager, global options and output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+import click
+
+from destilation.app import App, make_app
+from destilation.domain import JSON, JobRecord
+from destilation.errors import JobError
+from destilation.interfaces import StateStore
+from destilation.plugins import DestilationPluginManager
+
+T = TypeVar("T")
+
+
+@attrs.define
+class CliState:
+    """Global options, and the app built from them on first use."""
+
+    pm: DestilationPluginManager
+    config: Path | None = None
+    db: str | None = None
+    data_dir: str | None = None
+    _app: App | None = None
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = make_app(self.pm, config=self.config, db=self.db, data_dir=self.data_dir)
+        return self._app
+
+    def with_store(self, work: Callable[[StateStore], Awaitable[T]]) -> T:
+        """Open the store, run `work` with it, close it; for the read and steer commands."""
+
+        async def main() -> T:
+            async with AsyncExitStack() as stack:
+                store = await self.app.open_store(stack)
+                return await work(store)
+
+        return anyio.run(main)
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+
+
+def emit_json(value: JSON) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """Print rows as aligned columns."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+async def require_job(store: StateStore, name: str) -> JobRecord:
+    record = await store.get_job(name)
+    if record is None:
+        raise JobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
+    return record
+
+
+def isatty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,268 @@
+"""Configuration: the global `destilation.toml` and job files, loaded with cattrs.
+
+Unknown keys are errors, `${ENV}` references are filled in from the environment, and every
+error names the file, the key path and what was expected, in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import attrs
+import cattrs
+
+from destilation.domain import JSON
+from destilation.errors import ConfigError
+from destilation.secrets import Secret
+
+T = TypeVar("T")
+
+CONFIG_ENV = "DESTILATION_CONFIG"
+DEFAULT_CONFIG_FILE = "destilation.toml"
+DEFAULT_DATA_DIR = "destilation-data"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_FIELD_MESSAGE = re.compile(r"^'(\w+)' (.*)$")
+_EXTRA = re.compile(r"^extra fields found \((.*)\)$")
+_INDEX = re.compile(r"\['([^']*)'\]")
+_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
+
+
+def check_job_name(name: str) -> str:
+    """A job name becomes a folder name, so only a safe subset is allowed."""
+    if not _NAME.match(name) or ".." in name or name.split(".")[0].lower() in _RESERVED:
+        raise ValueError(
+            f"'name' {name!r} is not allowed as a job name: use 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@attrs.frozen
+class ProviderSpec:
+    """One configured provider; keys other than these go to the plugin's own config class."""
+
+    kind: str
+    model: str = ""
+    concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    weight: float = 1.0
+    capabilities: list[str] = attrs.field(factory=list)
+    options: dict[str, JSON] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class JobSpec:
+    """What a campaign wants. Only `name` is needed when everything else keeps its default."""
+
+    name: str = attrs.field(validator=lambda _i, _a, v: check_job_name(v))
+    template: str = "simple"
+    count: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    seed: int = 0
+    max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    max_tasks: int | None = None
+    """How many tasks may be planned in all (rejected ones are replaced); default 3 times count."""
+    workers: int | None = None
+    """Tasks worked on at once; default: the providers' concurrency added up."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    axes: dict[str, list[str]] = attrs.field(factory=dict)
+    sampling: Literal["cartesian", "sampled"] = "cartesian"
+    inputs: str | None = None
+    providers: dict[str, ProviderSpec] = attrs.field(factory=dict)
+    routing: dict[str, JSON] = attrs.field(factory=lambda: {"strategy": "round_robin"})
+    validators: dict[str, JSON] = attrs.field(factory=dict)
+    """Validator name → its options table, or `false` to drop one of the template's defaults."""
+    sinks: dict[str, dict[str, JSON]] = attrs.field(factory=lambda: {"jsonl": {}})
+    lease_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    description: str = ""
+
+    @property
+    def task_limit(self) -> int:
+        return self.max_tasks if self.max_tasks is not None else self.count * 3
+
+
+@attrs.frozen
+class Settings:
+    """The global `destilation.toml`: where state and data live, and shared providers."""
+
+    store: str | None = None
+    data_dir: str = DEFAULT_DATA_DIR
+    providers: dict[str, ProviderSpec] = attrs.field(factory=dict)
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{Path(self.data_dir) / 'destilation.db'}"
+
+
+def _structure_provider(value: Any, _type: type) -> ProviderSpec:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table, got {type(value).__name__}")
+    known = {f.name for f in attrs.fields(ProviderSpec)} - {"options"}
+    core = {k: v for k, v in value.items() if k in known}
+    core["options"] = {k: v for k, v in value.items() if k not in known}
+    return _base_structure(core, ProviderSpec)
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter that forbids unknown keys and turns strings into `Secret`s where asked."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(Secret, lambda v, _t: v if isinstance(v, Secret) else Secret(_as_str(v)))
+    converter.register_structure_hook(ProviderSpec, _structure_provider)
+    return converter
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+_base = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _base_structure(value: Mapping[str, Any], cls: type[T]) -> T:
+    return _base.structure(value, cls)
+
+
+CONVERTER = make_converter()
+
+
+def structure(value: Any, cls: type[T], *, source: str, path: str = "$") -> T:
+    """Structure `value` into `cls`, turning every failure into one `ConfigError` line."""
+    try:
+        return CONVERTER.structure(value, cls)
+    except cattrs.BaseValidationError as exc:
+        messages = cattrs.transform_error(exc, path=path, format_exception=_describe)
+        first = messages[0]
+        message, _, where = first.rpartition(" @ ")
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        where = _INDEX.sub(lambda m: f".{m.group(1)}", where or path)
+        field = _FIELD_MESSAGE.match(message)
+        if field:  # attrs validators name the field first: move it into the path
+            where, message = f"{where}.{field.group(1)}", field.group(2)
+        unknown = _EXTRA.match(message)
+        if unknown:
+            keys = unknown.group(1).split(", ")
+            where = f"{where}.{keys[0]}" if where != "$" or len(keys) == 1 else where
+            message = "unknown key" if len(keys) == 1 else f"unknown keys {', '.join(keys)}"
+        raise ConfigError(source, f"{_friendly(message)}{more}", where) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(source, str(exc), path) from None
+
+
+def _describe(exc: BaseException, expected: type | None) -> str:
+    if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(str(exc)):
+        return str(exc)
+    return cattrs.v.format_exception(exc, expected)
+
+
+def _friendly(message: str) -> str:
+    return message.replace("extra fields found", "unknown key").replace(
+        "required field missing", "required key missing"
+    )
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, or fail with one line naming the file and the line."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "is a directory, not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "invalid TOML: not UTF-8 text") from None
+
+
+def interpolate(value: Any, *, source: str, path: str = "$", environ: Mapping[str, str] | None = None) -> Any:
+    """Replace `${NAME}` and `${NAME:-default}` in every string with the environment's value."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+
+        def fill(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(source, f"environment variable {name} is not set", path)
+
+        return _ENV_REF.sub(fill, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, source=source, path=f"{path}.{k}", environ=env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, source=source, path=f"{path}[{i}]", environ=env) for i, v in enumerate(value)]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A copy safe to store: values under secret-looking keys become `***` unless they are `${REF}`s."""
+    if isinstance(value, dict):
+        return {
+            k: ("***" if _SECRET_KEY.search(k) and isinstance(v, str) and not _ENV_REF.fullmatch(v) else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class LoadedJob:
+    """A job file read and checked: the spec, the raw table (safe to store) and where it came from."""
+
+    spec: JobSpec
+    raw: dict[str, JSON]
+    path: Path
+
+
+def load_settings(path: Path | None) -> tuple[Settings, Path | None]:
+    """Load the global config: `path`, else `$DESTILATION_CONFIG`, else `./destilation.toml` if present."""
+    if path is None:
+        env = os.environ.get(CONFIG_ENV)
+        if env:
+            path = Path(env)
+        elif Path(DEFAULT_CONFIG_FILE).is_file():
+            path = Path(DEFAULT_CONFIG_FILE)
+    if path is None:
+        return Settings(), None
+    source = str(path)
+    raw = interpolate(read_toml(path), source=source)
+    settings = structure(raw, Settings, source=source)
+    if not Path(settings.data_dir).is_absolute():
+        settings = attrs.evolve(settings, data_dir=str(path.parent / settings.data_dir))
+    return settings, path
+
+
+def load_job(path: Path, settings: Settings | None = None) -> LoadedJob:
+    """Load a job file; a job file alone works, global providers fill in what it leaves out."""
+    source = str(path)
+    raw = read_toml(path)
+    raw.setdefault("name", path.stem)
+    # Stored specs must resume from any folder, so file references become absolute.
+    for key in ("inputs", "template"):
+        ref = raw.get(key)
+        if isinstance(ref, str) and (key == "inputs" or ref.endswith(".toml")) and not Path(ref).is_absolute():
+            raw[key] = str((path.parent / ref).resolve())
+    filled = interpolate(raw, source=source)
+    spec = structure(filled, JobSpec, source=source)
+    if settings is not None and settings.providers:
+        merged = dict(settings.providers)
+        merged.update(spec.providers)
+        spec = attrs.evolve(spec, providers=merged)
+    return LoadedJob(spec, redact(raw), path)
+
+
+def spec_from_record(raw: dict[str, JSON], source: str) -> JobSpec:
+    """Rebuild a stored job's spec (for `resume`), filling `${ENV}` again from today's environment."""
+    return structure(interpolate(raw, source=source), JobSpec, source=source)

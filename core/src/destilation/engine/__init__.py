@@ -1,0 +1,1 @@
+"""The engine: planning, the attempt loop, batched state writes, export and the run loop."""

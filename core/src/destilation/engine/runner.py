@@ -1,0 +1,248 @@
+"""Run one job to completion, pause, cancel or failure, under one anyio task group.
+
+Stages talk through bounded memory streams: the feeder plans and leases tasks from the store,
+workers run attempt loops, one writer commits transitions in batches, exporters project
+committed samples into sinks. A control loop watches the store, so `destiler pause` in another
+terminal (or the TUI) stops the run within a second.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from destilation.config import JobSpec
+from destilation.domain import Event, JobRecord, JobState, Task, TaskState
+from destilation.engine.attempts import AttemptLoop, JobAborted
+from destilation.engine.exporter import Exporter
+from destilation.engine.planner import Planner
+from destilation.engine.writer import BatchWriter, Pending
+from destilation.events import EventBus
+from destilation.interfaces import Accept, Sink, StateStore
+
+CONTROL_INTERVAL = 0.25
+PROGRESS_INTERVAL = 0.5
+
+
+def new_owner() -> str:
+    """A lease owner id unique to this process and run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@attrs.frozen
+class RunOutcome:
+    state: JobState
+    target: int
+    accepted: int
+    rejected: int
+    message: str = ""
+
+
+@attrs.define
+class JobRunner:
+    """Drives one job. Build it with everything wired; `run()` returns how it ended."""
+
+    spec: JobSpec
+    record: JobRecord
+    store: StateStore
+    planner: Planner
+    target: int
+    task_limit: int
+    loop: AttemptLoop
+    writer: BatchWriter
+    exporters: Sequence[Exporter]
+    sinks: Sequence[Sink]
+    bus: EventBus
+    owner: str
+    workers: int
+    handle_signals: bool = True
+    _stop: JobState | None = None
+    _message: str = ""
+    _work: anyio.CancelScope | None = None
+    _inflight: int = 0
+    _slot_freed: anyio.Event = attrs.field(factory=anyio.Event)
+    _counts: dict[TaskState, int] = attrs.field(factory=dict)
+
+    def stop(self, state: JobState, message: str = "") -> None:
+        """End the work stage; the first reason given wins."""
+        if self._stop is None:
+            self._stop, self._message = state, message
+        if self._work is not None:
+            self._work.cancel()
+
+    async def run(self) -> RunOutcome:
+        self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
+        for exporter in self.exporters:
+            await exporter.open()
+        writer_done = anyio.Event()
+
+        async def write() -> None:
+            try:
+                await self.writer.run()
+            finally:
+                writer_done.set()
+
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(write)
+            async with anyio.create_task_group() as background:
+                for exporter in self.exporters:
+                    background.start_soon(exporter.run)
+                background.start_soon(self._control)
+                if self.handle_signals:
+                    background.start_soon(self._signals)
+                try:
+                    await self._work_stage()
+                finally:
+                    self.writer.close()
+                    with anyio.CancelScope(shield=True):
+                        await writer_done.wait()
+                        await self.store.release_all(self.spec.name, self.owner)
+                        background.cancel_scope.cancel()
+        return await self._finish()
+
+    async def _work_stage(self) -> None:
+        send: MemoryObjectSendStream[Task]
+        receive: MemoryObjectReceiveStream[Task]
+        send, receive = anyio.create_memory_object_stream[Task](max_buffer_size=self.workers)
+        try:
+            async with anyio.create_task_group() as work:
+                self._work = work.cancel_scope
+                if self._stop is not None:
+                    work.cancel_scope.cancel()
+                for _ in range(self.workers):
+                    work.start_soon(self._worker, receive.clone())
+                receive.close()
+                await self._feed(send, work)
+        except* JobAborted as group:
+            self.stop(JobState.FAILED, str(group.exceptions[0]))
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[Task]) -> None:
+        async with receive:
+            async for task in receive:
+                try:
+                    await self.loop.run_task(task)
+                finally:
+                    self._inflight -= 1
+                    self._slot_freed.set()
+
+    async def _feed(self, send: MemoryObjectSendStream[Task], work: TaskGroup) -> None:
+        """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
+        planned = self.record.planned
+        capacity = self.workers * 2
+        async with send:
+            while True:
+                counts = self._counts = await self.store.counts(self.spec.name)
+                accepted = counts[TaskState.ACCEPTED]
+                if accepted >= self.target:
+                    self.stop(JobState.DONE)
+                    return
+                open_tasks = counts[TaskState.PENDING] + counts[TaskState.RUNNING]
+                wanted = self.target - accepted - open_tasks
+                if wanted > 0 and planned < self.task_limit:
+                    upto = min(planned + wanted, self.task_limit, planned + 1000)
+                    await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
+                    planned = upto
+                    continue
+                claimed: list[Task] = []
+                if capacity - self._inflight > 0:
+                    claimed = await self.store.claim(
+                        self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
+                    )
+                for task in claimed:
+                    self._inflight += 1
+                    await send.send(task)
+                if claimed:
+                    continue
+                if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit:
+                    rejected = counts[TaskState.REJECTED]
+                    self.stop(
+                        JobState.FAILED,
+                        f"only {accepted} of {self.target} samples accepted: {rejected} tasks rejected and the "
+                        f"task limit ({self.task_limit}) is reached; see `destiler tasks {self.spec.name} "
+                        "--state rejected`",
+                    )
+                    return
+                self._slot_freed = anyio.Event()
+                with anyio.move_on_after(0.05):
+                    await self._slot_freed.wait()
+
+    async def _control(self) -> None:
+        """Watch the store for pause/cancel, renew leases, publish progress and events."""
+        last_beat = last_progress = time.monotonic()
+        started, start_accepted = time.monotonic(), None
+        while True:
+            await anyio.sleep(CONTROL_INTERVAL)
+            record = await self.store.get_job(self.spec.name)
+            if record is not None and record.state in (JobState.PAUSED, JobState.CANCELLED):
+                self.stop(record.state, record.message or "")
+            now = time.monotonic()
+            if now - last_beat >= self.spec.lease_seconds / 3:
+                await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
+                last_beat = now
+            if now - last_progress >= PROGRESS_INTERVAL and self._counts:
+                accepted = self._counts.get(TaskState.ACCEPTED, 0)
+                if start_accepted is None:
+                    start_accepted, started = accepted, now
+                rate = (accepted - start_accepted) / (now - started) if now > started else 0.0
+                self.bus.emit(self._progress(accepted, rate))
+                last_progress = now
+            events = self.bus.drain()
+            if events:
+                await self.store.add_events(events)
+
+    def _progress(self, accepted: int, rate: float) -> Event:
+        data = {
+            "accepted": accepted,
+            "target": self.target,
+            "rejected": self._counts.get(TaskState.REJECTED, 0),
+            "running": self._counts.get(TaskState.RUNNING, 0),
+            "rate": round(rate, 2),
+        }
+        return Event("progress", self.spec.name, data=data)
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                await self.store.set_job_state(self.spec.name, JobState.PAUSED, f"interrupted by {name}")
+                self.stop(JobState.PAUSED, f"interrupted by {name}")
+
+    async def _finish(self) -> RunOutcome:
+        for exporter in self.exporters:
+            await exporter.catch_up()
+        counts = await self.store.counts(self.spec.name)
+        accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
+        state = self._stop or JobState.PAUSED
+        if state is JobState.DONE or accepted >= self.target:
+            state, message = JobState.DONE, f"{accepted} samples accepted"
+        else:
+            message = self._message or f"{state.value} at {accepted}/{self.target}"
+        await self.store.set_job_state(self.spec.name, state, message)
+        record = await self.store.get_job(self.spec.name)
+        assert record is not None
+        for sink in self.sinks:
+            await sink.finalize(record, counts)
+        kind = {JobState.DONE: "job_done", JobState.FAILED: "job_failed", JobState.CANCELLED: "job_cancelled"}
+        self.bus.emit(Event(kind.get(state, "job_paused"), self.spec.name, message))
+        await self.store.add_events(self.bus.drain())
+        return RunOutcome(state, self.target, accepted, rejected, message)
+
+
+def on_commit_waker(exporters: Sequence[Exporter]) -> Callable[[list[Pending]], None]:
+    """Wake the exporters after a batch that accepted samples."""
+
+    def wake(batch: list[Pending]) -> None:
+        if any(isinstance(p.transition, Accept) and p.result is not None and p.result.applied for p in batch):
+            for exporter in exporters:
+                exporter.wake()
+
+    return wake

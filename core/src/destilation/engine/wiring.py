@@ -1,0 +1,148 @@
+"""Turn a job spec and the registry into live objects: template, providers, validators, router, sinks.
+
+Everything a job file can get wrong is found here, before a single request is sent, so
+`destiler check` and `destiler run` report the same one-line errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from destilation.config import JobSpec, structure
+from destilation.errors import ConfigError, PluginError
+from destilation.interfaces import PluginContext, Provider, ProviderInfo, Router
+from destilation.registry import Registration, Registry
+from destilation.templates import Template, load_template_file
+
+
+def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template:
+    """A template id registered by a plugin, or a path to a user's TOML template file."""
+    ref = spec.template
+    if ref.endswith(".toml"):
+        if not Path(ref).is_file():
+            raise ConfigError(source, f"template file {ref} not found", "$.template")
+        return load_template_file(ref)
+    try:
+        return registry.get("templates", ref).obj  # type: ignore[no-any-return]
+    except PluginError as exc:
+        raise ConfigError(source, str(exc), "$.template") from None
+
+
+def make_config(reg: Registration, options: dict[str, Any], source: str, path: str) -> Any:
+    """Structure a user's table into the plugin's config class (None when it declares none)."""
+    if reg.config is None:
+        if options:
+            raise ConfigError(source, f"{reg.name} takes no options (got {', '.join(sorted(options))})", path)
+        return None
+    return structure(options, reg.config, source=source, path=path)
+
+
+@attrs.frozen
+class ValidatorSlot:
+    name: str
+    validator: Any
+
+
+def validator_plan(spec: JobSpec, template: Template) -> list[tuple[str, dict[str, Any]]]:
+    """Template defaults in their order, user additions before `exact_dedup`, `false` drops one."""
+    names = [n for n in template.default_validators if spec.validators.get(n, True) is not False]
+    extra = [n for n, v in spec.validators.items() if v is not False and n not in names]
+    if "exact_dedup" in names:
+        names.remove("exact_dedup")
+        names = names + extra + ["exact_dedup"]
+    else:
+        names = names + extra
+    plan: list[tuple[str, dict[str, Any]]] = []
+    for name in names:
+        options = spec.validators.get(name, {})
+        plan.append((name, options if isinstance(options, dict) else {}))
+    return plan
+
+
+def build_validators(
+    spec: JobSpec, template: Template, registry: Registry, context: PluginContext, source: str
+) -> list[ValidatorSlot]:
+    slots = []
+    for name, options in validator_plan(spec, template):
+        try:
+            reg = registry.get("validators", name)
+        except PluginError as exc:
+            raise ConfigError(source, str(exc), f"$.validators.{name}") from None
+        config = make_config(reg, options, source, f"$.validators.{name}")
+        slots.append(ValidatorSlot(name, reg.obj(config, context)))
+    return slots
+
+
+def build_router(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> Router:
+    options = dict(spec.routing)
+    strategy = options.pop("strategy", "round_robin")
+    if not isinstance(strategy, str):
+        raise ConfigError(source, "expected a router name", "$.routing.strategy")
+    try:
+        reg = registry.get("routers", strategy)
+    except PluginError as exc:
+        raise ConfigError(source, str(exc), "$.routing.strategy") from None
+    router: Router = reg.obj(make_config(reg, options, source, "$.routing"), context)
+    return router
+
+
+def provider_infos(spec: JobSpec, source: str) -> list[ProviderInfo]:
+    if not spec.providers:
+        raise ConfigError(source, "the job names no provider: add a [providers.NAME] table with a kind", "$.providers")
+    return [
+        ProviderInfo(
+            name=name,
+            kind=p.kind,
+            model=p.model,
+            capabilities=frozenset(p.capabilities),
+            concurrency=p.concurrency,
+            weight=p.weight,
+        )
+        for name, p in spec.providers.items()
+    ]
+
+
+def check_providers(spec: JobSpec, registry: Registry, source: str) -> list[tuple[ProviderInfo, Registration, Any]]:
+    """Find each provider's plugin and structure its options, without building it."""
+    found = []
+    for info in provider_infos(spec, source):
+        try:
+            reg = registry.get("providers", info.kind)
+        except PluginError as exc:
+            raise ConfigError(source, str(exc), f"$.providers.{info.name}.kind") from None
+        options = spec.providers[info.name].options
+        found.append((info, reg, make_config(reg, options, source, f"$.providers.{info.name}")))
+    return found
+
+
+def build_providers(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> list[Provider]:
+    providers: list[Provider] = []
+    for info, reg, config in check_providers(spec, registry, source):
+        providers.append(reg.obj(config, context, info))
+    return providers
+
+
+def check_capabilities(template: Template, providers: list[Provider], source: str) -> None:
+    needed = set(template.capabilities)
+    if not any(needed <= p.info().capabilities for p in providers):
+        names = ", ".join(p.info().name for p in providers)
+        raise ConfigError(
+            source,
+            f"template {template.id!r} needs capabilities {sorted(needed)}, which none of the providers "
+            f"({names}) declares",
+            "$.providers",
+        )
+
+
+def check_sinks(spec: JobSpec, registry: Registry, source: str) -> list[tuple[str, Registration, Any]]:
+    found = []
+    for name, options in spec.sinks.items():
+        try:
+            reg = registry.get("sinks", name)
+        except PluginError as exc:
+            raise ConfigError(source, str(exc), f"$.sinks.{name}") from None
+        found.append((name, reg, make_config(reg, options, source, f"$.sinks.{name}")))
+    return found

@@ -1,0 +1,89 @@
+"""One writer that batches state transitions, so the store sees few, large transactions.
+
+Workers hand in transitions; the writer commits everything queued in one transaction while
+the next batch gathers. A sample counts only after its transaction committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from destilation.interfaces import CommitResult, StateStore, Transition
+
+
+class Pending:
+    """A transition waiting for its commit; `wait()` returns what the store did with it."""
+
+    __slots__ = ("_done", "result", "transition")
+
+    def __init__(self, transition: Transition) -> None:
+        self.transition = transition
+        self.result: CommitResult | None = None
+        self._done: anyio.Event | None = None
+
+    def _resolve(self, result: CommitResult) -> None:
+        self.result = result
+        if self._done is not None:
+            self._done.set()
+
+    async def wait(self) -> CommitResult:
+        if self.result is None:
+            self._done = anyio.Event()
+            await self._done.wait()
+        assert self.result is not None
+        return self.result
+
+
+class BatchWriter:
+    """Commits transitions in batches of up to `max_batch`; `on_commit` runs after each batch."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        owner: str,
+        *,
+        max_batch: int = 512,
+        on_commit: Callable[[list[Pending]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.max_batch = max_batch
+        self.on_commit = on_commit
+        self._send: MemoryObjectSendStream[Pending]
+        self._receive: MemoryObjectReceiveStream[Pending]
+        self._send, self._receive = anyio.create_memory_object_stream[Pending](max_buffer_size=max_batch * 8)
+        self.committed = 0
+
+    async def submit(self, transition: Transition) -> Pending:
+        """Queue a transition; await `.wait()` on the result to learn its fate."""
+        pending = Pending(transition)
+        await self._send.send(pending)
+        return pending
+
+    def close(self) -> None:
+        """No more transitions: `run` commits what is queued and returns."""
+        self._send.close()
+
+    async def run(self) -> None:
+        async with self._receive:
+            async for first in self._receive:
+                batch = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        batch.append(self._receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        # Shielded: a pause or Ctrl-C must not cut a commit whose outcome workers wait for.
+        with anyio.CancelScope(shield=True):
+            results = await self.store.commit(self.owner, [p.transition for p in batch])
+        for pending, result in zip(batch, results, strict=True):
+            pending._resolve(result)
+        self.committed += len(batch)
+        if self.on_commit is not None:
+            self.on_commit(batch)

@@ -1,0 +1,269 @@
+"""A fake OpenAI-compatible chat server for tests and benchmarks.
+
+It answers `POST /chat/completions` (also under `/v1` and `/api/v1`) in OpenAI/OpenRouter shape
+after a configurable latency, with content that fits the request's `response_format` JSON schema
+and is made of the words of the last user message, so different prompts give different samples.
+It can fail every Nth request (503 or 429 with `Retry-After: 0`) and send non-JSON content every
+Nth. Built on aiohttp.web so one core serves well over a thousand requests a second.
+
+    python -m destilation.testing.fake_openai --port 0 --latency-ms 200   # prints "PORT <n>" first
+
+From pytest, `with start_fake_openai(latency_ms=0) as base_url:` runs it on a background thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, TextIO
+
+from aiohttp import web
+
+DEFAULT_MODEL = "fake/model"
+PREFIXES = ("", "/v1", "/api/v1")
+_WORD = re.compile(r"\w+")
+_FILLER = ("alpha", "beta", "gamma", "delta")
+
+
+class Words:
+    """Hands out the prompt's words in turn, so each field of the answer gets different ones."""
+
+    def __init__(self, text: str) -> None:
+        self.words = _WORD.findall(text) or list(_FILLER)
+        self.i = 0
+
+    def take(self, n: int = 1) -> str:
+        out = [self.words[(self.i + k) % len(self.words)] for k in range(n)]
+        self.i += n
+        return " ".join(out)
+
+    def number(self) -> int:
+        return len(self.take()) * 7 + self.i
+
+
+def fake_value(schema: Any, words: Words) -> Any:
+    """A value that satisfies the common subset of JSON Schema a template uses."""
+    if not isinstance(schema, dict):
+        return words.take(3)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][words.number() % len(schema["enum"])]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return fake_value(schema[key][0], words)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        out = {name: fake_value(sub, words) for name, sub in props.items()}
+        for name in schema.get("required") or ():
+            out.setdefault(name, words.take(2))
+        return out
+    if kind == "array":
+        count = max(schema.get("minItems", 0), min(schema.get("maxItems", 2), 2))
+        return [fake_value(schema.get("items"), words) for _ in range(count)]
+    if kind in ("integer", "number"):
+        low, high = schema.get("minimum", 0), schema.get("maximum", 10**6)
+        value = low + words.number() % max(1, int(high - low) + 1)
+        return value if kind == "integer" else value + 0.5 if value + 0.5 <= high else float(value)
+    if kind == "boolean":
+        return words.number() % 2 == 0
+    if kind == "null":
+        return None
+    text = words.take(4)
+    while len(text) < schema.get("minLength", 0):
+        text = f"{text} {words.take(4)}"
+    return text[: schema.get("maxLength", len(text))]
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = json.dumps({"error": {"code": status, "message": message}})
+    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+
+
+class FakeOpenAI:
+    """The server's state and knobs. `requests` counts chat calls; the last body and headers are kept."""
+
+    def __init__(
+        self,
+        *,
+        latency_ms: float = 0.0,
+        fail_every: int = 0,
+        fail_status: int = 503,
+        garbage_every: int = 0,
+        model: str = DEFAULT_MODEL,
+    ) -> None:
+        self.latency_s = latency_ms / 1000.0
+        self.fail_every = fail_every
+        self.fail_status = fail_status
+        self.garbage_every = garbage_every
+        self.model = model
+        self.requests = 0
+        self.last_body: dict[str, Any] | None = None
+        self.last_headers: dict[str, str] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        for prefix in PREFIXES:
+            app.router.add_post(f"{prefix}/chat/completions", self.chat)
+            app.router.add_get(f"{prefix}/models", self.models)
+        return app
+
+    async def models(self, _request: web.Request) -> web.Response:
+        data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "fake"}]}
+        return web.json_response(data)
+
+    async def chat(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        number = self.requests
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return _error(400, "request body is not JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return _error(400, "'messages' must be a list")
+        self.last_body = body
+        self.last_headers = dict(request.headers)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if self.fail_every and number % self.fail_every == 0:
+            return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"})
+        return web.Response(text=self.completion(body, number), content_type="application/json")
+
+    def completion(self, body: dict[str, Any], number: int) -> str:
+        """The JSON text of one chat completion answering `body`."""
+        prompt = _last_user_text(body["messages"])
+        words = Words(prompt)
+        fmt = body.get("response_format")
+        schema = fmt.get("json_schema", {}).get("schema") if isinstance(fmt, dict) else None
+        if self.garbage_every and number % self.garbage_every == 0:
+            content = "Sure! Here is the answer you wanted: {not json"
+        elif schema is not None:
+            content = json.dumps(fake_value(schema, words))
+        elif isinstance(fmt, dict) and fmt.get("type") == "json_object":
+            content = json.dumps({"text": words.take(8)})
+        else:
+            content = words.take(8)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        reasoning_tokens = 0
+        if body.get("reasoning"):
+            message["reasoning"] = f"Thinking about {words.take(6)}."
+            reasoning_tokens = len(message["reasoning"]) // 4 + 1
+        prompt_tokens = sum(len(str(m.get("content") or "")) for m in body["messages"] if isinstance(m, dict)) // 4 + 1
+        completion_tokens = len(content) // 4 + 1 + reasoning_tokens
+        answer = {
+            "id": f"gen-fake-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+            "provider": "Fake",
+            "choices": [{"index": 0, "finish_reason": "stop", "native_finish_reason": "stop", "message": message}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+                "cost": (prompt_tokens + completion_tokens) * 1e-6,
+            },
+        }
+        return json.dumps(answer)
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
+    """Serve `fake` on the running loop; yields the bound port."""
+    runner = web.AppRunner(fake.app(), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        # A deep backlog: benchmarks open hundreds of connections at once.
+        await web.TCPSite(runner, host, port, backlog=2048, shutdown_timeout=1.0).start()
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.contextmanager
+def start_fake_openai(
+    fake: FakeOpenAI | None = None, *, host: str = "127.0.0.1", port: int = 0, **knobs: Any
+) -> Iterator[str]:
+    """Run a fake server on a background thread with its own loop; yields its base URL (`…/v1`).
+
+    Pass `fake` to look at `fake.last_body` afterwards, or knobs (`latency_ms`, `fail_every`, …).
+    """
+    server = fake if fake is not None else FakeOpenAI(**knobs)
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            async with serving(server, host, port) as bound:
+                ready.set_result(bound)
+                await stop.wait()
+        except OSError as exc:  # the address is taken: tell the caller instead of dying on the thread
+            ready.set_exception(exc)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="fake-openai", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{ready.result(timeout=30)}/v1"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join()
+        loop.close()
+
+
+async def _serve_until_signalled(fake: FakeOpenAI, host: str, port: int, out: TextIO) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(fake, host, port) as bound:
+        print(f"PORT {bound}", file=out, flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m destilation.testing.fake_openai", description="A fake OpenAI-compatible chat server."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as 'PORT <n>')")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fail-every", type=int, default=0, help="fail every Nth chat request (0: never)")
+    parser.add_argument("--fail-status", type=int, default=503, choices=(429, 503))
+    parser.add_argument("--garbage-every", type=int, default=0, help="send non-JSON content every Nth request")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    args = parser.parse_args(argv)
+    fake = FakeOpenAI(
+        latency_ms=args.latency_ms,
+        fail_every=args.fail_every,
+        fail_status=args.fail_status,
+        garbage_every=args.garbage_every,
+        model=args.model,
+    )
+    asyncio.run(_serve_until_signalled(fake, args.host, args.port, out))
+
+
+if __name__ == "__main__":  # pragma: no cover - the module run as a program; main() is tested in-process
+    main()
