@@ -28,7 +28,7 @@ from destilation.engine.wiring import (
     resolve_template,
 )
 from destilation.engine.writer import BatchWriter
-from destilation.errors import ConfigError, JobError
+from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
 from destilation.interfaces import PluginContext, StateStore, ValidationContext
@@ -65,7 +65,10 @@ class App:
         return PluginContext(data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client)
 
     def make_store(self, context: PluginContext) -> StateStore:
-        reg = self.registry.get("stores", store_scheme(self.store_url))
+        try:
+            reg = self.registry.get("stores", store_scheme(self.store_url))
+        except PluginError as exc:
+            raise ConfigError("--db", str(exc)) from None
         store: StateStore = reg.obj(self.store_url, context)
         return store
 

@@ -158,7 +158,11 @@ def structure(value: Any, cls: type[T], *, source: str, path: str = "$") -> T:
 
 
 def _describe(exc: BaseException, expected: type | None) -> str:
-    if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(str(exc)):
+    # attrs validators raise ValueError(message, attribute, …): the message comes first.
+    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(text):
+        return text
+    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
         return str(exc)
     return cattrs.v.format_exception(exc, expected)
 

@@ -1,0 +1,5 @@
+"""`python -m destilation` is `destiler`."""
+
+from destilation.cli.main import main
+
+main()

@@ -1,0 +1,66 @@
+"""The template format: rendering prompts with feedback, and custom templates from TOML files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from destilation.domain import Issue, TaskSeed
+from destilation.errors import ConfigError
+from destilation.templates import FewShot, Template, load_template_file
+
+TEMPLATE = Template(
+    id="t",
+    version="2",
+    mode="custom",
+    schema={"type": "object", "required": ["x"]},
+    system_prompt="Be precise.",
+    user_prompt="Explain {topic} to {persona} (#{index}).",
+    few_shot=(FewShot({"topic": "rain", "persona": "a child"}, {"x": "water falls"}),),
+)
+
+
+def test_render_puts_schema_few_shot_and_seed_variables_in_order() -> None:
+    messages = TEMPLATE.render(TaskSeed(4, {"topic": "tides"}))
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[0].content.startswith("Be precise.")
+    assert json.dumps(TEMPLATE.schema, separators=(",", ":")) in messages[0].content
+    assert messages[1].content == "Explain rain to a child (#{index})."
+    assert json.loads(messages[2].content) == {"x": "water falls"}
+    assert messages[3].content == "Explain tides to {persona} (#4)."
+    assert TEMPLATE.fields() == ["topic", "persona", "index"]
+
+
+def test_render_with_feedback_lists_every_issue() -> None:
+    issues = (Issue("schema", "x is required", "$.x", hint="add x"), Issue("too_short", "short"))
+    last = TEMPLATE.render(TaskSeed(0, row={"topic": "bees"}), issues)[-1]
+    assert last.role == "user"
+    assert "- [schema] at $.x: x is required (hint: add x)" in last.content
+    assert "- [too_short] at $: short" in last.content
+
+
+def test_custom_template_file(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'id = "mine"\nuser_prompt = "About {topic}"\nmode = "custom"\n'
+        '[schema]\ntype = "object"\nrequired = ["x"]\n'
+        '[[few_shot]]\nvariables = { topic = "rain" }\noutput = { x = "wet" }\n',
+        encoding="utf-8",
+    )
+    template = load_template_file(str(path))
+    assert (template.id, template.version, template.mode) == ("mine", "1", "custom")
+    assert template.schema == {"type": "object", "required": ["x"]}
+    assert template.few_shot == (FewShot({"topic": "rain"}, {"x": "wet"}),)
+    assert template.default_validators == ("truncation", "json_schema", "exact_dedup")
+
+
+def test_custom_template_errors_name_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('id = "b"\nuser_prompt = "x"\nmode = "poetry"\n[schema]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: \$\.mode: must be in"):
+        load_template_file(str(path))
+    path.write_text('id = "b"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"required key missing"):
+        load_template_file(str(path))

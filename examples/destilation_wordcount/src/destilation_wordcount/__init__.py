@@ -1,0 +1,1 @@
+"""An example third-party plugin: rejects answers with too few words."""

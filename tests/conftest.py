@@ -1,0 +1,83 @@
+"""Fixtures for tests that span distributions: real `destiler` subprocesses on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+class Destiler:
+    """Runs `destiler` as a real process against one data dir and one SQLite store."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DESTILATION_")}
+        self.env["DESTILATION_DATA_DIR"] = str(self.data_dir)
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "destilation", *args]
+
+    def __call__(
+        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args),
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args),
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def json(self, *args: str) -> object:
+        result = self(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def lines(self, job: str) -> list[dict[str, object]]:
+        text = (self.data_dir / job / "data.jsonl").read_text(encoding="utf-8")
+        assert text == "" or text.endswith("\n"), "the last line is truncated"
+        return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def destiler(tmp_path: Path) -> Destiler:
+    return Destiler(tmp_path)
+
+
+@pytest.fixture
+def write_job(tmp_path: Path) -> Callable[..., Path]:
+    """Write a job file from the quickstart with overrides for the mock provider and the job."""
+
+    def write(name: str = "job", count: int = 50, provider: str = "", extra: str = "") -> Path:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(
+            f'name = "{name}"\ncount = {count}\nseed = 3\nmax_attempts = 4\n{extra}\n'
+            '[axes]\ntopic = ["tides", "volcanoes", "sorting", "taxes", "bees"]\n'
+            f'[providers.teacher]\nkind = "mock"\nconcurrency = 16\n{provider}\n',
+            encoding="utf-8",
+        )
+        return path
+
+    return write

@@ -1,0 +1,61 @@
+"""Steering a running job from a second terminal: pause stops it, resume finishes it, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+def wait_for_accepted(destiler, job: str, at_least: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = destiler("show", job, "--json")
+        if result.returncode == 0:
+            accepted = json.loads(result.stdout)["accepted"]
+            if accepted >= at_least:
+                return int(accepted)
+        time.sleep(0.1)
+    raise AssertionError(f"{job} did not reach {at_least} accepted samples")
+
+
+def test_pause_from_another_process_then_resume_completes_without_duplicates(destiler, write_job) -> None:
+    job = write_job("steered", count=300, provider="latency_ms = 50\nconcurrency = 8")
+    running = destiler.start("run", str(job))
+    try:
+        wait_for_accepted(destiler, "steered", 20)
+        paused_at = time.monotonic()
+        assert destiler("pause", "steered").returncode == 0
+        _, stderr = running.communicate(timeout=30)
+        stopped_after = time.monotonic() - paused_at
+    finally:
+        running.kill()
+    print(f"run stopped {stopped_after:.2f}s after `destiler pause`")
+    assert running.returncode == 1
+    assert "paused" in stderr and "destiler resume steered" in stderr
+    shown = destiler.json("show", "steered")
+    assert shown["state"] == "paused"
+    assert 0 < shown["accepted"] < 300
+    assert len(destiler.lines("steered")) == shown["accepted"]
+
+    resumed = destiler("resume", "steered")
+    assert resumed.returncode == 0, resumed.stderr
+    lines = destiler.lines("steered")
+    assert len(lines) == 300
+    assert len({line["meta"]["task"] for line in lines}) == 300
+
+
+def test_cancel_stops_a_job_for_good(destiler, write_job) -> None:
+    job = write_job("cancelled", count=500, provider="latency_ms = 50\nconcurrency = 4")
+    running = destiler.start("run", str(job))
+    try:
+        wait_for_accepted(destiler, "cancelled", 5)
+        assert destiler("cancel", "cancelled").returncode == 0
+        running.communicate(timeout=30)
+    finally:
+        running.kill()
+    assert running.returncode == 1
+    assert destiler.json("show", "cancelled")["state"] == "cancelled"
+    again = destiler("resume", "cancelled")
+    assert again.returncode == 1
+    assert "cancelled" in again.stderr
+    assert destiler("pause", "cancelled").returncode == 1
