@@ -45,6 +45,7 @@ from destilation.interfaces import (
     ValidationContext,
     Validator,
 )
+from destilation.registry import Registrar
 from destilation.secrets import Secret
 from destilation.templates import FewShot, Template
 
@@ -68,6 +69,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderInfo",
+    "Registrar",
     "Reject",
     "Release",
     "Retry",

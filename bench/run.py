@@ -1,0 +1,132 @@
+"""End-to-end benchmark: real `destiler run`s through the whole pipeline.
+
+1. HTTP: a fake OpenAI-compatible server in its own process (configurable latency) and a job of
+   N samples on the `openai` provider kind: HTTP, validation, SQLite store, JSONL.
+2. Mock: a job of M samples on the in-process mock provider at 0 ms.
+
+Prints wall time, accepted samples/s, CPU ms per sample and peak RSS of the `destiler` process
+(from its own rusage), and efficiency = ideal / wall where ideal = N x latency / concurrency.
+
+    python bench/run.py                      # 2 000 over HTTP at 200 ms, 500 in flight; 20 000 on the mock
+    python bench/run.py --http 500 --mock 2000 --latency-ms 100 --concurrency 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+AXES = '[axes]\ntopic = ["tides", "volcanoes", "sorting", "taxes", "bees", "optics", "rivers", "markets"]\n'
+
+
+def destiler_run(workdir: Path, job: Path) -> dict[str, float]:
+    """Run `destiler run JOB` in its own process; return wall time and that process's own usage."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESTILATION_")}
+    env["DESTILATION_DATA_DIR"] = str(workdir / "data")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "destilation", "run", str(job)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"destiler run failed:\n{out}{err}")
+    lines = (workdir / "data" / job.stem / "data.jsonl").read_text(encoding="utf-8").splitlines()
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "accepted": len(lines),
+    }
+
+
+def report(title: str, figures: dict[str, float], ideal_s: float | None) -> None:
+    accepted = figures["accepted"]
+    print(f"\n{title}")
+    print(f"  accepted samples      {accepted:.0f}")
+    print(f"  wall time             {figures['wall_s']:.2f} s (process start and set-up included)")
+    print(f"  accepted samples/s    {accepted / figures['wall_s']:.0f}")
+    print(f"  CPU ms per sample     {1000 * figures['cpu_s'] / max(accepted, 1):.3f}")
+    print(f"  peak RSS              {figures['peak_rss_mb']:.0f} MB")
+    if ideal_s is not None:
+        print(f"  ideal wall time       {ideal_s:.2f} s")
+        print(f"  efficiency            {ideal_s / figures['wall_s']:.2f}")
+
+
+def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen[str], int]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "destilation.testing.fake_openai", "--port", "0", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    first = server.stdout.readline().split()
+    if len(first) != 2 or first[0] != "PORT":
+        server.kill()
+        raise SystemExit(f"the fake server did not start: {first}")
+    return server, int(first[1])
+
+
+def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int) -> None:
+    server, port = start_fake_server(latency_ms)
+    try:
+        job = workdir / "bench_http.toml"
+        job.write_text(
+            f'name = "bench_http"\ncount = {count}\nseed = 1\n{AXES}'
+            f'[providers.fake]\nkind = "openai"\nmodel = "fake-model"\nconcurrency = {concurrency}\n'
+            f'base_url = "http://127.0.0.1:{port}/v1"\n',
+            encoding="utf-8",
+        )
+        figures = destiler_run(workdir, job)
+    finally:
+        server.terminate()
+        server.wait()
+    ideal = count * latency_ms / 1000 / concurrency
+    report(f"HTTP pipeline: {count} samples, {latency_ms:.0f} ms latency, {concurrency} in flight", figures, ideal)
+
+
+def mock_bench(workdir: Path, count: int) -> None:
+    job = workdir / "bench_mock.toml"
+    job.write_text(
+        f'name = "bench_mock"\ncount = {count}\nseed = 1\n{AXES}[providers.mock]\nkind = "mock"\nconcurrency = 64\n',
+        encoding="utf-8",
+    )
+    report(f"Mock pipeline: {count} samples at 0 ms", destiler_run(workdir, job), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--http", type=int, default=2000, help="samples over HTTP (0 to skip)")
+    parser.add_argument("--mock", type=int, default=20000, help="samples on the mock (0 to skip)")
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="destilation-bench-"))
+    print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
+    if args.http:
+        http_bench(workdir, args.http, args.latency_ms, args.concurrency)
+    if args.mock:
+        mock_bench(workdir, args.mock)
+    if args.keep:
+        print(f"\nwork folder: {workdir}")
+    else:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Entry point of destilation-jsonl: registers the ``jsonl`` sink. Light: the sink loads on use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from destilation import JobRecord, PluginContext, hookimpl
+from destilation_jsonl.config import JsonlConfig
+
+if TYPE_CHECKING:
+    from destilation_jsonl.sink import JsonlSink
+
+
+def make_sink(config: JsonlConfig | None, context: PluginContext, job: JobRecord) -> JsonlSink:
+    """Build the sink for one job; the output folder is ``<data_dir>/<job name>``."""
+    from destilation_jsonl.sink import JsonlSink
+
+    return JsonlSink(config or JsonlConfig(), context, job)
+
+
+@hookimpl
+def register_sinks(register: Callable[..., None]) -> None:
+    register("jsonl", make_sink, config=JsonlConfig)
