@@ -1,0 +1,29 @@
+"""The mock provider's settings, checked when the config file is loaded."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+
+def _rate(instance: Any, attribute: attrs.Attribute[float], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a number between 0 and 1, got {value!r}")
+
+
+def _latency(instance: Any, attribute: attrs.Attribute[float], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name} must be a finite number of milliseconds, 0 or more, got {value!r}")
+
+
+@attrs.frozen
+class MockConfig:
+    """Rates are probabilities per call: failure first, then garbage, then truncation."""
+
+    latency_ms: float = attrs.field(default=0.0, validator=_latency)
+    failure_rate: float = attrs.field(default=0.0, validator=_rate)
+    garbage_rate: float = attrs.field(default=0.0, validator=_rate)
+    truncation_rate: float = attrs.field(default=0.0, validator=_rate)
+    seed: int = 0

@@ -1,0 +1,16 @@
+"""Entry point of destilation-mock: registers the `mock` provider kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from destilation import hookimpl
+
+
+@hookimpl
+def register_providers(register: Callable[..., None]) -> None:
+    # Imported here so loading the entry point (e.g. for `destiler --help`) stays cheap.
+    from destilation_mock.config import MockConfig
+    from destilation_mock.provider import MockProvider
+
+    register("mock", MockProvider, config=MockConfig)

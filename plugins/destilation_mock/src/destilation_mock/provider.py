@@ -1,0 +1,128 @@
+"""The mock provider: a pure function of (seed, request seed, prompt, attempt), with optional faults and latency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from typing import Any
+
+import anyio
+import attrs
+
+from destilation import (
+    Generation,
+    GenerationRequest,
+    Message,
+    PluginContext,
+    Provider,
+    ProviderError,
+    ProviderInfo,
+    Usage,
+)
+from destilation_mock.config import MockConfig
+from destilation_mock.content import SchemaError, plan_for, words_of
+from destilation_mock.faults import garbage, truncate
+
+DEFAULT_CAPABILITIES = frozenset({"json_schema", "reasoning", "tools"})
+DEFAULT_MODEL = "mock-1"
+TEXT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "minLength": 1}},
+    "required": ["text"],
+    "additionalProperties": False,
+}
+"""What the mock answers when a request carries no response schema."""
+
+
+def prompt_text(messages: tuple[Message, ...]) -> str:
+    """The whole conversation as one string; the answer is a function of it."""
+    return "\n".join(f"{m.role}: {m.content}" for m in messages)
+
+
+def last_user_message(messages: tuple[Message, ...]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""
+
+
+def tokens(text: str) -> int:
+    """A rough token count: four characters per token, rounded up."""
+    return (len(text) + 3) // 4
+
+
+class MockProvider(Provider):
+    """Answers with schema-valid JSON built from the prompt's words, or with the faults it was told to make."""
+
+    def __init__(self, config: MockConfig | None, context: PluginContext | None, info: ProviderInfo) -> None:
+        self._config = config or MockConfig()
+        self._info = info if info.capabilities else attrs.evolve(info, capabilities=DEFAULT_CAPABILITIES)
+        self._model = info.model or DEFAULT_MODEL
+        self._sleep_s = self._config.latency_ms / 1000
+
+    def info(self) -> ProviderInfo:
+        return self._info
+
+    async def models(self) -> list[str]:
+        return [self._model]
+
+    def _rng(self, prompt: str, attempt: int, task_seed: int | None) -> random.Random:
+        # The request's own seed (one per task) keeps tasks with equal prompts apart.
+        digest = hashlib.blake2b(f"{self._config.seed}\x00{task_seed}\x00{attempt}\x00".encode(), digest_size=16)
+        digest.update(prompt.encode("utf-8", "surrogatepass"))
+        return random.Random(int.from_bytes(digest.digest(), "big"))
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        started = time.perf_counter()
+        config = self._config
+        prompt = prompt_text(request.messages)
+        rng = self._rng(prompt, request.attempt, request.seed)
+        if self._sleep_s:  # no await at all at 0 ms: a benchmark's mock costs microseconds
+            await anyio.sleep(self._sleep_s)
+        # Always three rolls, so one rate's outcome does not shift with another rate's setting.
+        fail, spoil, cut = rng.random(), rng.random(), rng.random()
+        if fail < config.failure_rate:
+            raise ProviderError(f"mock provider failed on purpose (failure_rate={config.failure_rate})", retryable=True)
+        words = words_of(last_user_message(request.messages))
+        finish = "stop"
+        if spoil < config.garbage_rate:
+            text = garbage(rng, words)
+        else:
+            schema = TEXT_SCHEMA if request.response_schema is None else request.response_schema
+            try:
+                value = plan_for(schema)(rng, words, 0)
+            except SchemaError as exc:
+                raise ProviderError(
+                    f"mock provider cannot answer this response schema: {exc}", retryable=False
+                ) from None
+            text = json.dumps(value, ensure_ascii=False)
+            if cut < config.truncation_rate:
+                text, finish = truncate(text, value), "length"
+        reasoning = _reasoning(rng, words) if request.reasoning else None
+        usage = Usage(
+            prompt_tokens=tokens(prompt),
+            completion_tokens=tokens(text),
+            reasoning_tokens=tokens(reasoning) if reasoning else 0,
+        )
+        return Generation(
+            text=text,
+            provider=self._info.name,
+            model=self._model,
+            finish_reason=finish,
+            usage=usage,
+            cost=0.0,
+            latency_s=time.perf_counter() - started,
+            reasoning=reasoning,
+        )
+
+
+def _reasoning(rng: random.Random, words: tuple[str, ...]) -> str:
+    """A short, prompt-dependent chain of thought for reasoning templates."""
+    pool = words or ("request",)
+    first, second = pool[int(rng.random() * len(pool))], pool[int(rng.random() * len(pool))]
+    return (
+        f"The request is about {first}. I list what matters for {second}, check each point, "
+        "and then write the answer in the required shape."
+    )
