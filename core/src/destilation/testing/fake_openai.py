@@ -23,10 +23,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 DEFAULT_MODEL = "fake/model"
 PREFIXES = ("", "/v1", "/api/v1")
@@ -120,7 +121,8 @@ class FakeOpenAI:
         self.model = model
         self.requests = 0
         self.last_body: dict[str, Any] | None = None
-        self.last_headers: dict[str, str] = {}
+        self.last_headers: Mapping[str, str] = CIMultiDict()
+        """Case-insensitive, as HTTP headers are."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -143,7 +145,7 @@ class FakeOpenAI:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "'messages' must be a list")
         self.last_body = body
-        self.last_headers = dict(request.headers)
+        self.last_headers = CIMultiDict(request.headers)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if self.fail_every and number % self.fail_every == 0:
@@ -196,7 +198,7 @@ async def serving(fake: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> A
     await runner.setup()
     try:
         # A deep backlog: benchmarks open hundreds of connections at once.
-        await web.TCPSite(runner, host, port, backlog=2048, shutdown_timeout=1.0).start()
+        await web.TCPSite(runner, host, port, backlog=2048).start()
         yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
@@ -265,5 +267,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> None:
     asyncio.run(_serve_until_signalled(fake, args.host, args.port, out))
 
 
-if __name__ == "__main__":  # pragma: no cover - the module run as a program; main() is tested in-process
+if __name__ == "__main__":
     main()

@@ -1,0 +1,62 @@
+"""Builds a provider from its config: resolves the API key and the one HTTP client it will use."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import httpx
+
+from destilation import PluginContext, PluginError, ProviderInfo, Secret
+from destilation_openrouter.config import OpenRouterConfig
+from destilation_openrouter.provider import OpenRouterProvider
+
+KEY_ENV = {"openrouter": "OPENROUTER_API_KEY"}
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+def is_openrouter(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def _header_value(name: str, field: str, value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise PluginError(f"provider '{name}': {field} must not contain control characters")
+    return value
+
+
+def _check_base_url(name: str, base_url: str) -> None:
+    # The URL itself is not repeated: a user may have put credentials into it.
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise PluginError(f"provider '{name}': base_url must be an http:// or https:// URL with a host")
+
+
+def make_provider(config: OpenRouterConfig, context: PluginContext, info: ProviderInfo) -> OpenRouterProvider:
+    """The `openrouter` / `openai` factory; fails with one line when OpenRouter would need a key we lack."""
+    _check_base_url(info.name, config.base_url)
+    env = KEY_ENV.get(info.kind, DEFAULT_KEY_ENV)
+    key = config.api_key
+    if key is None:
+        value = os.environ.get(env, "")
+        key = Secret(value) if value else None
+    openrouter = is_openrouter(config.base_url)
+    if not key and openrouter:
+        raise PluginError(f"provider '{info.name}': no API key: set {env} or api_key = \"${{{env}}}\"")
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if config.app_title:
+        headers["X-OpenRouter-Title"] = _header_value(info.name, "app_title", config.app_title)
+    if config.referer:
+        headers["HTTP-Referer"] = _header_value(info.name, "referer", config.referer)
+    secret = None
+    if key:
+        secret = key.reveal()  # the one place the key is revealed: the header that sends it
+        headers["Authorization"] = f"Bearer {_header_value(info.name, 'api_key', secret)}"
+    # The provider puts one overall deadline of timeout_s on each call; httpx's own per-phase
+    # timeouts sit a little later as a backstop, so a stalled server always reads the same way.
+    client = context.http_client(base_url=config.base_url.rstrip("/"), timeout=config.timeout_s + 1.0, headers=headers)
+    return OpenRouterProvider(config, info, client, openrouter=openrouter, secret=secret)

@@ -1,0 +1,24 @@
+"""Entry point: registers the `openrouter` provider and its `openai` alias for other compatible servers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from destilation import PluginContext, ProviderInfo, Registrar, hookimpl
+from destilation_openrouter.config import OpenRouterConfig
+
+if TYPE_CHECKING:
+    from destilation_openrouter.provider import OpenRouterProvider
+
+
+def _factory(config: OpenRouterConfig, context: PluginContext, info: ProviderInfo) -> OpenRouterProvider:
+    # The provider module pulls in httpx; import it only when a provider is actually built.
+    from destilation_openrouter.factory import make_provider
+
+    return make_provider(config, context, info)
+
+
+@hookimpl
+def register_providers(register: Registrar) -> None:
+    register("openrouter", _factory, config=OpenRouterConfig)
+    register("openai", _factory, config=OpenRouterConfig)

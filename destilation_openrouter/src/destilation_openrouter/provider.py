@@ -1,0 +1,127 @@
+"""The provider: one pooled HTTP client, one POST per generation, every failure a ProviderError."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio
+import attrs
+import httpx
+
+from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
+from destilation_openrouter.config import OpenRouterConfig
+from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
+from destilation_openrouter.wire import build_body
+
+DEFAULT_CAPABILITIES = frozenset({"json_schema", "tools", "reasoning"})
+ERROR_BODY_BYTES = 64 * 1024
+"""How much of a non-2xx body is read for its message; the rest is dropped."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _redactor(secret: str | None) -> Callable[[ProviderError], ProviderError]:
+    """Scrub the key from an error a server may have echoed it into."""
+
+    def redact(error: ProviderError) -> ProviderError:
+        message = str(error)
+        if not secret or secret not in message:
+            return error
+        return ProviderError(
+            message.replace(secret, "***"),
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            status=error.status,
+        )
+
+    return redact
+
+
+class OpenRouterProvider(Provider):
+    """Talks OpenAI-compatible chat completions to OpenRouter or any server that speaks it."""
+
+    def __init__(
+        self,
+        config: OpenRouterConfig,
+        info: ProviderInfo,
+        client: httpx.AsyncClient,
+        *,
+        openrouter: bool,
+        secret: str | None = None,
+    ) -> None:
+        self._config = config
+        self._info = info if info.capabilities else attrs.evolve(info, capabilities=DEFAULT_CAPABILITIES)
+        self._client = client
+        self._openrouter = openrouter
+        self._redact = _redactor(secret)
+        # Absolute URLs made once: httpx re-parses a relative URL against base_url on every request.
+        base = config.base_url.rstrip("/")
+        self._chat_url = httpx.URL(f"{base}/chat/completions")
+        self._models_url = httpx.URL(f"{base}/models")
+
+    def info(self) -> ProviderInfo:
+        return self._info
+
+    async def models(self) -> list[str]:
+        raw = await self._call("GET", self._models_url, None)
+        try:
+            return parse_models(raw, self._info.name)
+        except ProviderError as exc:
+            raise self._redact(exc) from None
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        model = request.model or self._info.model
+        body = build_body(request, model, self._config, openrouter=self._openrouter)
+        started = time.monotonic()
+        raw = await self._call("POST", self._chat_url, body)
+        try:
+            return parse_generation(raw, provider=self._info.name, model=model, latency_s=time.monotonic() - started)
+        except ProviderError as exc:
+            raise self._redact(exc) from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, method: str, url: httpx.URL, body: bytes | None) -> bytes:
+        """One request under an overall deadline; returns the 2xx body or raises ProviderError."""
+        name = self._info.name
+        cap = self._config.max_response_bytes
+        try:
+            with anyio.fail_after(self._config.timeout_s):
+                async with self._client.stream(method, url, content=body) as response:
+                    status = response.status_code
+                    if 200 <= status < 300:
+                        return await _read(response, cap, strict=True)
+                    raw = await _read(response, ERROR_BODY_BYTES, strict=False)
+                    error = status_error(name, status, raw, response.headers.get("retry-after"))
+        except _TooLarge:
+            raise ProviderError(
+                f"{name}: response larger than {cap} bytes (max_response_bytes)", retryable=True
+            ) from None
+        except TimeoutError:
+            raise ProviderError(f"{name}: no answer within {self._config.timeout_s:g} s", retryable=True) from None
+        except httpx.HTTPError as exc:
+            detail = excerpt(str(exc)) or type(exc).__name__
+            raise self._redact(ProviderError(f"{name}: request failed: {detail}", retryable=True)) from None
+        raise self._redact(error)
+
+
+async def _read(response: httpx.Response, cap: int, *, strict: bool) -> bytes:
+    """Read at most `cap` bytes; past it raise `_TooLarge` (strict) or keep what was read."""
+    length = response.headers.get("content-length", "")
+    if strict and length.isdigit() and int(length) > cap:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            if strict:
+                raise _TooLarge
+            chunks.append(chunk[: cap - size + len(chunk)])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
