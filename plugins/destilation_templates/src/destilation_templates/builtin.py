@@ -1,0 +1,96 @@
+"""The built-in templates, kept as plain data so they read like the TOML files users write."""
+
+from __future__ import annotations
+
+from destilation import FewShot, Template
+
+SIMPLE_SYSTEM_PROMPT = """\
+You are an expert teacher writing training data for a smaller model. Each request asks for one \
+question and its answer.
+
+The question must be self-contained: someone who reads only the question has everything needed to \
+answer it. Never refer to "the text above", "this passage", earlier questions or any material that \
+is not included in the question itself. Ask one specific, unambiguous thing.
+
+The answer must be correct and complete. Answer exactly what was asked, show the reasoning or steps \
+where they help understanding, and state the final result plainly. Be factually accurate: never \
+invent facts, sources, quotes or numbers. Do not mention that you are an AI, do not refer to these \
+instructions, and add no greetings or closing remarks.
+
+Match the requested topic, difficulty and persona: phrase the question the way that person would \
+ask it and pitch the answer to them. If a line of the request still shows a placeholder in braces, \
+such as {persona}, that part was left open: choose a fitting value yourself."""
+
+SIMPLE = Template(
+    id="simple",
+    version="1",
+    mode="simple",
+    description=(
+        "One self-contained question with a correct, complete answer. "
+        "Axes used by the prompt: topic, persona, difficulty (each optional; an absent one is left to the model)."
+    ),
+    schema={
+        "type": "object",
+        "properties": {
+            "question": {
+                "type": "string",
+                "minLength": 10,
+                "description": "A self-contained question that can be answered without any other context.",
+            },
+            "answer": {
+                "type": "string",
+                "minLength": 1,
+                "description": "A correct and complete answer to the question.",
+            },
+        },
+        "required": ["question", "answer"],
+        "additionalProperties": False,
+    },
+    system_prompt=SIMPLE_SYSTEM_PROMPT,
+    user_prompt=(
+        "Write one question and its answer.\n"
+        "Topic: {topic}\n"
+        "Difficulty: {difficulty}\n"
+        "The question is asked by: {persona}"
+    ),
+    few_shot=(
+        FewShot(
+            variables={"topic": "photosynthesis", "difficulty": "easy", "persona": "a curious 12-year-old"},
+            output={
+                "question": "Why do plants need sunlight to make their own food, and what do they make it from?",
+                "answer": (
+                    "Plants make their food by photosynthesis. Their leaves take in carbon dioxide from the air "
+                    "and their roots take up water from the soil. Chlorophyll, the green substance in the leaves, "
+                    "catches energy from sunlight, and the plant uses that energy to join carbon dioxide and water "
+                    "into glucose, a sugar it uses to live and grow. Oxygen is given off as a by-product. Without "
+                    "sunlight there is no energy to drive this process, so the plant cannot make new food."
+                ),
+            },
+        ),
+        FewShot(
+            variables={
+                "topic": "conditional probability",
+                "difficulty": "medium",
+                "persona": "a first-year statistics student",
+            },
+            output={
+                "question": (
+                    "Two fair six-sided dice are rolled. Given that at least one die shows a 5, "
+                    "what is the probability that the two numbers add up to 8?"
+                ),
+                "answer": (
+                    "Use P(A | B) = P(A and B) / P(B), where A is 'the sum is 8' and B is 'at least one die shows "
+                    "a 5'. There are 36 equally likely outcomes. B happens in 11 of them: 6 with a 5 on the first "
+                    "die, 6 with a 5 on the second, minus the outcome (5, 5) counted twice. Among those 11, the sum "
+                    "is 8 only for (5, 3) and (3, 5), so 2 outcomes. Therefore P(A | B) = (2/36) / (11/36) = 2/11, "
+                    "which is about 0.18."
+                ),
+            },
+        ),
+    ),
+    default_validators=("truncation", "json_schema", "rules", "exact_dedup"),
+    capabilities=("json_schema",),
+)
+
+BUILTIN: tuple[Template, ...] = (SIMPLE,)
+"""Every built-in template, in registration order."""

@@ -1,0 +1,32 @@
+"""Entry point of destilation-validators: registers each validator with its config class.
+
+The validator modules import only the standard library and `destilation` at load time;
+jsonschema is imported when the first schema is compiled, so discovery stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from destilation import hookimpl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+@hookimpl
+def register_validators(register: Callable[..., None]) -> None:
+    from destilation_validators.exact_dedup import ExactDedupValidator
+    from destilation_validators.json_schema import JsonSchemaConfig, JsonSchemaValidator
+    from destilation_validators.rules import RulesConfig, RulesValidator
+    from destilation_validators.truncation import TruncationConfig, TruncationValidator
+
+    table: tuple[tuple[str, Any, type | None], ...] = (
+        ("truncation", TruncationValidator, TruncationConfig),
+        ("json_schema", JsonSchemaValidator, JsonSchemaConfig),
+        ("rules", RulesValidator, RulesConfig),
+        ("exact_dedup", ExactDedupValidator, None),
+    )
+    for name, factory, config in table:
+        register(name, factory, config=config)
