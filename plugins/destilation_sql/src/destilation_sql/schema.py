@@ -1,0 +1,211 @@
+"""Tables, the schema version, and creating or checking the schema on open.
+
+The schema is versioned and never migrated silently: a database of another version is refused
+with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    any_,
+    bindparam,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from destilation import StoreError
+
+SCHEMA_VERSION = 1
+
+# SQLite needs INTEGER PRIMARY KEY for an autoincrementing rowid; PostgreSQL gets 64 bits.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+PG_LOCK_CLASS = 0x64657374
+"""First key of our PostgreSQL advisory locks (``'dest'``), so they do not meet other apps'."""
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("target", BigInteger, nullable=False),
+    Column("planned", BigInteger, nullable=False, default=0),
+    Column("spec", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("message", Text),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("job", Text, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("axes", Text, nullable=False),
+    Column("row", Text),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", Text),
+    Column("lease_expires", Double),
+    Column("reasons", Text),
+    # Claims scan pending (or running) tasks of one job in index order.
+    Index("tasks_job_state_idx", "job", "state", "idx"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", Text, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("latency_s", Double, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("cost", Double),
+    Column("finish_reason", Text),
+    Column("issues", Text),
+    Column("error", Text),
+    Column("created_at", Double, nullable=False),
+    Index("attempts_job_idx", "job", "idx"),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    # Commit order: exporters read samples by ascending seq.
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("job", Text, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("template_id", Text, nullable=False),
+    Column("template_version", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("usage", Text, nullable=False),
+    Column("cost", Double),
+    Column("scores", Text),
+    Column("reasoning", Text),
+    Column("tool_calls", Text),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("job", "content_hash", name="samples_job_hash"),
+    UniqueConstraint("job", "idx", name="samples_job_idx"),
+    Index("samples_job_seq", "job", "seq"),
+)
+
+sink_cursors = Table(
+    "sink_cursors",
+    metadata,
+    Column("job", Text, primary_key=True),
+    Column("sink", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("provider", Text),
+    Column("task_index", BigInteger),
+    Column("message", Text, nullable=False),
+    Column("data", Text),
+    Column("at", Double, nullable=False),
+    Index("events_job_id", "job", "id"),
+)
+
+provider_stats = Table(
+    "provider_stats",
+    metadata,
+    Column("job", Text, primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("failures", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("latency_s", Double, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("cost", Double, nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", Double, nullable=False),
+)
+
+
+def among(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN <list parameter name>``: one array parameter on PostgreSQL, expanded on SQLite.
+
+    A single array keeps the statement text (and psycopg's prepared plan) the same whatever the
+    list's length; hundreds of placeholders would be parsed and planned anew on every call.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT for the store's dialect."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def ensure(conn: Connection, shown: str) -> None:
+    """Create the schema in an empty database, or check the version of an existing one.
+
+    Runs inside a write transaction; on PostgreSQL an advisory lock keeps two processes that
+    open the same empty database at once from both creating it.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:a, 0)"), {"a": PG_LOCK_CLASS})
+    present = set(inspect(conn).get_table_names())
+    if meta.name not in present:
+        ours = sorted(present & set(metadata.tables))
+        if ours:
+            raise StoreError(
+                f"{shown} has tables {', '.join(ours)} but no destilation schema version; "
+                "it was not made by destilation-sql: point the store at another database"
+            )
+        metadata.create_all(conn)
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        return
+    found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if found != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"{shown} has schema version {found or 'none'}; this destilation-sql uses {SCHEMA_VERSION}: "
+            "install the destilation-sql release that wrote it, or point the store at a new database "
+            "(the schema is never migrated silently)"
+        )

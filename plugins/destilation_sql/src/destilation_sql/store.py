@@ -1,0 +1,220 @@
+"""`SqlStore`: the StateStore port on SQLAlchemy Core, SQLite or PostgreSQL.
+
+Every method is one short transaction run in a worker thread, one at a time per store (a
+CapacityLimiter of 1): SQLite allows one writer anyway, and the engine batches its writes so
+a single connection keeps up. Database failures surface as StoreError with one line naming
+the (password-masked) URL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from destilation import (
+    CommitResult,
+    Event,
+    JobRecord,
+    JobState,
+    PluginContext,
+    Sample,
+    SinkCursor,
+    StateStore,
+    StoreError,
+    Task,
+    TaskDetail,
+    TaskSeed,
+    TaskState,
+    Transition,
+)
+from destilation.domain import JSON
+from destilation_sql import commit as committer
+from destilation_sql import jobs, schema, tasks
+from destilation_sql.connect import WRITE, make_engine
+from destilation_sql.lock import RunnerLock
+from destilation_sql.urls import StoreUrl, parse
+
+T = TypeVar("T")
+
+STALE_RETRIES = 3
+"""Commit attempts when a concurrent writer slipped a conflicting sample in (PostgreSQL)."""
+
+
+class SqlStore(StateStore):
+    """The state store. `url` is the password-masked URL, safe to show."""
+
+    def __init__(self, url: str, context: PluginContext | None = None) -> None:
+        self._target: StoreUrl = parse(url)
+        self.url = self._target.shown
+        self._context = context
+        self._engine: Engine | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._lock = RunnerLock(self._target.path) if self._target.path is not None else None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._engine is not None:
+            return
+        self._limiter = anyio.CapacityLimiter(1)
+        self._engine = await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
+
+    def _open(self) -> Engine:
+        engine = make_engine(self._target)
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    schema.ensure(conn, self.url)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"{self.url}: cannot open the database: {self._describe(exc)}") from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+    async def aclose(self) -> None:
+        engine, self._engine = self._engine, None
+        with anyio.CancelScope(shield=True):
+            if engine is not None:
+                await anyio.to_thread.run_sync(engine.dispose, limiter=self._limiter)
+            if self._lock is not None:
+                # After the connections are gone, so the lock covers every write of this run.
+                self._lock.release()
+
+    async def lock_runner(self, job: str, owner: str) -> None:
+        """One runner per SQLite file; PostgreSQL lets many workers share a job."""
+        self._require()
+        if self._lock is not None:
+            self._lock.acquire()
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    async def create_job(self, name: str, spec: dict[str, JSON], target: int) -> JobRecord:
+        return await self._run(lambda c: jobs.create_job(c, name, spec, target, time.time()), write=True)
+
+    async def get_job(self, name: str) -> JobRecord | None:
+        return await self._run(lambda c: jobs.get_job(c, name))
+
+    async def list_jobs(self) -> list[JobRecord]:
+        return await self._run(jobs.list_jobs)
+
+    async def set_job_state(self, name: str, state: JobState, message: str | None = None) -> None:
+        if not await self._run(lambda c: jobs.set_job_state(c, name, state, message, time.time()), write=True):
+            raise StoreError(f"{self.url} has no job {name!r}")
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
+        seeds = list(seeds)
+        if not await self._run(lambda c: tasks.add_tasks(c, job, seeds), write=True):
+            raise StoreError(f"{self.url} has no job {job!r}; create the job before adding tasks")
+
+    async def claim(self, job: str, owner: str, limit: int, lease_s: float) -> list[Task]:
+        return await self._run(lambda c: tasks.claim(c, job, owner, limit, lease_s, time.time()), write=True)
+
+    async def heartbeat(self, job: str, owner: str, lease_s: float) -> None:
+        await self._run(lambda c: tasks.heartbeat(c, job, owner, time.time() + lease_s), write=True)
+
+    async def release_all(self, job: str, owner: str) -> None:
+        await self._run(lambda c: tasks.release_all(c, job, owner), write=True)
+
+    async def commit(self, owner: str, batch: Sequence[Transition]) -> list[CommitResult]:
+        if not batch:
+            return []
+        batch = list(batch)
+        return await self._call(lambda: self._commit(owner, batch))
+
+    def _commit(self, owner: str, batch: list[Transition]) -> list[CommitResult]:
+        for _ in range(STALE_RETRIES):
+            try:
+                return self._transaction(lambda c: committer.commit(c, owner, batch, time.time()), write=True)
+            except committer.Stale:
+                continue  # rolled back; the next round sees the other writer's samples
+        raise StoreError(f"{self.url}: a commit conflicted with concurrent writers {STALE_RETRIES} times; try again")
+
+    async def counts(self, job: str) -> dict[TaskState, int]:
+        return await self._run(lambda c: tasks.counts(c, job))
+
+    async def list_tasks(
+        self, job: str, state: TaskState | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Task]:
+        return await self._run(lambda c: tasks.list_tasks(c, job, state, limit, offset))
+
+    async def get_task(self, job: str, index: int) -> TaskDetail | None:
+        return await self._run(lambda c: tasks.get_task(c, job, index))
+
+    # --- samples and sinks -------------------------------------------------------------------
+
+    async def has_content_hash(self, job: str, content_hash: str) -> bool:
+        return await self._run(lambda c: tasks.has_content_hash(c, job, content_hash))
+
+    async def samples_after(self, job: str, seq: int, limit: int) -> list[Sample]:
+        return await self._run(lambda c: tasks.samples_after(c, job, seq, limit))
+
+    async def get_cursor(self, job: str, sink: str) -> SinkCursor:
+        return await self._run(lambda c: jobs.get_cursor(c, job, sink))
+
+    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor) -> None:
+        await self._run(lambda c: jobs.set_cursor(c, job, sink, cursor), write=True)
+
+    # --- events and statistics ---------------------------------------------------------------
+
+    async def add_events(self, events: Iterable[Event]) -> None:
+        batch = list(events)
+        if batch:
+            await self._run(lambda c: jobs.add_events(c, batch, time.time()), write=True)
+
+    async def list_events(self, job: str | None = None, limit: int = 100) -> list[Event]:
+        return await self._run(lambda c: jobs.list_events(c, job, limit))
+
+    async def provider_stats(self, job: str) -> list[dict[str, Any]]:
+        """Per-provider totals of every recorded attempt of `job`, for dashboards.
+
+        Keys: job, provider, requests, failures (attempts not ok), errors (provider call
+        failed), latency_s (sum), prompt/completion/reasoning_tokens, cost, last_error, updated_at.
+        """
+        return await self._run(lambda c: jobs.provider_stats(c, job))
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _require(self) -> Engine:
+        if self._engine is None:
+            raise StoreError(f"{self.url}: the store is not open; call open() first")
+        return self._engine
+
+    async def _run(self, fn: Callable[[Connection], T], *, write: bool = False) -> T:
+        return await self._call(lambda: self._transaction(fn, write=write))
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        self._require()
+        return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+
+    def _transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """Run `fn` in one transaction on the worker thread; database errors become StoreError."""
+        engine = self._require()
+        try:
+            with engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    return fn(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.url}: {self._describe(exc)}") from exc
+
+    def _describe(self, exc: SQLAlchemyError) -> str:
+        return describe(exc, self._target.url.password)
+
+
+def describe(exc: SQLAlchemyError, password: str | None) -> str:
+    """The driver's message on one line, with the password scrubbed should a driver echo it."""
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    line = " ".join(str(cause).split()) or type(cause).__name__
+    return line.replace(password, "***") if password else line
