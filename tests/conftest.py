@@ -70,12 +70,13 @@ def destiler(tmp_path: Path) -> Destiler:
 def write_job(tmp_path: Path) -> Callable[..., Path]:
     """Write a job file from the quickstart with overrides for the mock provider and the job."""
 
-    def write(name: str = "job", count: int = 50, provider: str = "", extra: str = "") -> Path:
+    def write(name: str = "job", count: int = 50, provider: str = "", extra: str = "", max_attempts: int = 4) -> Path:
         path = tmp_path / f"{name}.toml"
         path.write_text(
-            f'name = "{name}"\ncount = {count}\nseed = 3\nmax_attempts = 4\n{extra}\n'
+            f'name = "{name}"\ncount = {count}\nseed = 3\nmax_attempts = {max_attempts}\n{extra}\n'
             '[axes]\ntopic = ["tides", "volcanoes", "sorting", "taxes", "bees"]\n'
-            f'[providers.teacher]\nkind = "mock"\nconcurrency = 16\n{provider}\n',
+            f'[providers.teacher]\nkind = "mock"\n{provider}\n'
+            + ("" if "concurrency" in provider else "concurrency = 16\n"),
             encoding="utf-8",
         )
         return path

@@ -14,20 +14,19 @@ def accepted_now(destiler, job: str) -> int:
 
 
 def test_sigkill_at_random_moments_then_resume_gives_every_sample_exactly_once(destiler, write_job) -> None:
-    count = 400
-    job = write_job("crashy", count=count, provider="latency_ms = 20\nconcurrency = 32\ngarbage_rate = 0.1")
+    count = 800
+    job = write_job("crashy", count=count, provider="latency_ms = 20\nconcurrency = 4\ngarbage_rate = 0.1")
     rng = random.Random(20261123)
-    command = ("run", str(job))
     kills = 0
     for _ in range(5):
-        process = destiler.start(*command)
-        time.sleep(rng.uniform(0.8, 2.5))
+        started = destiler("show", "crashy").returncode == 0
+        process = destiler.start(*(("resume", "crashy") if started else ("run", str(job))))
+        time.sleep(rng.uniform(1.0, 2.2))  # past start-up (about 0.7 s), into the work
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
-        command = ("resume", "crashy")
         if accepted_now(destiler, "crashy") >= count:
             break
     assert kills >= 2, "the job finished before it could be killed twice; give it more work"

@@ -8,7 +8,7 @@ def test_failure_and_garbage_rates_still_deliver_every_sample(destiler, write_jo
         "flaky",
         count=200,
         provider="failure_rate = 0.3\ngarbage_rate = 0.3\ntruncation_rate = 0.1",
-        extra="max_attempts = 2",
+        max_attempts=2,
     )
     result = destiler("run", str(job))
     assert result.returncode == 0, result.stderr
@@ -31,7 +31,7 @@ def test_failure_and_garbage_rates_still_deliver_every_sample(destiler, write_jo
 
 
 def test_a_job_whose_every_attempt_fails_ends_failed_with_exit_1(destiler, write_job) -> None:
-    job = write_job("doomed", count=5, provider="failure_rate = 1.0", extra="max_attempts = 1\nmax_tasks = 8")
+    job = write_job("doomed", count=5, provider="failure_rate = 1.0", max_attempts=1, extra="max_tasks = 8")
     result = destiler("run", str(job))
     assert result.returncode == 1
     assert "only 0 of 5 samples accepted" in result.stderr

@@ -19,12 +19,12 @@ def wait_for_accepted(destiler, job: str, at_least: int, timeout: float = 60) ->
 
 
 def test_pause_from_another_process_then_resume_completes_without_duplicates(destiler, write_job) -> None:
-    job = write_job("steered", count=300, provider="latency_ms = 50\nconcurrency = 8")
+    job = write_job("steered", count=300, provider="latency_ms = 50\nconcurrency = 2")
     running = destiler.start("run", str(job))
     try:
         wait_for_accepted(destiler, "steered", 20)
-        paused_at = time.monotonic()
         assert destiler("pause", "steered").returncode == 0
+        paused_at = time.monotonic()
         _, stderr = running.communicate(timeout=30)
         stopped_after = time.monotonic() - paused_at
     finally:
@@ -45,7 +45,7 @@ def test_pause_from_another_process_then_resume_completes_without_duplicates(des
 
 
 def test_cancel_stops_a_job_for_good(destiler, write_job) -> None:
-    job = write_job("cancelled", count=500, provider="latency_ms = 50\nconcurrency = 4")
+    job = write_job("cancelled", count=500, provider="latency_ms = 50\nconcurrency = 2")
     running = destiler.start("run", str(job))
     try:
         wait_for_accepted(destiler, "cancelled", 5)

@@ -195,7 +195,11 @@ class StateStore(AsyncResource):
 
     @abc.abstractmethod
     async def lock_runner(self, job: str, owner: str) -> None:
-        """Claim the right to run `job`; on SQLite a second runner gets StoreError."""
+        """Claim the right to run `job`; on SQLite a second runner gets StoreError.
+
+        A store that admits only one runner also returns tasks leased by earlier, dead runners
+        to pending here, so a resume after kill -9 does not wait for their leases to expire.
+        """
         ...
 
     @abc.abstractmethod

@@ -83,3 +83,28 @@ async def test_many_workers_share_a_postgresql_job(pg_url: str) -> None:
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_taking_the_lock_returns_a_dead_runners_leases_to_pending(sqlite_url: str) -> None:
+    from destilation import TaskSeed, TaskState
+
+    dead = SqlStore(sqlite_url)
+    await dead.open()
+    await dead.create_job("job", {}, 3)
+    await dead.create_job("other", {}, 1)
+    await dead.add_tasks("job", [TaskSeed(i) for i in range(3)])
+    await dead.add_tasks("other", [TaskSeed(0)])
+    await dead.claim("job", "dead-runner", 2, 3600)
+    await dead.claim("other", "dead-runner", 1, 3600)
+    await dead.aclose()  # as a kill -9 would: the lock goes, the leases stay
+
+    fresh = SqlStore(sqlite_url)
+    await fresh.open()
+    try:
+        await fresh.lock_runner("job", "new-runner")
+        assert (await fresh.counts("job"))[TaskState.PENDING] == 3
+        assert (await fresh.counts("other"))[TaskState.RUNNING] == 1  # another job's leases are left alone
+        claimed = await fresh.claim("job", "new-runner", 5, 60)
+        assert [t.index for t in claimed] == [0, 1, 2]
+    finally:
+        await fresh.aclose()

@@ -90,10 +90,15 @@ class SqlStore(StateStore):
                 self._lock.release()
 
     async def lock_runner(self, job: str, owner: str) -> None:
-        """One runner per SQLite file; PostgreSQL lets many workers share a job."""
+        """One runner per SQLite file; PostgreSQL lets many workers share a job.
+
+        Holding the SQLite lock proves no other runner is alive, so tasks still leased by a
+        runner that died (kill -9) go back to pending at once instead of waiting out their lease.
+        """
         self._require()
         if self._lock is not None:
             self._lock.acquire()
+            await self._run(lambda c: tasks.release_all(c, job, None), write=True)
 
     # --- jobs --------------------------------------------------------------------------------
 

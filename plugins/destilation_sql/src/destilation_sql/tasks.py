@@ -70,10 +70,12 @@ def heartbeat(conn: Connection, job: str, owner: str, expires: float) -> None:
     )
 
 
-def release_all(conn: Connection, job: str, owner: str) -> None:
+def release_all(conn: Connection, job: str, owner: str | None) -> None:
+    """Return `owner`'s running tasks to pending; every owner's when `owner` is None."""
+    held = tasks.c.lease_owner == owner if owner is not None else tasks.c.lease_owner.is_not(None)
     conn.execute(
         update(tasks)
-        .where(tasks.c.job == job, tasks.c.lease_owner == owner, tasks.c.state == RUNNING)
+        .where(tasks.c.job == job, held, tasks.c.state == RUNNING)
         .values(state=TaskState.PENDING.value, lease_owner=None, lease_expires=None)
     )
 
