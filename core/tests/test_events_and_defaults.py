@@ -91,4 +91,9 @@ def test_default_hooks_are_trylast_so_plugins_win() -> None:
 
 def test_usage_adds_up() -> None:
     total = Usage(1, 2, 3) + Usage(10, 20, 30)
-    assert (total.prompt_tokens, total.completion_tokens, total.reasoning_tokens, total.total_tokens) == (11, 22, 33, 33)
+    assert (total.prompt_tokens, total.completion_tokens, total.reasoning_tokens, total.total_tokens) == (
+        11,
+        22,
+        33,
+        33,
+    )

@@ -63,7 +63,7 @@ def test_registrar_rejects_empty_names() -> None:
 
 def test_missing_and_unknown_names_say_what_to_install() -> None:
     registry = Registry()
-    with pytest.raises(PluginError, match="no store plugin is installed .* install destilation-sql"):
+    with pytest.raises(PluginError, match=r"no store plugin is installed .* install destilation-sql"):
         registry.get("stores", "sqlite")
     registry.table("stores")["sqlite"] = object()  # type: ignore[assignment]
     with pytest.raises(PluginError, match="unknown store 'mysql'; installed: sqlite"):

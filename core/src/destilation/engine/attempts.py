@@ -34,6 +34,25 @@ class JobAborted(JobError):
     """A provider failure that retrying cannot mend (a bad key, no credits): the job stops."""
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate keys in an object")
+    return out
+
+
+def strict_json(text: str) -> Any:
+    """Parse model output when no validator did: no NaN/Infinity, no duplicate keys, no lone surrogates."""
+    value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    # A lone surrogate, raw or escaped, cannot be written as UTF-8: UnicodeEncodeError is a ValueError.
+    json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return value
+
+
 def request_seed(job_seed: int, index: int) -> int:
     """A per-task seed for providers that honour one, so reruns ask for the same sample."""
     digest = hashlib.blake2b(f"{job_seed}/{index}".encode(), digest_size=4).digest()
@@ -155,8 +174,8 @@ class AttemptLoop:
                 break
         if not issues and not candidate.parsed:
             try:
-                candidate = attrs.evolve(candidate, content=json.loads(generation.text))
-            except ValueError as exc:
+                candidate = attrs.evolve(candidate, content=strict_json(generation.text))
+            except (ValueError, RecursionError) as exc:
                 issues = (Issue("invalid_json", f"the answer is not JSON: {exc}", hint="answer with JSON only"),)
         cost = generation.cost
         if cost is None:
