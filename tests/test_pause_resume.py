@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 
@@ -59,3 +60,22 @@ def test_cancel_stops_a_job_for_good(destiler, write_job) -> None:
     assert again.returncode == 1
     assert "cancelled" in again.stderr
     assert destiler("pause", "cancelled").returncode == 1
+
+
+def test_ctrl_c_pauses_cleanly_and_resume_finishes(destiler, write_job) -> None:
+    job = write_job("interrupted", count=200, provider="latency_ms = 50\nconcurrency = 2")
+    running = destiler.start("run", str(job))
+    try:
+        wait_for_accepted(destiler, "interrupted", 5)
+        running.send_signal(signal.SIGINT)
+        _, stderr = running.communicate(timeout=30)
+    finally:
+        running.kill()
+    assert running.returncode == 1
+    assert "Traceback" not in stderr
+    assert "interrupted by SIGINT" in stderr
+    shown = destiler.json("show", "interrupted")
+    assert shown["state"] == "paused"
+    assert len(destiler.lines("interrupted")) == shown["accepted"]
+    assert destiler("resume", "interrupted").returncode == 0
+    assert len(destiler.lines("interrupted")) == 200

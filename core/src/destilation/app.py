@@ -31,7 +31,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, StateStore, ValidationContext
+from destilation.interfaces import PluginContext, Sink, StateStore, ValidationContext
 from destilation.plugins import DestilationPluginManager
 from destilation.registry import Registry, collect
 from destilation.templates import Template
@@ -112,23 +112,21 @@ class App:
                 rows = planner.count()
                 target, task_limit = min(spec.count, rows), rows
             record = await self._job_record(store, spec, raw, target, resume=resume)
+            sinks: list[Sink] = []
+            exporters: list[Exporter] = []
+            for name, reg, config in check_sinks(spec, self.registry, source):
+                sink = reg.obj(config, context, record)
+                stack.push_async_callback(sink.aclose)
+                sinks.append(sink)
+                exporters.append(Exporter(store, spec.name, name, sink))
             if record.state is JobState.DONE:
-                counts = await store.counts(spec.name)
-                accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
-                return RunOutcome(JobState.DONE, record.target, accepted, rejected, "already done")
+                return await self._refresh_done(store, record, sinks, exporters)
             await store.set_job_state(spec.name, JobState.RUNNING, "running")
             record = await store.get_job(spec.name) or record
             providers = build_providers(spec, self.registry, context, source)
             for provider in providers:
                 stack.push_async_callback(provider.aclose)
             check_capabilities(template, providers, source)
-            sinks = []
-            exporters = []
-            for name, reg, config in check_sinks(spec, self.registry, source):
-                sink = reg.obj(config, context, record)
-                stack.push_async_callback(sink.aclose)
-                sinks.append(sink)
-                exporters.append(Exporter(store, spec.name, name, sink))
             writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
             pm = self.pm
             hooks = Hooks(
@@ -168,6 +166,19 @@ class App:
                 handle_signals=handle_signals,
             )
             return await runner.run()
+
+    async def _refresh_done(
+        self, store: StateStore, record: JobRecord, sinks: list[Sink], exporters: list[Exporter]
+    ) -> RunOutcome:
+        """A done job sends no request; its datasets are only repaired (rebuilt if missing) and refreshed."""
+        for exporter in exporters:
+            await exporter.open()
+            await exporter.catch_up()
+        counts = await store.counts(record.name)
+        for sink in sinks:
+            await sink.finalize(record, counts)
+        accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
+        return RunOutcome(JobState.DONE, record.target, accepted, rejected, "already done")
 
     async def _job_record(
         self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, *, resume: bool

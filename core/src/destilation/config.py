@@ -153,8 +153,6 @@ def structure(value: Any, cls: type[T], *, source: str, path: str = "$") -> T:
             where = f"{where}.{keys[0]}" if where != "$" or len(keys) == 1 else where
             message = "unknown key" if len(keys) == 1 else f"unknown keys {', '.join(keys)}"
         raise ConfigError(source, f"{_friendly(message)}{more}", where) from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(source, str(exc), path) from None
 
 
 def _describe(exc: BaseException, expected: type | None) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from destilation.cli import check, inspect, jobs, plugins, run, show, steer, tasks, templates
 from destilation.cli.state import CliState
-from destilation.errors import EXIT_JOB_FAILED, DestilationError
+from destilation.errors import DestilationError
 from destilation.plugins import DestilationPluginManager, LoadFailure, make_plugin_manager
 
 CORE_COMMANDS = (
@@ -27,11 +26,22 @@ CORE_COMMANDS = (
 )
 
 
+class DestilerGroup(click.Group):
+    """A group that turns user errors into one line on stderr and their exit code, wherever invoked."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DestilationError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
 def make_cli(pm: DestilationPluginManager | None = None) -> click.Group:
     """Build the `destiler` group for a plugin manager (a fresh one by default)."""
     manager = pm if pm is not None else make_plugin_manager()
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.group(cls=DestilerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
     @click.version_option(package_name="destilation-core", prog_name="destiler")
     @click.option(
         "--config",
@@ -63,16 +73,4 @@ def _command_failure(pm: DestilationPluginManager, plugin: str, exc: Exception) 
 
 def main(argv: list[str] | None = None) -> None:
     """Run `destiler`; user errors become one line on stderr and a meaningful exit code."""
-    try:
-        cli = make_cli()
-        code = cli.main(args=argv, prog_name="destiler", standalone_mode=False)
-    except DestilationError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_JOB_FAILED)
-    sys.exit(code if isinstance(code, int) else 0)
+    make_cli().main(args=argv, prog_name="destiler")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -71,7 +70,3 @@ async def require_job(store: StateStore, name: str) -> JobRecord:
     if record is None:
         raise JobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
     return record
-
-
-def isatty() -> bool:
-    return sys.stderr.isatty()
