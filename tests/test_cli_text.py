@@ -93,3 +93,20 @@ def test_a_plugin_that_fails_to_load_is_shown_and_others_still_work(cli, monkeyp
     assert "failed to load broken (broken): ImportError: No module named 'destilation_broken'" in result.output
     assert "destilation-mock" in result.output
     assert cli("templates").exit_code == 0
+
+
+def test_resume_in_process_and_rejections_with_several_reasons(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    job = tmp_path / "picky.toml"
+    job.write_text(
+        'name = "picky"\ncount = 3\nmax_attempts = 1\nmax_tasks = 3\n'
+        '[providers.teacher]\nkind = "mock"\n[validators.rules]\nmin_length = { question = 5000, answer = 5000 }\n',
+        encoding="utf-8",
+    )
+    ran = cli("run", str(job))
+    assert ran.exit_code == 1
+    assert "only 0 of 3 samples accepted" in ran.output
+    listing = cli("tasks", "picky").output
+    assert "(+1 more)" in listing
+    resumed = cli("resume", "picky")
+    assert resumed.exit_code == 1
+    assert "picky: failed, 0/3 samples accepted, 3 tasks rejected" in resumed.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,32 @@ def test_job_records_guard_resume_cancel_and_changed_specs(tmp_path: Path) -> No
     anyio.run(cancel_second)
     with pytest.raises(JobError, match="was cancelled"):
         run(app, edited, resume=True)
+
+
+def test_results_that_outlive_their_lease_are_dropped_and_nothing_is_duplicated(tmp_path: Path) -> None:
+    # Leases far shorter than a call: tasks are leased again while their first call is still
+    # running, so two workers finish the same task and the store's fence drops the late one.
+    # Dedup is left to the store, so the late copy reaches the fence instead of the validator.
+    job = job_file(
+        tmp_path,
+        "count = 24\nlease_seconds = 0.05\n[validators]\nexact_dedup = false\n"
+        '[providers.teacher]\nkind = "mock"\nconcurrency = 8\nlatency_ms = 300\n',
+    )
+    outcome = run(make_app(tmp_path), job)
+    assert (outcome.state, outcome.accepted) == (JobState.DONE, 24)
+    samples = lines(tmp_path)
+    assert sorted(s["meta"]["task"] for s in samples) == list(range(24))
+    twice = sqlite3.connect(tmp_path / "state.db").execute(
+        "SELECT COUNT(*) FROM (SELECT idx FROM attempts WHERE ok = 1 GROUP BY idx HAVING COUNT(*) > 1)"
+    )
+    assert twice.fetchone()[0] > 0, "no task was finished twice: the lease never ran out"
+
+
+def test_without_a_parsing_validator_the_engine_refuses_non_json(tmp_path: Path) -> None:
+    job = job_file(
+        tmp_path,
+        "count = 2\nmax_attempts = 1\nmax_tasks = 2\n[validators]\ntruncation = false\njson_schema = false\n"
+        'rules = false\n[providers.teacher]\nkind = "mock"\ngarbage_rate = 1.0\n',
+    )
+    outcome = run(make_app(tmp_path), job)
+    assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.FAILED, 0, 2)

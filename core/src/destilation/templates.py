@@ -6,6 +6,7 @@ validators), so built-in templates and users' TOML files are the same thing.
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Mapping, Sequence
@@ -49,15 +50,20 @@ class Template:
         """Variable names the user prompt refers to."""
         return [name for _, name, _, _ in string.Formatter().parse(self.user_prompt) if name]
 
-    def render(self, seed: TaskSeed, feedback: Sequence[Issue] = ()) -> tuple[Message, ...]:
-        """The chat messages for one attempt at `seed`; feedback lists the last attempt's issues."""
+    @functools.cached_property
+    def preamble(self) -> tuple[Message, ...]:
+        """System prompt and few-shot turns: the same for every task, so built once."""
         schema_text = json.dumps(self.schema, separators=(",", ":"))
         system = f"{self.system_prompt}\n\nAnswer with one JSON object only, matching this JSON schema:\n{schema_text}"
         messages: list[Message] = [Message("system", system)]
         for shot in self.few_shot:
             messages.append(Message("user", _format(self.user_prompt, shot.variables)))
             messages.append(Message("assistant", json.dumps(shot.output, ensure_ascii=False)))
-        messages.append(Message("user", _format(self.user_prompt, seed.variables())))
+        return tuple(messages)
+
+    def render(self, seed: TaskSeed, feedback: Sequence[Issue] = ()) -> tuple[Message, ...]:
+        """The chat messages for one attempt at `seed`; feedback lists the last attempt's issues."""
+        messages = [*self.preamble, Message("user", _format(self.user_prompt, seed.variables()))]
         if feedback:
             lines = "\n".join(f"- {issue.as_feedback()}" for issue in feedback)
             messages.append(

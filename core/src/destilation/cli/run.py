@@ -24,8 +24,7 @@ def run(state: CliState, job_file: Path) -> None:
     failed), 2 on bad input. Ctrl-C pauses cleanly; `destiler resume` continues.
     """
     loaded = load_job(job_file, state.app.settings)
-    outcome = anyio.run(_run, state, loaded.spec, loaded.raw, str(job_file), False)
-    _report(state, loaded.spec.name, outcome)
+    _report(state, loaded.spec.name, anyio.run(_run, state, loaded.spec, loaded.raw, str(job_file), False))
 
 
 @click.command()
@@ -35,8 +34,7 @@ def resume(state: CliState, job: str) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
     record = state.with_store(lambda store: require_job(store, job))
     spec = state.app.spec_of(record)
-    outcome = anyio.run(_run, state, spec, dict(record.spec), f"job {job}", True)
-    _report(state, job, outcome)
+    _report(state, job, anyio.run(_run, state, spec, dict(record.spec), f"job {job}", True))
 
 
 async def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, resume: bool) -> RunOutcome:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 import anyio
 import attrs
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from destilation.config import JobSpec
@@ -67,7 +66,8 @@ class JobRunner:
     handle_signals: bool = True
     _stop: JobState | None = None
     _message: str = ""
-    _work: anyio.CancelScope | None = None
+    _work: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
+    """Scope of the work stage; cancelling it before the stage starts makes the stage end at once."""
     _inflight: int = 0
     _slot_freed: anyio.Event = attrs.field(factory=anyio.Event)
     _counts: dict[TaskState, int] = attrs.field(factory=dict)
@@ -76,8 +76,7 @@ class JobRunner:
         """End the work stage; the first reason given wins."""
         if self._stop is None:
             self._stop, self._message = state, message
-        if self._work is not None:
-            self._work.cancel()
+        self._work.cancel()
 
     async def run(self) -> RunOutcome:
         self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
@@ -114,14 +113,12 @@ class JobRunner:
         receive: MemoryObjectReceiveStream[Task]
         send, receive = anyio.create_memory_object_stream[Task](max_buffer_size=self.workers)
         try:
-            async with anyio.create_task_group() as work:
-                self._work = work.cancel_scope
-                if self._stop is not None:
-                    work.cancel_scope.cancel()
-                for _ in range(self.workers):
-                    work.start_soon(self._worker, receive.clone())
-                receive.close()
-                await self._feed(send, work)
+            with self._work:
+                async with anyio.create_task_group() as work:
+                    for _ in range(self.workers):
+                        work.start_soon(self._worker, receive.clone())
+                    receive.close()
+                    await self._feed(send)
         except* JobAborted as group:
             self.stop(JobState.FAILED, str(group.exceptions[0]))
 
@@ -134,7 +131,7 @@ class JobRunner:
                     self._inflight -= 1
                     self._slot_freed.set()
 
-    async def _feed(self, send: MemoryObjectSendStream[Task], work: TaskGroup) -> None:
+    async def _feed(self, send: MemoryObjectSendStream[Task]) -> None:
         """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
         planned = self.record.planned
         capacity = self.workers * 2
