@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import time
 
 
@@ -13,22 +14,35 @@ def accepted_now(destiler, job: str) -> int:
     return int(json.loads(result.stdout)["accepted"]) if result.returncode == 0 else 0
 
 
+def committed(destiler, job: str) -> int:
+    """Samples committed so far, read straight from the SQLite store (no process start-up)."""
+    path = destiler.data_dir / "destilation.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM samples WHERE job = ?", (job,)).fetchone()[0])
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+
+
 def test_sigkill_at_random_moments_then_resume_gives_every_sample_exactly_once(destiler, write_job) -> None:
     count = 800
     job = write_job("crashy", count=count, provider="latency_ms = 20\nconcurrency = 4\ngarbage_rate = 0.1")
     rng = random.Random(20261123)
     kills = 0
-    for _ in range(5):
-        started = destiler("show", "crashy").returncode == 0
-        process = destiler.start(*(("resume", "crashy") if started else ("run", str(job))))
-        time.sleep(rng.uniform(1.0, 2.2))  # past start-up (about 0.7 s), into the work
+    for _ in range(4):
+        before = committed(destiler, "crashy")
+        process = destiler.start(*(("resume", "crashy") if before else ("run", str(job))))
+        deadline = time.monotonic() + 60
+        while committed(destiler, "crashy") <= before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.6))  # somewhere in the middle of claiming, writing, exporting
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
-        if accepted_now(destiler, "crashy") >= count:
-            break
     assert kills >= 2, "the job finished before it could be killed twice; give it more work"
     final = destiler("resume", "crashy")
     assert final.returncode == 0, final.stderr

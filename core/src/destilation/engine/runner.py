@@ -174,8 +174,8 @@ class JobRunner:
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
-        last_beat = last_progress = time.monotonic()
-        started, start_accepted = time.monotonic(), None
+        last_beat = last_progress = started = time.monotonic()
+        start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
             await anyio.sleep(CONTROL_INTERVAL)
             record = await self.store.get_job(self.spec.name)
@@ -186,11 +186,8 @@ class JobRunner:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now
             if now - last_progress >= PROGRESS_INTERVAL and self._counts:
-                accepted = self._counts.get(TaskState.ACCEPTED, 0)
-                if start_accepted is None:
-                    start_accepted, started = accepted, now
-                rate = (accepted - start_accepted) / (now - started) if now > started else 0.0
-                self.bus.emit(self._progress(accepted, rate))
+                accepted = self._counts[TaskState.ACCEPTED]
+                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started)))
                 last_progress = now
             events = self.bus.drain()
             if events:
