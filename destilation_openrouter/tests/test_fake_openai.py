@@ -74,7 +74,7 @@ async def test_without_a_user_message_filler_words_are_used() -> None:
         async with httpx.AsyncClient() as client:
             body = {"messages": [{"role": "system", "content": "be brief"}, "junk"]}
             answer = (await client.post(f"{base_url}/chat/completions", json=body)).json()
-    assert answer["choices"][0]["message"]["content"].startswith("alpha beta")
+    assert answer["choices"][0]["message"]["content"].startswith("1 alpha beta")
 
 
 def test_non_dict_schemas_give_text() -> None:
@@ -90,14 +90,14 @@ async def test_chat_answers_under_every_prefix_and_shape() -> None:
             for prefix in ("", "/v1", "/api/v1"):
                 models = (await client.get(f"{root}{prefix}/models")).json()
                 assert models["data"][0]["id"] == "fake/other"
-            plain = {"messages": [{"role": "user", "content": "tell me of owls"}]}
+            plain = {"messages": [{"role": "user", "content": "tell me of owls"}], "seed": 42}
             answer = (await client.post(f"{root}/api/v1/chat/completions", json=plain)).json()
             assert answer["model"] == "fake/other"
-            assert answer["choices"][0]["message"]["content"].startswith("tell me of owls")
+            assert answer["choices"][0]["message"]["content"].startswith("42 tell me of owls")
             assert "reasoning" not in answer["choices"][0]["message"]
             as_object = {**plain, "response_format": {"type": "json_object"}, "model": "x"}
             answer = (await client.post(f"{root}/chat/completions", json=as_object)).json()
-            assert json.loads(answer["choices"][0]["message"]["content"])["text"].startswith("tell")
+            assert json.loads(answer["choices"][0]["message"]["content"])["text"].startswith("42 tell")
             assert answer["model"] == "x"
             bad = await client.post(f"{root}/v1/chat/completions", content=b"{nope")
             assert bad.status_code == 400 and bad.json()["error"]["message"] == "request body is not JSON"
@@ -199,8 +199,19 @@ def test_runs_as_a_program() -> None:
         assert first[0] == "PORT"
         body = {"messages": [{"role": "user", "content": "hello"}], "reasoning": {"enabled": True}}
         answer = httpx.post(f"http://127.0.0.1:{first[1]}/v1/chat/completions", json=body).json()
-        assert answer["choices"][0]["message"]["reasoning"].startswith("Thinking about hello")
+        assert answer["choices"][0]["message"]["reasoning"].startswith("Thinking about 1 hello")
         assert answer["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+async def test_equal_prompts_with_different_seeds_get_different_answers() -> None:
+    with start_fake_openai() as base_url:
+        async with httpx.AsyncClient() as client:
+            texts = set()
+            for seed in (1, 2, 1):
+                body = {"messages": [{"role": "user", "content": "same prompt"}], "seed": seed}
+                answer = (await client.post(f"{base_url}/chat/completions", json=body)).json()
+                texts.add(answer["choices"][0]["message"]["content"])
+    assert len(texts) == 2

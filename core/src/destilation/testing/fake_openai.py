@@ -38,8 +38,10 @@ _FILLER = ("alpha", "beta", "gamma", "delta")
 class Words:
     """Hands out the prompt's words in turn, so each field of the answer gets different ones."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, first: str | None = None) -> None:
         self.words = _WORD.findall(text) or list(_FILLER)
+        if first is not None:
+            self.words.insert(0, first)
         self.i = 0
 
     def take(self, n: int = 1) -> str:
@@ -155,7 +157,8 @@ class FakeOpenAI:
     def completion(self, body: dict[str, Any], number: int) -> str:
         """The JSON text of one chat completion answering `body`."""
         prompt = _last_user_text(body["messages"])
-        words = Words(prompt)
+        # Like a sampling model, answers differ per request seed (or per request without one).
+        words = Words(prompt, first=str(body.get("seed", number)))
         fmt = body.get("response_format")
         schema = fmt.get("json_schema", {}).get("schema") if isinstance(fmt, dict) else None
         if self.garbage_every and number % self.garbage_every == 0:
