@@ -206,6 +206,7 @@ def test_runs_as_a_program() -> None:
         assert proc.wait(timeout=30) == 0
 
 
+@pytest.mark.anyio
 async def test_equal_prompts_with_different_seeds_get_different_answers() -> None:
     with start_fake_openai() as base_url:
         async with httpx.AsyncClient() as client:
