@@ -100,7 +100,7 @@ def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int) -
 def mock_bench(workdir: Path, count: int) -> None:
     job = workdir / "bench_mock.toml"
     job.write_text(
-        f'name = "bench_mock"\ncount = {count}\nseed = 1\n{AXES}[providers.mock]\nkind = "mock"\nconcurrency = 64\n',
+        f'name = "bench_mock"\ncount = {count}\nseed = 1\n{AXES}[providers.mock]\nkind = "mock"\nconcurrency = 256\n',
         encoding="utf-8",
     )
     report(f"Mock pipeline: {count} samples at 0 ms", destiler_run(workdir, job), None)

@@ -51,10 +51,15 @@ class Exporter:
             total += len(samples)
             self.written += len(samples)
 
-    async def run(self, interval: float = 0.5) -> None:
-        """Follow the store until cancelled; the caller runs a last `catch_up` after."""
+    async def run(self, interval: float = 0.5, min_gap: float = 0.2) -> None:
+        """Follow the store until cancelled; the caller runs a last `catch_up` after.
+
+        At most one catch-up per `min_gap`, so a busy job appends (and fsyncs) in large slices
+        instead of once per commit.
+        """
         while True:
             with anyio.move_on_after(interval):
                 await self._wake.wait()
             self._wake = anyio.Event()
             await self.catch_up()
+            await anyio.sleep(min_gap)

@@ -150,7 +150,8 @@ class JobRunner:
                     planned = upto
                     continue
                 claimed: list[Task] = []
-                if capacity - self._inflight > 0:
+                # Claim in pages of at least `workers` tasks: fewer, larger store transactions.
+                if capacity - self._inflight >= self.workers:
                     claimed = await self.store.claim(
                         self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
                     )

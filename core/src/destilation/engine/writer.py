@@ -46,11 +46,13 @@ class BatchWriter:
         owner: str,
         *,
         max_batch: int = 512,
+        gather_s: float = 0.005,
         on_commit: Callable[[list[Pending]], None] | None = None,
     ) -> None:
         self.store = store
         self.owner = owner
         self.max_batch = max_batch
+        self.gather_s = gather_s
         self.on_commit = on_commit
         self._send: MemoryObjectSendStream[Pending]
         self._receive: MemoryObjectReceiveStream[Pending]
@@ -70,6 +72,8 @@ class BatchWriter:
     async def run(self) -> None:
         async with self._receive:
             async for first in self._receive:
+                # A few milliseconds of gathering turn many tiny transactions into one.
+                await anyio.sleep(self.gather_s)
                 batch = [first]
                 while len(batch) < self.max_batch:
                     try:

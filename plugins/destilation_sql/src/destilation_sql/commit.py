@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeEngine
 
 from destilation import Accept, CommitResult, Reject, Release, StoreError, TaskState, Transition
 from destilation_sql import bulk, codec
+from destilation_sql import tasks as tasks_queries
 from destilation_sql.schema import PG_LOCK_CLASS, among, attempts, dialect_insert, provider_stats, samples, tasks
 
 RUNNING = TaskState.RUNNING.value
@@ -137,13 +138,7 @@ def _leases(conn: Connection, owner: str, wanted: dict[str, set[int]]) -> dict[K
 
 
 def _stored_hashes(conn: Connection, hashes: dict[str, set[str]]) -> set[tuple[str, str]]:
-    query = select(samples.c.content_hash).where(
-        samples.c.job == bindparam("job"), among(samples.c.content_hash, "hashes", conn.dialect.name)
-    )
-    found: set[tuple[str, str]] = set()
-    for job, wanted in hashes.items():
-        found.update((job, h) for (h,) in conn.execute(query, {"job": job, "hashes": sorted(wanted)}))
-    return found
+    return tasks_queries.stored_hashes(conn, ((job, h) for job, wanted in hashes.items() for h in wanted))
 
 
 def _insert_samples(conn: Connection, rows: list[dict[str, Any]]) -> Iterable[tuple[int, str, int]]:

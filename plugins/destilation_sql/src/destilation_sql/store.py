@@ -36,6 +36,7 @@ from destilation import (
 from destilation.domain import JSON
 from destilation_sql import commit as committer
 from destilation_sql import jobs, schema, tasks
+from destilation_sql.coalesce import Coalescer
 from destilation_sql.connect import WRITE, make_engine
 from destilation_sql.lock import RunnerLock
 from destilation_sql.urls import StoreUrl, parse
@@ -55,6 +56,7 @@ class SqlStore(StateStore):
         self._context = context
         self._engine: Engine | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._hash_lookups = Coalescer(self._stored_hashes)
         self._lock = RunnerLock(self._target.path) if self._target.path is not None else None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -159,7 +161,10 @@ class SqlStore(StateStore):
     # --- samples and sinks -------------------------------------------------------------------
 
     async def has_content_hash(self, job: str, content_hash: str) -> bool:
-        return await self._run(lambda c: tasks.has_content_hash(c, job, content_hash))
+        return await self._hash_lookups.ask((job, content_hash))
+
+    async def _stored_hashes(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        return await self._run(lambda c: tasks.stored_hashes(c, keys))
 
     async def samples_after(self, job: str, seq: int, limit: int) -> list[Sample]:
         return await self._run(lambda c: tasks.samples_after(c, job, seq, limit))

@@ -6,9 +6,9 @@ worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, exists, func, select, update
+from sqlalchemy import Connection, bindparam, exists, func, select, update
 
 from destilation import Sample, Task, TaskDetail, TaskSeed, TaskState
 from destilation_sql import bulk, codec
@@ -110,9 +110,18 @@ def get_task(conn: Connection, job: str, index: int) -> TaskDetail | None:
     )
 
 
-def has_content_hash(conn: Connection, job: str, content_hash: str) -> bool:
-    query = select(samples.c.seq).where(samples.c.job == job, samples.c.content_hash == content_hash)
-    return conn.execute(query.limit(1)).first() is not None
+def stored_hashes(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (job, content hash) pairs already have a sample: one query per job asked about."""
+    by_job: dict[str, set[str]] = {}
+    for job, content_hash in keys:
+        by_job.setdefault(job, set()).add(content_hash)
+    query = select(samples.c.content_hash).where(
+        samples.c.job == bindparam("job"), among(samples.c.content_hash, "hashes", conn.dialect.name)
+    )
+    found: set[tuple[str, str]] = set()
+    for job, wanted in by_job.items():
+        found.update((job, h) for (h,) in conn.execute(query, {"job": job, "hashes": sorted(wanted)}))
+    return found
 
 
 def samples_after(conn: Connection, job: str, seq: int, limit: int) -> list[Sample]:
