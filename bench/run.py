@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_http import start_server  # the same fake-server launcher as the HTTP-only bench
+
 AXES = '[axes]\ntopic = ["tides", "volcanoes", "sorting", "taxes", "bees", "optics", "rivers", "markets"]\n'
 
 
@@ -65,28 +67,14 @@ def report(title: str, figures: dict[str, float], ideal_s: float | None) -> None
         print(f"  efficiency            {ideal_s / figures['wall_s']:.2f}")
 
 
-def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen[str], int]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "destilation.testing.fake_openai", "--port", "0", "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    first = server.stdout.readline().split()
-    if len(first) != 2 or first[0] != "PORT":
-        server.kill()
-        raise SystemExit(f"the fake server did not start: {first}")
-    return server, int(first[1])
-
-
 def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int) -> None:
-    server, port = start_fake_server(latency_ms)
+    server, base_url = start_server(latency_ms)
     try:
         job = workdir / "bench_http.toml"
         job.write_text(
             f'name = "bench_http"\ncount = {count}\nseed = 1\n{AXES}'
             f'[providers.fake]\nkind = "openai"\nmodel = "fake-model"\nconcurrency = {concurrency}\n'
-            f'base_url = "http://127.0.0.1:{port}/v1"\n',
+            f'base_url = "{base_url}"\n',
             encoding="utf-8",
         )
         figures = destiler_run(workdir, job)

@@ -97,7 +97,7 @@ def _hint_for(error: json.JSONDecodeError, body: str) -> str:
     if message.startswith("Invalid control character"):
         return "Escape line breaks and tabs inside strings as \\n and \\t."
     if message.startswith("Invalid \\escape"):
-        return "Inside strings write a backslash as \\\\ and use only the JSON escapes such as \\n and \\uXXXX."
+        return "Inside strings write a backslash as \\\\ and use only the JSON escapes such as \\n and \\u00e9."
     if error.pos == len(body) or message.startswith("Unterminated string"):
         return "The JSON stops too early: close every string, array and object."
     if error.pos == len(body) - len(body.lstrip()):
