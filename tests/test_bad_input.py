@@ -65,3 +65,12 @@ def test_unknown_job_and_bad_task_reference(destiler) -> None:
     assert result.returncode == 1 and "no job named 'ghost'" in result.stderr
     line = one_line_error(destiler("inspect", "ghost"))
     assert "JOB/INDEX" in line
+
+
+def test_missing_api_key_is_one_line_and_leaves_no_job_behind(destiler, tmp_path) -> None:
+    destiler.env.pop("OPENROUTER_API_KEY", None)
+    job = tmp_path / "remote.toml"
+    job.write_text('count = 3\n[providers.t]\nkind = "openrouter"\nmodel = "openai/gpt-4o-mini"\n')
+    line = one_line_error(destiler("run", str(job)))
+    assert line == "error: provider 't': no API key: set OPENROUTER_API_KEY or api_key = \"${OPENROUTER_API_KEY}\""
+    assert destiler.json("jobs") == []

@@ -103,6 +103,11 @@ class App:
             if subscriber is not None:
                 bus.subscribe(reg.name, subscriber)
         async with AsyncExitStack() as stack:
+            # Providers first: a missing key or a bad base URL must not leave a job behind.
+            providers = build_providers(spec, self.registry, context, source)
+            for provider in providers:
+                stack.push_async_callback(provider.aclose)
+            check_capabilities(template, providers, source)
             store = await self.open_store(stack, bus)
             owner = new_owner()
             await store.lock_runner(spec.name, owner)
@@ -123,10 +128,6 @@ class App:
                 return await self._refresh_done(store, record, sinks, exporters)
             await store.set_job_state(spec.name, JobState.RUNNING, "running")
             record = await store.get_job(spec.name) or record
-            providers = build_providers(spec, self.registry, context, source)
-            for provider in providers:
-                stack.push_async_callback(provider.aclose)
-            check_capabilities(template, providers, source)
             writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
             pm = self.pm
             hooks = Hooks(
