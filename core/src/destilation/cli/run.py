@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import click
@@ -10,8 +11,10 @@ import click
 from destilation.cli.state import CliState, pass_state, require_job
 from destilation.config import JobSpec, load_job
 from destilation.domain import JSON, JobState
-from destilation.engine.runner import RunOutcome
 from destilation.errors import EXIT_JOB_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from destilation.engine.runner import RunOutcome
 
 
 @click.command()

@@ -6,17 +6,19 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
 import click
 
-from destilation.app import App, make_app
 from destilation.domain import JSON, JobRecord
 from destilation.errors import JobError
 from destilation.interfaces import StateStore
 from destilation.plugins import DestilationPluginManager
+
+if TYPE_CHECKING:
+    from destilation.app import App
 
 T = TypeVar("T")
 
@@ -34,6 +36,8 @@ class CliState:
     @property
     def app(self) -> App:
         if self._app is None:
+            from destilation.app import make_app  # the engine and HTTP stack load only when used
+
             self._app = make_app(self.pm, config=self.config, db=self.db, data_dir=self.data_dir)
         return self._app
 
