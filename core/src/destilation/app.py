@@ -95,23 +95,29 @@ class App:
     async def run(
         self, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool, handle_signals: bool = True
     ) -> RunOutcome:
-        template = self.check(spec, source)
+        registry = self.registry
+        store_scheme(self.store_url)
+        template = resolve_template(spec, registry, source)
         bus = EventBus()
         context = self.context(bus)
-        for reg in self.registry.table("subscribers").values():
+        for reg in registry.table("subscribers").values():
             subscriber = reg.obj(context)
             if subscriber is not None:
                 bus.subscribe(reg.name, subscriber)
         async with AsyncExitStack() as stack:
-            # Providers first: a missing key or a bad base URL must not leave a job behind.
-            providers = build_providers(spec, self.registry, context, source)
+            # Everything a job file can get wrong fails here, before the store is touched, so a
+            # missing key or an unknown validator never leaves a job behind.
+            providers = build_providers(spec, registry, context, source)
             for provider in providers:
                 stack.push_async_callback(provider.aclose)
             check_capabilities(template, providers, source)
+            validators = build_validators(spec, template, registry, context, source)
+            router = build_router(spec, registry, context, source)
+            sink_specs = check_sinks(spec, registry, source)
+            planner = make_planner(spec)
             store = await self.open_store(stack, bus)
             owner = new_owner()
             await store.lock_runner(spec.name, owner)
-            planner = make_planner(spec)
             target, task_limit = spec.count, spec.task_limit
             if isinstance(planner, InputsPlanner):
                 rows = planner.count()
@@ -119,7 +125,7 @@ class App:
             record = await self._job_record(store, spec, raw, target, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
-            for name, reg, config in check_sinks(spec, self.registry, source):
+            for name, reg, config in sink_specs:
                 sink = reg.obj(config, context, record)
                 stack.push_async_callback(sink.aclose)
                 sinks.append(sink)
@@ -142,8 +148,8 @@ class App:
                 providers={i.name: p for i, p in zip(infos, providers, strict=True)},
                 infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
                 limiters={i.name: anyio.CapacityLimiter(i.concurrency) for i in infos},
-                router=build_router(spec, self.registry, context, source),
-                validators=build_validators(spec, template, self.registry, context, source),
+                router=router,
+                validators=validators,
                 vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
                 writer=writer,
                 hooks=hooks,
