@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from destilation import (
     Provider,
     ProviderError,
     ProviderInfo,
+    StateStore,
     Usage,
     hookimpl,
 )
@@ -39,6 +42,16 @@ def run(app: App, job: Path, *, resume: bool = False) -> RunOutcome:
     loaded = load_job(job)
     call = functools.partial(app.run, loaded.spec, loaded.raw, str(job), resume=resume, handle_signals=False)
     return anyio.run(call)
+
+
+def in_store(app: App, work: Callable[[StateStore], Awaitable[object]]) -> None:
+    """Do one thing to the app's store, as another `destiler` command would."""
+
+    async def main() -> None:
+        async with AsyncExitStack() as stack:
+            await work(await app.open_store(stack))
+
+    anyio.run(main)
 
 
 def job_file(tmp_path: Path, body: str, name: str = "job") -> Path:
@@ -165,27 +178,13 @@ def test_job_records_guard_resume_cancel_and_changed_specs(tmp_path: Path) -> No
 
     paused = job_file(tmp_path, 'count = 2\n[providers.teacher]\nkind = "mock"\n', "second")
 
-    async def pause_second() -> None:
-        from contextlib import AsyncExitStack
-
-        async with AsyncExitStack() as stack:
-            store = await app.open_store(stack)
-            await store.create_job("second", load_job(paused).raw, 2)
-            await store.set_job_state("second", JobState.PAUSED)
-
-    anyio.run(pause_second)
+    in_store(app, lambda store: store.create_job("second", load_job(paused).raw, 2))
+    in_store(app, lambda store: store.set_job_state("second", JobState.PAUSED))
     edited = job_file(tmp_path, 'count = 3\n[providers.teacher]\nkind = "mock"\n', "second")
     with pytest.raises(JobError, match="already exists with another spec"):
         run(app, edited)
 
-    async def cancel_second() -> None:
-        from contextlib import AsyncExitStack
-
-        async with AsyncExitStack() as stack:
-            store = await app.open_store(stack)
-            await store.set_job_state("second", JobState.CANCELLED)
-
-    anyio.run(cancel_second)
+    in_store(app, lambda store: store.set_job_state("second", JobState.CANCELLED))
     with pytest.raises(JobError, match="was cancelled"):
         run(app, edited, resume=True)
 

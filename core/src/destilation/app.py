@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
 
 from destilation.config import JobSpec, Settings, load_settings, spec_from_record
 from destilation.domain import JSON, JobRecord, JobState, TaskState
+from destilation.engine import ALREADY_DONE
 from destilation.engine.attempts import AttemptLoop, Hooks
 from destilation.engine.exporter import Exporter
-from destilation.engine.planner import InputsPlanner, make_planner
+from destilation.engine.planner import InputsPlanner, Planner, make_planner
 from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
+    ValidatorSlot,
     build_providers,
     build_router,
     build_validators,
@@ -31,10 +34,21 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Sink, StateStore, ValidationContext
+from destilation.interfaces import PluginContext, Router, Sink, StateStore, ValidationContext
 from destilation.plugins import DestilationPluginManager
-from destilation.registry import Registry, collect
+from destilation.registry import Registration, Registry, collect
 from destilation.templates import Template
+
+
+@attrs.frozen
+class Wiring:
+    """The pieces of a job built from its spec, before any provider is called."""
+
+    template: Template
+    validators: list[ValidatorSlot]
+    router: Router
+    sinks: list[tuple[str, Registration, Any]]
+    planner: Planner
 
 
 def store_scheme(url: str) -> str:
@@ -79,27 +93,31 @@ class App:
         return store
 
     def check(self, spec: JobSpec, source: str) -> Template:
-        """Everything `run` would check before sending a request, without side effects."""
+        """Everything `run` checks before sending a request, without side effects."""
+        check_providers(spec, self.registry, source)
+        return self._wire(spec, source, self.context(EventBus())).template
+
+    def _wire(self, spec: JobSpec, source: str, context: PluginContext) -> Wiring:
+        """Build what a job file names (providers aside); every config mistake surfaces here."""
         registry = self.registry
         store_scheme(self.store_url)
         template = resolve_template(spec, registry, source)
-        check_providers(spec, registry, source)
-        bus = EventBus()
-        context = self.context(bus)
-        build_validators(spec, template, registry, context, source)
-        build_router(spec, registry, context, source)
-        check_sinks(spec, registry, source)
-        make_planner(spec)
-        return template
+        return Wiring(
+            template=template,
+            validators=build_validators(spec, template, registry, context, source),
+            router=build_router(spec, registry, context, source),
+            sinks=check_sinks(spec, registry, source),
+            planner=make_planner(spec),
+        )
 
     async def run(
         self, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool, handle_signals: bool = True
     ) -> RunOutcome:
         registry = self.registry
-        store_scheme(self.store_url)
-        template = resolve_template(spec, registry, source)
         bus = EventBus()
         context = self.context(bus)
+        wiring = self._wire(spec, source, context)
+        template, planner = wiring.template, wiring.planner
         for reg in registry.table("subscribers").values():
             subscriber = reg.obj(context)
             if subscriber is not None:
@@ -111,10 +129,6 @@ class App:
             for provider in providers:
                 stack.push_async_callback(provider.aclose)
             check_capabilities(template, providers, source)
-            validators = build_validators(spec, template, registry, context, source)
-            router = build_router(spec, registry, context, source)
-            sink_specs = check_sinks(spec, registry, source)
-            planner = make_planner(spec)
             store = await self.open_store(stack, bus)
             owner = new_owner()
             await store.lock_runner(spec.name, owner)
@@ -125,7 +139,7 @@ class App:
             record = await self._job_record(store, spec, raw, target, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
-            for name, reg, config in sink_specs:
+            for name, reg, config in wiring.sinks:
                 sink = reg.obj(config, context, record)
                 stack.push_async_callback(sink.aclose)
                 sinks.append(sink)
@@ -148,8 +162,8 @@ class App:
                 providers={i.name: p for i, p in zip(infos, providers, strict=True)},
                 infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
                 limiters={i.name: anyio.CapacityLimiter(i.concurrency) for i in infos},
-                router=router,
-                validators=validators,
+                router=wiring.router,
+                validators=wiring.validators,
                 vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
                 writer=writer,
                 hooks=hooks,
@@ -185,7 +199,7 @@ class App:
         for sink in sinks:
             await sink.finalize(record, counts)
         accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
-        return RunOutcome(JobState.DONE, record.target, accepted, rejected, "already done")
+        return RunOutcome(JobState.DONE, record.target, accepted, rejected, ALREADY_DONE)
 
     async def _job_record(
         self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, *, resume: bool

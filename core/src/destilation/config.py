@@ -107,7 +107,7 @@ def _structure_provider(value: Any, _type: type) -> ProviderSpec:
     known = {f.name for f in attrs.fields(ProviderSpec)} - {"options"}
     core = {k: v for k, v in value.items() if k in known}
     core["options"] = {k: v for k, v in value.items() if k not in known}
-    return _base_structure(core, ProviderSpec)
+    return _plain.structure(core, ProviderSpec)
 
 
 def make_converter() -> cattrs.Converter:
@@ -124,11 +124,8 @@ def _as_str(value: Any) -> str:
     return value
 
 
-_base = cattrs.Converter(forbid_extra_keys=True)
-
-
-def _base_structure(value: Mapping[str, Any], cls: type[T]) -> T:
-    return _base.structure(value, cls)
+_plain = cattrs.Converter(forbid_extra_keys=True)
+"""Structures a provider's own keys; the main converter's ProviderSpec hook delegates here."""
 
 
 CONVERTER = make_converter()

@@ -50,7 +50,12 @@ def _report(state: CliState, name: str, outcome: RunOutcome) -> None:
     if outcome.rejected:
         line += f", {outcome.rejected} tasks rejected"
     if outcome.state is JobState.DONE:
-        click.echo(f"{line}; dataset in {data}")
+        already = (
+            " (already done: no request sent, dataset checked against the store)"
+            if outcome.message == "already done"
+            else ""
+        )
+        click.echo(f"{line}{already}; dataset in {data}")
         raise SystemExit(EXIT_OK)
     hint = f"; `destiler resume {name}` continues" if outcome.state is JobState.PAUSED else ""
     click.echo(f"{line}: {outcome.message}{hint}", err=True)
