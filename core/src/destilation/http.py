@@ -7,9 +7,39 @@ to an in-process app instead.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+
+
+class HttpClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` with a lean path for the hot loop of a provider.
+
+    `stream_direct` hands an `httpx.Request` straight to the transport. It skips what a JSON API
+    call never needs (cookie jar, auth flow, redirect handling, event hooks): about 0.1 CPU-ms a
+    request, a quarter of the client's cost at hundreds of requests in flight.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, timeout: float, **kwargs: Any) -> None:
+        super().__init__(transport=transport, timeout=httpx.Timeout(timeout), **kwargs)
+        self._direct = transport
+        self._timeouts = httpx.Timeout(timeout).as_dict()
+
+    @asynccontextmanager
+    async def stream_direct(
+        self, method: str, url: httpx.URL, *, content: bytes | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """Like `stream(method, url, content=...)` for an absolute URL; the response is closed on exit."""
+        request = httpx.Request(
+            method, url, content=content, headers=self.headers, extensions={"timeout": self._timeouts}
+        )
+        response = await self._direct.handle_async_request(request)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
 
 def make_http_client(
@@ -20,17 +50,11 @@ def make_http_client(
     headers: dict[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     **kwargs: Any,
-) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` on the fast transport, sized for many requests in flight."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+) -> HttpClient:
+    """An `HttpClient` on the fast transport, sized for many requests in flight."""
     if transport is None:
         from httpx_aiohttp import AiohttpTransport
 
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         transport = AiohttpTransport(limits=limits, trust_env=False)
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout),
-        headers=headers,
-        transport=transport,
-        **kwargs,
-    )
+    return HttpClient(base_url=base_url, timeout=timeout, headers=headers, transport=transport, **kwargs)

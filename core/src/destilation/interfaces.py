@@ -33,8 +33,7 @@ from destilation.domain import (
 from destilation.errors import DestilationError
 
 if TYPE_CHECKING:
-    import httpx
-
+    from destilation.http import HttpClient
     from destilation.templates import Template
 
 
@@ -56,8 +55,8 @@ class PluginContext:
 
     data_dir: str
     emit: Callable[[Event], None]
-    http_client: Callable[..., httpx.AsyncClient]
-    """Build an httpx client on the fast transport; tests inject a transport here."""
+    http_client: Callable[..., HttpClient]
+    """Build an httpx client on the fast transport (`make_http_client`); tests inject a transport here."""
     secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
 
 

@@ -10,6 +10,7 @@ import attrs
 import httpx
 
 from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
+from destilation.http import HttpClient
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 from destilation_openrouter.wire import build_body
@@ -47,7 +48,7 @@ class OpenRouterProvider(Provider):
         self,
         config: OpenRouterConfig,
         info: ProviderInfo,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         openrouter: bool,
         secret: str | None = None,
@@ -91,7 +92,7 @@ class OpenRouterProvider(Provider):
         cap = self._config.max_response_bytes
         try:
             with anyio.fail_after(self._config.timeout_s):
-                async with self._client.stream(method, url, content=body) as response:
+                async with self._client.stream_direct(method, url, content=body) as response:
                     status = response.status_code
                     if 200 <= status < 300:
                         return await _read(response, cap, strict=True)

@@ -3,14 +3,24 @@
 Order matters for exactly-once: write and fsync the samples, then record (last seq, byte offset)
 in the store. A crash between the two leaves lines past the cursor, which `Sink.open` cuts
 before the exporter writes them again; the cursor never runs ahead of the disk.
+
+Samples this process committed are handed over in memory (`offer`), so a running job does not
+read back what it just wrote. They are used only while their seqs follow the cursor without a
+gap; anything else (a sample of an earlier run, another worker's commit, a sequence gap) is read
+from the store, which stays the source of truth.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import anyio
 
-from destilation.domain import SinkCursor
+from destilation.domain import Sample, SinkCursor
 from destilation.interfaces import Sink, StateStore
+
+MAX_OFFERED = 20_000
+"""Committed samples held for the exporter at most; past that they are read back from the store."""
 
 
 class Exporter:
@@ -24,6 +34,7 @@ class Exporter:
         self.page = page
         self.cursor = SinkCursor()
         self._wake = anyio.Event()
+        self._offered: dict[int, Sample] = {}
         self.written = 0
 
     async def open(self) -> None:
@@ -35,11 +46,29 @@ class Exporter:
     def wake(self) -> None:
         self._wake.set()
 
+    def offer(self, samples: Iterable[Sample]) -> None:
+        """Samples whose commit just succeeded, `seq` set; wakes the exporter."""
+        if len(self._offered) < MAX_OFFERED:
+            for sample in samples:
+                assert sample.seq is not None
+                self._offered[sample.seq] = sample
+        self._wake.set()
+
+    async def _next_page(self) -> list[Sample]:
+        page: list[Sample] = []
+        seq = self.cursor.seq + 1
+        while len(page) < self.page and (sample := self._offered.pop(seq, None)) is not None:
+            page.append(sample)
+            seq += 1
+        if page:
+            return page
+        return await self.store.samples_after(self.job, self.cursor.seq, self.page)
+
     async def catch_up(self) -> int:
         """Write every committed sample past the cursor; return how many were written."""
         total = 0
         while True:
-            samples = await self.store.samples_after(self.job, self.cursor.seq, self.page)
+            samples = await self._next_page()
             if not samples:
                 return total
             with anyio.CancelScope(shield=True):
@@ -48,6 +77,8 @@ class Exporter:
                 assert last is not None
                 self.cursor = SinkCursor(last, offset)
                 await self.store.set_cursor(self.job, self.name, self.cursor)
+            if self._offered and min(self._offered) <= last:  # read from the store meanwhile
+                self._offered = {seq: s for seq, s in self._offered.items() if seq > last}
             total += len(samples)
             self.written += len(samples)
 

@@ -30,6 +30,7 @@ from destilation.interfaces import Accept, Sink, StateStore
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
+COUNTS_MAX_AGE = 0.1
 
 
 def new_owner() -> str:
@@ -135,9 +136,15 @@ class JobRunner:
         """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
         planned = self.record.planned
         capacity = self.workers * 2
+        counted_at = -COUNTS_MAX_AGE
         async with send:
             while True:
-                counts = self._counts = await self.store.counts(self.spec.name)
+                # Counting scans the job's tasks: while claims keep succeeding, recent counts do.
+                fresh = time.monotonic() - counted_at >= COUNTS_MAX_AGE
+                if fresh:
+                    self._counts = await self.store.counts(self.spec.name)
+                    counted_at = time.monotonic()
+                counts = self._counts
                 accepted = counts[TaskState.ACCEPTED]
                 if accepted >= self.target:
                     self.stop(JobState.DONE)
@@ -148,18 +155,21 @@ class JobRunner:
                     upto = min(planned + wanted, self.task_limit, planned + 1000)
                     await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
                     planned = upto
+                    counted_at = -COUNTS_MAX_AGE
                     continue
-                claimed: list[Task] = []
                 # Claim in pages of at least `workers` tasks: fewer, larger store transactions.
                 if capacity - self._inflight >= self.workers:
                     claimed = await self.store.claim(
                         self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
                     )
-                for task in claimed:
-                    self._inflight += 1
-                    await send.send(task)
-                if claimed:
-                    continue
+                    for task in claimed:
+                        self._inflight += 1
+                        await send.send(task)
+                    if claimed:
+                        continue
+                    if not fresh:  # nothing to claim: decide what next on fresh counts only
+                        counted_at = -COUNTS_MAX_AGE
+                        continue
                 if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit:
                     rejected = counts[TaskState.REJECTED]
                     self.stop(
@@ -233,11 +243,16 @@ class JobRunner:
 
 
 def on_commit_waker(exporters: Sequence[Exporter]) -> Callable[[list[Pending]], None]:
-    """Wake the exporters after a batch that accepted samples."""
+    """Hand the samples a batch accepted to the exporters, which wakes them."""
 
     def wake(batch: list[Pending]) -> None:
-        if any(isinstance(p.transition, Accept) and p.result is not None and p.result.applied for p in batch):
+        accepted = [
+            attrs.evolve(p.transition.sample, seq=p.result.seq)
+            for p in batch
+            if isinstance(p.transition, Accept) and p.result is not None and p.result.seq is not None
+        ]
+        if accepted:
             for exporter in exporters:
-                exporter.wake()
+                exporter.offer(accepted)
 
     return wake

@@ -1,10 +1,13 @@
 """Set-based statements over many rows: executemany on SQLite, one JSON parameter on PostgreSQL.
 
-SQLite runs in process, so an executemany is the fastest form there. Over a network it is not:
-PostgreSQL gets a batch as one JSON array expanded by ``json_to_recordset``, so 500 rows are
-one statement with a fixed text (parsed and planned once) instead of 500 round trips, a
-statement with thousands of placeholders, or per-column arrays that psycopg escapes element by
-element in Python. (Measured: 4x faster commits than executemany through psycopg.)
+SQLite runs in process, so an executemany is the fastest form there. It runs on the sqlite3
+cursor itself, inside the connection's transaction: SQLAlchemy's per-row parameter processing
+cost more than SQLite's own work (a third of a commit's CPU, measured with bench/bench_store.py).
+Over a network executemany is slow: PostgreSQL gets a batch as one JSON array expanded by
+``json_to_recordset``, so 500 rows are one statement with a fixed text (parsed and planned once)
+instead of 500 round trips, a statement with thousands of placeholders, or per-column arrays
+that psycopg escapes element by element in Python. (Measured: 4x faster commits than
+executemany through psycopg.)
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, Text, bindparam, cast, column, func, select
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy import Connection, Executable, Table, Text, bindparam, cast, column, func, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
@@ -23,6 +26,9 @@ from destilation_sql.schema import dialect_insert
 ROWS = "bulk_rows"
 # Only values the codec already made JSON-safe arrive here, so NaN cannot occur.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+# Named placeholders, so the sqlite3 cursor takes the row dicts as they are.
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
 
 Ref = Callable[[str], ColumnElement[Any]]
 """Maps a field name to what a statement uses for it: a bind parameter or a column of the JSON rows."""
@@ -38,6 +44,8 @@ def source(conn: Connection, fields: Mapping[str, TypeEngine[Any]], rows: Rows) 
     """
     if conn.dialect.name != "postgresql":
         return bindparam, rows
+    from sqlalchemy.dialects.postgresql import JSON  # imported on first use: SQLite runs never need it
+
     text = cast(bindparam(ROWS, type_=Text), JSON)
     derived = (
         func.json_to_recordset(text)
@@ -48,6 +56,27 @@ def source(conn: Connection, fields: Mapping[str, TypeEngine[Any]], rows: Rows) 
     return (lambda name: columns[name]), {ROWS: _ENCODER.encode(list(rows))}
 
 
+def execute_many(conn: Connection, statement: Executable, params: Any) -> None:
+    """Run `statement` once per row on SQLite, once with the JSON rows on PostgreSQL (see `source`).
+
+    Every value must come from the rows: write a constant as ``null()`` or a literal, not a
+    Python value SQLAlchemy would turn into a hidden parameter.
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, params)
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_sqlite_text(statement), params)
+    finally:
+        cursor.close()
+
+
+def _sqlite_text(statement: Executable) -> str:
+    """The statement as SQLite text with named placeholders, which the row dicts fill."""
+    return str(statement.compile(dialect=_SQLITE_NAMED))
+
+
 def insert(
     conn: Connection,
     table: Table,
@@ -55,20 +84,36 @@ def insert(
     *,
     skip_conflicts: bool = False,
     returning: Sequence[str] = (),
-) -> CursorResult[Any]:
+) -> list[tuple[Any, ...]]:
     """Insert `rows` (dicts with the same keys); ON CONFLICT DO NOTHING when `skip_conflicts`.
 
-    With `returning`, the result holds those columns of the rows that went in. (On SQLite,
-    whose executemany cannot return rows, SQLAlchemy then sends multi-row VALUES instead.)
+    With `returning`, the result holds those columns of the rows that went in, in row order.
     """
     names = list(rows[0])
     statement = dialect_insert(conn.dialect.name, table)
-    ref, params = source(conn, {n: table.c[n].type for n in names}, rows)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "sqlite":
+        statement = statement.values({n: bindparam(n) for n in names})
+    else:
+        ref, params = source(conn, {n: table.c[n].type for n in names}, rows)
         statement = statement.from_select(names, select(*(ref(n) for n in names)))
     if skip_conflicts:
         statement = statement.on_conflict_do_nothing()
     if returning:
         statement = statement.returning(*(table.c[n] for n in returning))
-    result: CursorResult[Any] = conn.execute(statement, params)
-    return result
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(statement, params)
+        return [tuple(r) for r in result] if returning else []
+    if not returning:
+        execute_many(conn, statement, rows)
+        return []
+    # executemany cannot return rows; one execute per row still skips SQLAlchemy's per-row work.
+    sql = _sqlite_text(statement)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    out: list[tuple[Any, ...]] = []
+    try:
+        for row in rows:
+            cursor.execute(sql, row)
+            out.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return out

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
-from sqlalchemy import BigInteger, Connection, Integer, Text, bindparam, exists, func, select, text, update
+from sqlalchemy import BigInteger, Connection, Integer, Text, bindparam, exists, func, null, select, text, update
 from sqlalchemy.types import TypeEngine
 
 from destilation import Accept, CommitResult, Reject, Release, StoreError, TaskState, Transition
@@ -141,10 +141,9 @@ def _stored_hashes(conn: Connection, hashes: dict[str, set[str]]) -> set[tuple[s
     return tasks_queries.stored_hashes(conn, ((job, h) for job, wanted in hashes.items() for h in wanted))
 
 
-def _insert_samples(conn: Connection, rows: list[dict[str, Any]]) -> Iterable[tuple[int, str, int]]:
+def _insert_samples(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Insert samples; only the rows that went in come back, with their seq."""
-    result = bulk.insert(conn, samples, rows, skip_conflicts=True, returning=("seq", "job", "idx"))
-    return [(r.seq, r.job, r.idx) for r in result]
+    return bulk.insert(conn, samples, rows, skip_conflicts=True, returning=("seq", "job", "idx"))
 
 
 def _write_leases(conn: Connection, leases: dict[Key, _Lease]) -> None:
@@ -167,21 +166,23 @@ def _write_leases(conn: Connection, leases: dict[Key, _Lease]) -> None:
     key: dict[str, TypeEngine[Any]] = {"k_job": Text(), "k_idx": BigInteger(), "n": Integer()}
     if ended:
         ref, params = bulk.source(conn, {**key, "s": Text(), "r": Text()}, ended)
-        conn.execute(
+        bulk.execute_many(
+            conn,
             update(tasks)
             .where(tasks.c.job == ref("k_job"), tasks.c.idx == ref("k_idx"))
             .values(
                 state=ref("s"),
                 attempts=ref("n"),
                 reasons=func.coalesce(ref("r"), tasks.c.reasons),
-                lease_owner=None,
-                lease_expires=None,
+                lease_owner=null(),
+                lease_expires=null(),
             ),
             params,
         )
     if running:
         ref, params = bulk.source(conn, key, running)
-        conn.execute(
+        bulk.execute_many(
+            conn,
             update(tasks).where(tasks.c.job == ref("k_job"), tasks.c.idx == ref("k_idx")).values(attempts=ref("n")),
             params,
         )

@@ -8,6 +8,7 @@ the (password-masked) URL.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -216,14 +217,14 @@ class SqlStore(StateStore):
                     conn.execution_options(**{WRITE: True})
                 with conn.begin():
                     return fn(conn)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's own: bulk writes use its cursor
             raise StoreError(f"{self.url}: {self._describe(exc)}") from exc
 
-    def _describe(self, exc: SQLAlchemyError) -> str:
+    def _describe(self, exc: SQLAlchemyError | sqlite3.Error) -> str:
         return describe(exc, self._target.url.password)
 
 
-def describe(exc: SQLAlchemyError, password: str | None) -> str:
+def describe(exc: SQLAlchemyError | sqlite3.Error, password: str | None) -> str:
     """The driver's message on one line, with the password scrubbed should a driver echo it."""
     cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     line = " ".join(str(cause).split()) or type(cause).__name__
