@@ -16,7 +16,7 @@ import attrs
 from destilation.config import JobSpec, Settings, load_settings, spec_from_record
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
-from destilation.engine.attempts import AttemptLoop, Hooks
+from destilation.engine.attempts import AttemptLoop, Hooks, remember_fingerprints
 from destilation.engine.exporter import Exporter
 from destilation.engine.planner import InputsPlanner, Planner, make_planner
 from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
@@ -151,7 +151,7 @@ class App:
             writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
             pm = self.pm
             hooks = Hooks(
-                fingerprint=lambda content: pm.hook.fingerprint(sample_content=content),
+                fingerprint=remember_fingerprints(lambda content: pm.hook.fingerprint(sample_content=content)),
                 classify_error=lambda exc, name: pm.hook.classify_error(error=exc, provider=name),
                 estimate_cost=lambda name, model, usage: pm.hook.estimate_cost(provider=name, model=model, usage=usage),
             )

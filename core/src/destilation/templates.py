@@ -80,7 +80,7 @@ class _Blank(dict[str, Any]):
 
 
 def _format(pattern: str, variables: Mapping[str, JSON]) -> str:
-    return string.Formatter().vformat(pattern, (), _Blank(variables))
+    return pattern.format_map(_Blank(variables))
 
 
 @attrs.frozen

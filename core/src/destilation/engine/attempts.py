@@ -59,6 +59,27 @@ def request_seed(job_seed: int, index: int) -> int:
     return int.from_bytes(digest, "big")
 
 
+def remember_fingerprints(fingerprint: Callable[[Any], str], size: int = 1024) -> Callable[[Any], str]:
+    """`fingerprint`, answered from memory when the same content object is asked about again.
+
+    The exact-dedup validator and the engine both need an accepted answer's fingerprint; this
+    computes it once. Entries keep their content alive, so an id is never reused while cached.
+    """
+    seen: dict[int, tuple[Any, str]] = {}
+
+    def remembered(content: Any) -> str:
+        hit = seen.get(id(content))
+        if hit is not None and hit[0] is content:
+            return hit[1]
+        if len(seen) >= size:
+            seen.clear()
+        value = fingerprint(content)
+        seen[id(content)] = (content, value)
+        return value
+
+    return remembered
+
+
 @attrs.define
 class Hooks:
     """The decision hooks, bound once so the hot path calls plain functions."""

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from destilation import StoreError
@@ -174,13 +174,19 @@ def among(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[
     list's length; hundreds of placeholders would be parsed and planned anew on every call.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        from sqlalchemy.dialects.postgresql import ARRAY  # on first use: SQLite runs never load it
+
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
 
 
 def dialect_insert(dialect: str, table: Table) -> Any:
     """An INSERT that knows ON CONFLICT for the store's dialect."""
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
+    return sqlite.insert(table)
 
 
 def ensure(conn: Connection, shown: str) -> None:
