@@ -53,6 +53,18 @@ def strict_json(text: str) -> Any:
     return value
 
 
+async def take(limiter: anyio.CapacityLimiter) -> None:
+    """Acquire `limiter`, without the extra event-loop turn `acquire()` spends when a slot is free.
+
+    The attempt awaits its provider right after, so it yields there anyway; at thousands of
+    attempts a second the saved turn is a measurable share of the engine's own CPU.
+    """
+    try:
+        limiter.acquire_nowait()
+    except anyio.WouldBlock:
+        await limiter.acquire()
+
+
 def request_seed(job_seed: int, index: int) -> int:
     """A per-task seed for providers that honour one, so reruns ask for the same sample."""
     digest = hashlib.blake2b(f"{job_seed}/{index}".encode(), digest_size=4).digest()
@@ -156,9 +168,13 @@ class AttemptLoop:
             attempt=number,
         )
         started = time.perf_counter()
+        limiter = self.limiters[info.name]
         try:
-            async with self.limiters[info.name]:
+            await take(limiter)
+            try:
                 generation = await self.providers[info.name].generate(request)
+            finally:
+                limiter.release()
         except Exception as exc:  # any provider failure is data about this attempt, never a crash
             return await self._provider_failed(task, info, number, exc, time.perf_counter() - started)
         self.router.observe(info.name, True, generation.latency_s)

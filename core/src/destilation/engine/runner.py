@@ -125,7 +125,17 @@ class JobRunner:
 
     async def _worker(self, receive: MemoryObjectReceiveStream[Task]) -> None:
         async with receive:
-            async for task in receive:
+            while True:
+                try:
+                    # A task waiting in the buffer is taken at once: run_task yields soon enough.
+                    task = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        task = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 try:
                     await self.loop.run_task(task)
                 finally:
@@ -164,7 +174,10 @@ class JobRunner:
                     )
                     for task in claimed:
                         self._inflight += 1
-                        await send.send(task)
+                        try:
+                            send.send_nowait(task)
+                        except anyio.WouldBlock:
+                            await send.send(task)
                     if claimed:
                         continue
                     if not fresh:  # nothing to claim: decide what next on fresh counts only

@@ -62,7 +62,10 @@ class BatchWriter:
     async def submit(self, transition: Transition) -> Pending:
         """Queue a transition; await `.wait()` on the result to learn its fate."""
         pending = Pending(transition)
-        await self._send.send(pending)
+        try:
+            self._send.send_nowait(pending)  # the caller awaits the commit next: no extra turn here
+        except anyio.WouldBlock:
+            await self._send.send(pending)
         return pending
 
     def close(self) -> None:
