@@ -239,7 +239,11 @@ class Sample:
             "model": self.model,
             "attempts": self.attempts,
             "content_hash": self.content_hash,
-            "usage": attrs.asdict(self.usage),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "reasoning_tokens": self.usage.reasoning_tokens,
+            },
             "cost": self.cost,
         }
         if self.scores:

@@ -298,8 +298,8 @@ def test_scan_counts_edited_lines_without_describing_them(tmp_path: Path) -> Non
     path.write_bytes(b"not json\n[1,2]\n" + good + b"\n" + b'{"meta":{"x":1}\n')
     fd = os.open(path, os.O_RDONLY)
     try:
-        found = scan(fd, path.stat().st_size, chunk=7)  # tiny chunks: lines cross chunk borders
-        shrunk = scan(fd, path.stat().st_size + 100)  # the file shrank under the cursor
+        found = scan(fd, path.stat().st_size, chunk=7).result()  # tiny chunks: lines cross chunk borders
+        shrunk = scan(fd, path.stat().st_size + 100).result()  # the file shrank under the cursor
     finally:
         os.close(fd)
     assert found.lines == shrunk.lines == 4

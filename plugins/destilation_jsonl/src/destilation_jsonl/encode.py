@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from destilation import PluginError, Sample
+from destilation_jsonl.scan import Tally
 
 # Valid inside JSON strings but line breaks to `str.splitlines` and JavaScript: written escaped,
 # so every reader splits the file into the same lines. The decoded value does not change.
@@ -26,6 +27,11 @@ def encode_line(sample: Sample) -> bytes:
         ) from exc
 
 
-def encode(samples: Sequence[Sample]) -> bytes:
-    """A batch as one buffer, so a batch costs one write."""
-    return b"".join(encode_line(sample) for sample in samples)
+def encode(samples: Sequence[Sample], tally: Tally) -> bytes:
+    """A batch as one buffer, so a batch costs one write; each line is added to `tally`."""
+    lines = []
+    for sample in samples:
+        line = encode_line(sample)
+        tally.add(line[:-1], sample.provider, sample.model)
+        lines.append(line)
+    return b"".join(lines)

@@ -33,7 +33,7 @@ from destilation_jsonl.card import content_fields, render_card
 from destilation_jsonl.config import JsonlConfig
 from destilation_jsonl.encode import encode
 from destilation_jsonl.metadata import build_metadata, core_version
-from destilation_jsonl.scan import scan
+from destilation_jsonl.scan import Tally, scan
 
 T = TypeVar("T")
 
@@ -70,6 +70,9 @@ class JsonlSink(Sink):
         self._dir_fd: int | None = None
         self._fd: int | None = None
         self._offset = 0
+        self._kept = 0
+        """Bytes that were in the file when it was opened; finalize reads only these back."""
+        self._written = Tally()
 
     @property
     def offset(self) -> int:
@@ -122,6 +125,7 @@ class JsonlSink(Sink):
 
     def _open_sync(self, cursor: SinkCursor) -> tuple[SinkCursor, tuple[str, str] | None]:
         self._close_sync()
+        self._written = Tally()
         dir_fd = files.open_folder(self.folder)
         self._dir_fd = dir_fd
         fd, created = files.open_data(dir_fd, self.config.filename, self.path)
@@ -132,7 +136,7 @@ class JsonlSink(Sink):
         if created:
             if sync:
                 os.fsync(dir_fd)  # the new directory entry survives a crash too
-            self._offset = 0
+            self._offset = self._kept = 0
             if cursor == SinkCursor():
                 return SinkCursor(), None  # a new job: nothing to say
             return SinkCursor(), (f"{name} was missing; rebuilding it from the store", WARN)
@@ -153,23 +157,26 @@ class JsonlSink(Sink):
                 note = (f"cut {size - keep} bytes past sample seq {cursor.seq} from {name}", "info")
         if size != keep:
             files.truncate(fd, keep, sync)
-        self._offset = keep
+        self._offset = self._kept = keep
         return (cursor if keep else SinkCursor()), note
 
     def _write_sync(self, samples: list[Sample]) -> int:
         assert self._fd is not None  # checked by write() before the thread started
-        data = encode(samples)
+        written = Tally()
+        data = encode(samples, written)
         self._offset = files.append(self._fd, data, self._offset, self.config.fsync)
+        self._written.extend(written)  # only once the lines are on disk
         return self._offset
 
     def _finalize_sync(self, job: JobRecord, counts: dict[TaskState, int]) -> None:
         assert self._fd is not None
         assert self._dir_fd is not None
-        found = scan(self._fd, self._offset)
+        found = scan(self._fd, self._kept)
+        found.extend(self._written)
         metadata = build_metadata(
             job,
             counts,
-            found,
+            found.result(),
             data_file=self.config.filename,
             version=core_version(),
             license=self.config.license,

@@ -24,7 +24,16 @@ from sqlalchemy.types import TypeEngine
 from destilation import Accept, CommitResult, Reject, Release, StoreError, TaskState, Transition
 from destilation_sql import bulk, codec
 from destilation_sql import tasks as tasks_queries
-from destilation_sql.schema import PG_LOCK_CLASS, among, attempts, dialect_insert, provider_stats, samples, tasks
+from destilation_sql.schema import (
+    PG_LOCK_CLASS,
+    among,
+    attempts,
+    dialect_insert,
+    listed,
+    provider_stats,
+    samples,
+    tasks,
+)
 
 RUNNING = TaskState.RUNNING.value
 Key = tuple[str, int]
@@ -132,7 +141,7 @@ def _leases(conn: Connection, owner: str, wanted: dict[str, set[int]]) -> dict[K
         query = query.with_for_update(of=tasks)
     out: dict[Key, _Lease] = {}
     for job, idxs in sorted(wanted.items()):  # one lock order for every writer
-        for idx, tries in conn.execute(query, {"job": job, "idxs": sorted(idxs)}):
+        for idx, tries in conn.execute(query, {"job": job, "idxs": listed(sorted(idxs), conn.dialect.name)}):
             out[(job, idx)] = _Lease(RUNNING, tries)
     return out
 

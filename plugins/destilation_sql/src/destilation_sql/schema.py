@@ -6,6 +6,8 @@ with a message that says what to do.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -22,7 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     any_,
     bindparam,
+    func,
     inspect,
+    literal_column,
     select,
     text,
 )
@@ -168,16 +172,22 @@ provider_stats = Table(
 
 
 def among(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column IN <list parameter name>``: one array parameter on PostgreSQL, expanded on SQLite.
+    """``column IN <list parameter name>``; pass the list through `listed`.
 
-    A single array keeps the statement text (and psycopg's prepared plan) the same whatever the
-    list's length; hundreds of placeholders would be parsed and planned anew on every call.
+    One parameter whatever the list's length: an array on PostgreSQL, a JSON array read by
+    ``json_each`` on SQLite. The statement text stays the same, so it is compiled (and planned
+    by PostgreSQL, prepared by sqlite3) once instead of once per list length.
     """
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY  # on first use: SQLite runs never load it
 
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=Text))))
+
+
+def listed(values: Sequence[Any], dialect: str) -> Any:
+    """The parameter value `among` expects for `values` on `dialect`."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
 def dialect_insert(dialect: str, table: Table) -> Any:

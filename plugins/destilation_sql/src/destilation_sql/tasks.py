@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, exists, func, select, update
 
 from destilation import Sample, Task, TaskDetail, TaskSeed, TaskState
 from destilation_sql import bulk, codec
-from destilation_sql.schema import among, attempts, jobs, samples, tasks
+from destilation_sql.schema import among, attempts, jobs, listed, samples, tasks
 
 RUNNING = TaskState.RUNNING.value
 
@@ -57,7 +57,7 @@ def claim(conn: Connection, job: str, owner: str, limit: int, lease_s: float, no
         update(tasks)
         .where(tasks.c.job == job, among(tasks.c.idx, "picked", conn.dialect.name))
         .values(state=RUNNING, lease_owner=owner, lease_expires=now + lease_s),
-        {"picked": picked},
+        {"picked": listed(picked, conn.dialect.name)},
     )
     return [codec.task_from_row({**r, "state": RUNNING, "lease_owner": owner}) for r in rows]
 
@@ -120,7 +120,9 @@ def stored_hashes(conn: Connection, keys: Iterable[tuple[str, str]]) -> set[tupl
     )
     found: set[tuple[str, str]] = set()
     for job, wanted in by_job.items():
-        found.update((job, h) for (h,) in conn.execute(query, {"job": job, "hashes": sorted(wanted)}))
+        found.update(
+            (job, h) for (h,) in conn.execute(query, {"job": job, "hashes": listed(sorted(wanted), conn.dialect.name)})
+        )
     return found
 
 
