@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from destilation import Candidate, PluginContext, PluginError, Template, ValidationContext, Verdict
+from destilation_validators.fast_schema import Check, compile_fast
 from destilation_validators.safe_json import parse_json
 from destilation_validators.schema_hints import schema_issues
 
@@ -34,6 +35,8 @@ class JsonSchemaConfig:
 class _Compiled:
     schema: dict[str, Any]
     validator: SchemaValidator
+    surely_valid: Check | None
+    """A quick yes for most answers (see `fast_schema`); None when the schema is outside its subset."""
 
 
 def compile_schema(template: Template) -> SchemaValidator:
@@ -66,15 +69,15 @@ class JsonSchemaValidator:
         self.config = config or JsonSchemaConfig()
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
-    def _validator(self, template: Template) -> SchemaValidator:
+    def _compiled_for(self, template: Template) -> _Compiled:
         key = (template.id, template.version)
         compiled = self._compiled.get(key)
         # Identity first: a job keeps one template object. Equality guards a template file that
         # was edited without a new version while this process kept running.
         if compiled is None or (compiled.schema is not template.schema and compiled.schema != template.schema):
-            compiled = _Compiled(template.schema, compile_schema(template))
+            compiled = _Compiled(template.schema, compile_schema(template), compile_fast(template.schema))
             self._compiled[key] = compiled
-        return compiled.validator
+        return compiled
 
     async def check(self, candidate: Candidate, vctx: ValidationContext) -> Verdict:
         if candidate.parsed:
@@ -85,7 +88,10 @@ class JsonSchemaValidator:
             if parsed.issue is not None:
                 return Verdict(issues=(parsed.issue,))
             content = parsed.value
-        errors = list(self._validator(vctx.template).iter_errors(content))
+        compiled = self._compiled_for(vctx.template)
+        if compiled.surely_valid is not None and compiled.surely_valid(content):
+            return Verdict(content=content)
+        errors = list(compiled.validator.iter_errors(content))
         if not errors:
             return Verdict(content=content)
         # The content parsed, so it is handed on even though the schema failed.
