@@ -10,7 +10,7 @@ import attrs
 import httpx
 
 from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
-from destilation.http import HttpClient
+from destilation.http import HttpClient, body_chunks
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 from destilation_openrouter.wire import build_body
@@ -117,7 +117,7 @@ async def _read(response: httpx.Response, cap: int, *, strict: bool) -> bytes:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in body_chunks(response):
         size += len(chunk)
         if size > cap:
             if strict:
