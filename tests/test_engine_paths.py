@@ -216,3 +216,18 @@ def test_without_a_parsing_validator_the_engine_refuses_non_json(tmp_path: Path)
     )
     outcome = run(make_app(tmp_path), job)
     assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.FAILED, 0, 2)
+
+
+def test_the_dataset_follows_commit_order_when_samples_must_be_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The exporter holds almost nothing in memory, so most samples are read back from the store
+    # (as after a resume, or with other workers): the file must still be in seq order, complete.
+    monkeypatch.setattr("destilation.engine.exporter.MAX_OFFERED", 3)
+    job = job_file(tmp_path, 'count = 120\n[providers.teacher]\nkind = "mock"\nconcurrency = 16\n')
+    outcome = run(make_app(tmp_path), job)
+    assert (outcome.state, outcome.accepted) == (JobState.DONE, 120)
+    in_file = [s["meta"]["task"] for s in lines(tmp_path)]
+    by_seq = sqlite3.connect(tmp_path / "state.db").execute("SELECT idx FROM samples ORDER BY seq").fetchall()
+    assert in_file == [idx for (idx,) in by_seq]
+    assert sorted(in_file) == list(range(120))

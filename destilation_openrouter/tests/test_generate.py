@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from typing import Any
 
 import jsonschema
 import pytest
-from openrouter_helpers import KEY, Recorder, json_reply, serve
+from openrouter_helpers import KEY, Recorder, json_reply, raw_reply, serve
 
 from destilation import GenerationRequest, Message, Secret, ToolCall, ToolSpec
 from destilation_openrouter.provider import OpenRouterProvider
@@ -189,3 +190,13 @@ async def test_closing_the_provider_closes_its_client(build: Build, fake: Any) -
     provider = build(base_url)
     await provider.aclose()
     assert provider._client.is_closed
+
+
+@pytest.mark.anyio
+async def test_a_compressed_answer_is_decoded(build: Build) -> None:
+    # The fast path reads identity bodies raw; a gzip body must still arrive decoded.
+    body = json.dumps(completion({"role": "assistant", "content": '{"q": "gzip"}'})).encode()
+    reply = raw_reply(gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    async with serve(reply) as base_url, build(base_url) as provider:
+        generation = await provider.generate(GenerationRequest(messages=(Message("user", "x"),)))
+    assert generation.text == '{"q": "gzip"}'

@@ -77,8 +77,9 @@ class Exporter:
                 assert last is not None
                 self.cursor = SinkCursor(last, offset)
                 await self.store.set_cursor(self.job, self.name, self.cursor)
-            if self._offered and min(self._offered) <= last:  # read from the store meanwhile
-                self._offered = {seq: s for seq, s in self._offered.items() if seq > last}
+            done = self.cursor.seq
+            if self._offered and min(self._offered) <= done:  # read from the store meanwhile
+                self._offered = {seq: s for seq, s in self._offered.items() if seq > done}
             total += len(samples)
             self.written += len(samples)
 

@@ -24,6 +24,7 @@ from destilation.domain import Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import Exporter
 from destilation.engine.planner import Planner
+from destilation.engine.streams import each, send_soon
 from destilation.engine.writer import BatchWriter, Pending
 from destilation.events import EventBus
 from destilation.interfaces import Accept, Sink, StateStore
@@ -125,17 +126,7 @@ class JobRunner:
 
     async def _worker(self, receive: MemoryObjectReceiveStream[Task]) -> None:
         async with receive:
-            while True:
-                try:
-                    # A task waiting in the buffer is taken at once: run_task yields soon enough.
-                    task = receive.receive_nowait()
-                except anyio.WouldBlock:
-                    try:
-                        task = await receive.receive()
-                    except anyio.EndOfStream:
-                        return
-                except anyio.EndOfStream:
-                    return
+            async for task in each(receive):
                 try:
                     await self.loop.run_task(task)
                 finally:
@@ -174,10 +165,7 @@ class JobRunner:
                     )
                     for task in claimed:
                         self._inflight += 1
-                        try:
-                            send.send_nowait(task)
-                        except anyio.WouldBlock:
-                            await send.send(task)
+                        await send_soon(send, task)
                     if claimed:
                         continue
                     if not fresh:  # nothing to claim: decide what next on fresh counts only

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from destilation.engine.streams import send_soon
 from destilation.interfaces import CommitResult, StateStore, Transition
 
 
@@ -62,10 +63,7 @@ class BatchWriter:
     async def submit(self, transition: Transition) -> Pending:
         """Queue a transition; await `.wait()` on the result to learn its fate."""
         pending = Pending(transition)
-        try:
-            self._send.send_nowait(pending)  # the caller awaits the commit next: no extra turn here
-        except anyio.WouldBlock:
-            await self._send.send(pending)
+        await send_soon(self._send, pending)  # the caller awaits the commit next
         return pending
 
     def close(self) -> None:
