@@ -51,7 +51,9 @@ def destiler_run(workdir: Path, job: Path) -> dict[str, float]:
     lines = (workdir / "data" / job.stem / "data.jsonl").read_text(encoding="utf-8").splitlines()
     # The job's own span, from the store: created (after start-up and imports) to finished.
     with sqlite3.connect(workdir / "data" / "destilation.db") as db:
-        created, finished = db.execute("SELECT created_at, finished_at FROM jobs WHERE name = ?", (job.stem,)).fetchone()
+        created, finished = db.execute(
+            "SELECT created_at, finished_at FROM jobs WHERE name = ?", (job.stem,)
+        ).fetchone()
     return {
         "job_s": finished - created,
         "wall_s": wall,

@@ -31,6 +31,7 @@ async def test_send_soon_waits_for_room_and_each_drains_then_ends() -> None:
             await send_soon(send, 2)
             await anyio.sleep(0.01)  # the consumer now waits on an empty, open stream
             await send_soon(send, 3)
+            await anyio.sleep(0.01)  # and waits again when the stream is closed under it
     assert got == [0, 1, 2, 3]
 
 

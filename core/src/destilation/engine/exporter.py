@@ -24,7 +24,7 @@ MAX_OFFERED = 20_000
 
 
 class Exporter:
-    """Keeps one sink caught up with the store; `wake()` after a commit that accepted samples."""
+    """Keeps one sink caught up with the store; `offer()` it the samples of each commit."""
 
     def __init__(self, store: StateStore, job: str, name: str, sink: Sink, *, page: int = 2000) -> None:
         self.store = store
@@ -42,9 +42,6 @@ class Exporter:
         self.cursor = await self.sink.open(stored)
         if self.cursor != stored:
             await self.store.set_cursor(self.job, self.name, self.cursor)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def offer(self, samples: Iterable[Sample]) -> None:
         """Samples whose commit just succeeded, `seq` set; wakes the exporter."""
