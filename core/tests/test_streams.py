@@ -35,6 +35,17 @@ async def test_send_soon_waits_for_room_and_each_drains_then_ends() -> None:
     assert got == [0, 1, 2, 3]
 
 
+async def test_send_soon_to_departed_receivers_is_cancelled_quietly_in_a_cancelled_scope() -> None:
+    send, receive = anyio.create_memory_object_stream[int](max_buffer_size=4)
+    receive.close()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await send_soon(send, 1)  # as `send` would: the cancellation wins, nothing is raised
+    assert scope.cancelled_caught
+    with pytest.raises(anyio.BrokenResourceError):
+        await send_soon(send, 2)
+
+
 async def test_each_ends_at_once_on_a_closed_empty_stream() -> None:
     send, receive = anyio.create_memory_object_stream[int](max_buffer_size=4)
     send.send_nowait(7)

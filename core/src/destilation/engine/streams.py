@@ -18,10 +18,15 @@ T = TypeVar("T")
 
 
 async def send_soon(stream: MemoryObjectSendStream[T], item: T) -> None:
-    """Put `item` in the buffer at once when it has room, else wait like `send`."""
+    """Put `item` in the buffer at once when it has room, else do what `send` does.
+
+    A closed stream, or one whose receivers are gone, is also left to `send`: it yields first, so
+    inside a cancelled scope (a pause stopping the workers) the caller is cancelled quietly
+    instead of meeting BrokenResourceError.
+    """
     try:
         stream.send_nowait(item)
-    except anyio.WouldBlock:
+    except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
         await stream.send(item)
 
 
