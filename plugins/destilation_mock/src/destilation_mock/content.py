@@ -16,6 +16,7 @@ Keywords outside this list (pattern, not, if/then/else, …) are ignored.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import random
@@ -63,8 +64,12 @@ class SchemaError(ValueError):
     """The schema cannot be satisfied or uses a keyword in a malformed way; the message names where."""
 
 
+@functools.lru_cache(maxsize=1024)
 def words_of(hint: str) -> tuple[str, ...]:
-    """Distinct content words of the hint, lowercased, in order of appearance."""
+    """Distinct content words of the hint, lowercased, in order of appearance.
+
+    Cached: tasks that share their axes share their prompt, and this is a third of the mock's cost.
+    """
     found = (w.lower() for w in _WORD.findall(hint[:_HINT_CHARS]))
     return tuple(dict.fromkeys(w for w in found if w not in _STOP))[:_HINT_WORDS]
 
