@@ -2,8 +2,8 @@
 
 `send`, `receive` and `CapacityLimiter.acquire` always yield once, even when the buffer has room,
 an item or the limiter a free slot. On the engine's hot path each caller yields soon after
-anyway (it awaits a provider or a commit), so the turn is pure cost: measured, about a tenth of
-the engine's CPU per sample. Waiting, cancellation and end-of-stream behave as anyio's own.
+anyway (it awaits a provider or a commit), so the turn is pure cost: about 6 % of the
+instructions per sample of a mock run (callgrind). Waiting, cancellation and end-of-stream behave as anyio's own.
 """
 
 from __future__ import annotations

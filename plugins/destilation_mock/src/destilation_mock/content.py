@@ -68,7 +68,7 @@ class SchemaError(ValueError):
 def words_of(hint: str) -> tuple[str, ...]:
     """Distinct content words of the hint, lowercased, in order of appearance.
 
-    Cached: tasks that share their axes share their prompt, and this is a third of the mock's cost.
+    Cached: tasks that share their axes share their prompt, and this was the mock's largest cost.
     """
     found = (w.lower() for w in _WORD.findall(hint[:_HINT_CHARS]))
     return tuple(dict.fromkeys(w for w in found if w not in _STOP))[:_HINT_WORDS]

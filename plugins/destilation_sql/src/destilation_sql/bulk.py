@@ -2,7 +2,8 @@
 
 SQLite runs in process, so an executemany is the fastest form there. It runs on the sqlite3
 cursor itself, inside the connection's transaction: SQLAlchemy's per-row parameter processing
-cost more than SQLite's own work (a third of a commit's CPU, measured with bench/bench_store.py).
+cost about as much as SQLite's own work (a quarter of the store's CPU in a py-spy profile of
+bench/bench_store.py).
 Over a network executemany is slow: PostgreSQL gets a batch as one JSON array expanded by
 ``json_to_recordset``, so 500 rows are one statement with a fixed text (parsed and planned once)
 instead of 500 round trips, a statement with thousands of placeholders, or per-column arrays

@@ -1,7 +1,7 @@
 """A quick yes for the common shapes of template schemas, before jsonschema's full check.
 
 jsonschema re-dispatches every keyword and builds a child validator for every property it
-descends into: about a third of the engine's own CPU per sample on a two-field schema. Most
+descends into: about a seventh of a mock run's instructions per sample on a two-field schema. Most
 answers are valid, so this module compiles a schema of a small keyword subset into plain
 Python checks that answer *surely valid* or *not sure*. Only a sure yes skips jsonschema; every
 other answer, and every schema using a keyword outside the subset, still goes through it, so the
