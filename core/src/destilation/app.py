@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
-import anyio
 import attrs
+from anyio.abc import SocketStream
 
 from destilation.config import JobSpec, Settings, load_settings, spec_from_record
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
-from destilation.engine.attempts import AttemptLoop, Hooks, remember_fingerprints
+from destilation.engine.assembly import Prepared, Wiring, build_loop, share
+from destilation.engine.attempts import Hooks, remember_fingerprints
+from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter
-from destilation.engine.planner import InputsPlanner, Planner, make_planner
+from destilation.engine.forking import WorkerProcess
+from destilation.engine.lanes import WorkerLane
+from destilation.engine.planner import InputsPlanner, make_planner
 from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
-    ValidatorSlot,
     build_providers,
     build_router,
     build_validators,
@@ -34,21 +36,10 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Router, Sink, StateStore, ValidationContext
+from destilation.interfaces import PluginContext, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
-from destilation.registry import Registration, Registry, collect
+from destilation.registry import Registry, collect
 from destilation.templates import Template
-
-
-@attrs.frozen
-class Wiring:
-    """The pieces of a job built from its spec, before any provider is called."""
-
-    template: Template
-    validators: list[ValidatorSlot]
-    router: Router
-    sinks: list[tuple[str, Registration, Any]]
-    planner: Planner
 
 
 def store_scheme(url: str) -> str:
@@ -110,27 +101,52 @@ class App:
             planner=make_planner(spec),
         )
 
-    async def run(
-        self, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool, handle_signals: bool = True
-    ) -> RunOutcome:
+    def prepare(self, spec: JobSpec, source: str) -> Prepared:
+        """Wire the job and build its providers: every config mistake surfaces here, before the store."""
         registry = self.registry
         bus = EventBus()
         context = self.context(bus)
         wiring = self._wire(spec, source, context)
-        template, planner = wiring.template, wiring.planner
         for reg in registry.table("subscribers").values():
             subscriber = reg.obj(context)
             if subscriber is not None:
                 bus.subscribe(reg.name, subscriber)
+        providers = build_providers(spec, registry, context, source)
+        check_capabilities(wiring.template, providers, source)
+        pm = self.pm
+        hooks = Hooks(
+            fingerprint=remember_fingerprints(lambda content: pm.hook.fingerprint(sample_content=content)),
+            classify_error=lambda exc, name: pm.hook.classify_error(error=exc, provider=name),
+            estimate_cost=lambda name, model, usage: pm.hook.estimate_cost(provider=name, model=model, usage=usage),
+        )
+        # Built (not opened) here, so its imports happen once, before worker processes fork.
+        store = self.make_store(context)
+        return Prepared(spec, bus, context, wiring, providers, hooks, store)
+
+    async def run(
+        self,
+        spec: JobSpec,
+        raw: dict[str, JSON],
+        source: str,
+        *,
+        resume: bool,
+        handle_signals: bool = True,
+        prepared: Prepared | None = None,
+        workers: list[WorkerProcess] | None = None,
+        owner: str | None = None,
+    ) -> RunOutcome:
+        """Run the job; `workers` are processes forked after `prepare` that take their share of it."""
+        prepared = prepared or self.prepare(spec, source)
+        workers = workers or []
+        owner = owner or new_owner()
+        bus, context, planner = prepared.bus, prepared.context, prepared.wiring.planner
         async with AsyncExitStack() as stack:
-            # Everything a job file can get wrong fails here, before the store is touched, so a
-            # missing key or an unknown validator never leaves a job behind.
-            providers = build_providers(spec, registry, context, source)
-            for provider in providers:
+            for provider in prepared.providers:
                 stack.push_async_callback(provider.aclose)
-            check_capabilities(template, providers, source)
-            store = await self.open_store(stack, bus)
-            owner = new_owner()
+            lanes = await self._lanes(stack, workers)
+            store = prepared.store
+            await stack.enter_async_context(store)
+            await store.open()
             await store.lock_runner(spec.name, owner)
             target, task_limit = spec.count, spec.task_limit
             if isinstance(planner, InputsPlanner):
@@ -139,7 +155,7 @@ class App:
             record = await self._job_record(store, spec, raw, target, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
-            for name, reg, config in wiring.sinks:
+            for name, reg, config in prepared.wiring.sinks:
                 sink = reg.obj(config, context, record)
                 stack.push_async_callback(sink.aclose)
                 sinks.append(sink)
@@ -149,27 +165,9 @@ class App:
             await store.set_job_state(spec.name, JobState.RUNNING, "running")
             record = await store.get_job(spec.name) or record
             writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
-            pm = self.pm
-            hooks = Hooks(
-                fingerprint=remember_fingerprints(lambda content: pm.hook.fingerprint(sample_content=content)),
-                classify_error=lambda exc, name: pm.hook.classify_error(error=exc, provider=name),
-                estimate_cost=lambda name, model, usage: pm.hook.estimate_cost(provider=name, model=model, usage=usage),
-            )
-            infos = [p.info() for p in providers]
-            loop = AttemptLoop(
-                spec=spec,
-                template=template,
-                providers={i.name: p for i, p in zip(infos, providers, strict=True)},
-                infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
-                limiters={i.name: anyio.CapacityLimiter(i.concurrency) for i in infos},
-                router=wiring.router,
-                validators=wiring.validators,
-                vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
-                writer=writer,
-                hooks=hooks,
-                emit=bus.emit,
-            )
-            workers = spec.workers or min(1000, sum(i.concurrency for i in infos))
+            for lane in lanes:
+                lane.start()
+            parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,
                 record=record,
@@ -177,16 +175,27 @@ class App:
                 planner=planner,
                 target=target,
                 task_limit=task_limit,
-                loop=loop,
+                loop=build_loop(prepared, store, writer, parts),
                 writer=writer,
                 exporters=exporters,
                 sinks=sinks,
                 bus=bus,
                 owner=owner,
-                workers=workers,
+                workers=share(prepared.slots, parts),
+                lanes=lanes,
                 handle_signals=handle_signals,
             )
             return await runner.run()
+
+    async def _lanes(self, stack: AsyncExitStack, workers: list[WorkerProcess]) -> list[WorkerLane]:
+        """A lane per forked worker; leaving the run closes its socket, which ends the worker."""
+        lanes: list[WorkerLane] = []
+        for process in workers:
+            channel = Channel(await SocketStream.from_socket(process.sock))
+            stack.push_async_callback(process.reap)
+            stack.push_async_callback(channel.aclose)
+            lanes.append(WorkerLane(process, channel))
+        return lanes
 
     async def _refresh_done(
         self, store: StateStore, record: JobRecord, sinks: list[Sink], exporters: list[Exporter]

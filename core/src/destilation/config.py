@@ -70,6 +70,8 @@ class JobSpec:
     """How many tasks may be planned in all (rejected ones are replaced); default 3 times count."""
     workers: int | None = None
     """Tasks worked on at once; default: the providers' concurrency added up."""
+    processes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
+    """Processes that work the job (each takes a share of the tasks); default: sized to machine and job."""
     temperature: float | None = None
     max_tokens: int | None = None
     axes: dict[str, list[str]] = attrs.field(factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ def run(state: CliState, job_file: Path) -> None:
     failed), 2 on bad input. Ctrl-C pauses cleanly; `destiler resume` continues.
     """
     loaded = load_job(job_file, state.app.settings)
-    _report(state, loaded.spec.name, anyio.run(_run, state, loaded.spec, loaded.raw, str(job_file), False))
+    _report(state, loaded.spec.name, _run(state, loaded.spec, loaded.raw, str(job_file), resume=False))
 
 
 @click.command()
@@ -37,11 +38,22 @@ def resume(state: CliState, job: str) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
     record = state.with_store(lambda store: require_job(store, job))
     spec = state.app.spec_of(record)
-    _report(state, job, anyio.run(_run, state, spec, dict(record.spec), f"job {job}", True))
+    _report(state, job, _run(state, spec, dict(record.spec), f"job {job}", resume=True))
 
 
-async def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, resume: bool) -> RunOutcome:
-    return await state.app.run(spec, raw, source, resume=resume)
+def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:
+    """Wire the job, fork its worker processes (before any event loop runs), then run it."""
+    from destilation.engine.forking import fork_workers
+    from destilation.engine.runner import new_owner
+    from destilation.engine.worker import serve_forked
+
+    app = state.app
+    prepared = app.prepare(spec, source)
+    parts = prepared.processes()
+    owner = new_owner()
+    workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
+    run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)
+    return anyio.run(run)
 
 
 def _report(state: CliState, name: str, outcome: RunOutcome) -> None:

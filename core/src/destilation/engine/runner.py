@@ -8,6 +8,7 @@ terminal (or the TUI) stops the run within a second.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from destilation.config import JobSpec
 from destilation.domain import Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import Exporter
+from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import each, send_soon
 from destilation.engine.writer import BatchWriter, Pending
@@ -65,7 +67,12 @@ class JobRunner:
     bus: EventBus
     owner: str
     workers: int
+    """Tasks this process works on at once."""
+    lanes: Sequence[WorkerLane] = ()
+    """Worker processes working the job beside this one; they are stopped before the dataset is final."""
     handle_signals: bool = True
+    worker: bool = False
+    """A forked worker's runner: it claims and works tasks, but plans, exports and decides nothing."""
     _stop: JobState | None = None
     _message: str = ""
     _work: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
@@ -81,7 +88,8 @@ class JobRunner:
         self._work.cancel()
 
     async def run(self) -> RunOutcome:
-        self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
+        if not self.worker:
+            self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
         for exporter in self.exporters:
             await exporter.open()
         writer_done = anyio.Event()
@@ -95,6 +103,8 @@ class JobRunner:
         async with anyio.create_task_group() as outer:
             outer.start_soon(write)
             async with anyio.create_task_group() as background:
+                for lane in self.lanes:
+                    background.start_soon(lane.serve, functools.partial(self.stop, JobState.FAILED))
                 for exporter in self.exporters:
                     background.start_soon(exporter.run)
                 background.start_soon(self._control)
@@ -107,6 +117,10 @@ class JobRunner:
                     with anyio.CancelScope(shield=True):
                         await writer_done.wait()
                         await self.store.release_all(self.spec.name, self.owner)
+                        # Before the last export: what the workers committed must be in the dataset.
+                        for lane in self.lanes:
+                            await lane.stop()
+                            await self.store.release_all(self.spec.name, lane.owner)
                         background.cancel_scope.cancel()
         return await self._finish()
 
@@ -152,14 +166,14 @@ class JobRunner:
                     return
                 open_tasks = counts[TaskState.PENDING] + counts[TaskState.RUNNING]
                 wanted = self.target - accepted - open_tasks
-                if wanted > 0 and planned < self.task_limit:
+                if wanted > 0 and planned < self.task_limit and not self.worker:
                     upto = min(planned + wanted, self.task_limit, planned + 1000)
                     await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
                     planned = upto
                     counted_at = -COUNTS_MAX_AGE
                     continue
                 # Claim in pages of at least `workers` tasks: fewer, larger store transactions.
-                if capacity - self._inflight >= self.workers:
+                if self.workers and capacity - self._inflight >= self.workers:
                     claimed = await self.store.claim(
                         self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
                     )
@@ -171,7 +185,7 @@ class JobRunner:
                     if not fresh:  # nothing to claim: decide what next on fresh counts only
                         counted_at = -COUNTS_MAX_AGE
                         continue
-                if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit:
+                if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
                     rejected = counts[TaskState.REJECTED]
                     self.stop(
                         JobState.FAILED,
@@ -197,7 +211,7 @@ class JobRunner:
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now
-            if now - last_progress >= PROGRESS_INTERVAL and self._counts:
+            if now - last_progress >= PROGRESS_INTERVAL and self._counts and not self.worker:
                 accepted = self._counts[TaskState.ACCEPTED]
                 self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started)))
                 last_progress = now
@@ -223,6 +237,9 @@ class JobRunner:
                 self.stop(JobState.PAUSED, f"interrupted by {name}")
 
     async def _finish(self) -> RunOutcome:
+        if self.worker:  # the main process decides the job's state and finishes the dataset
+            await self.store.add_events(self.bus.drain())
+            return RunOutcome(self._stop or JobState.PAUSED, self.target, 0, 0, self._message)
         for exporter in self.exporters:
             await exporter.catch_up()
         counts = await self.store.counts(self.spec.name)

@@ -1,0 +1,93 @@
+"""What a job is made of before it touches the store or an event loop, and how it splits over processes.
+
+`Prepared` is built once, synchronously, so worker processes forked from the main process share
+it; each process then builds its own attempt loop on it with its share of the slots and of each
+provider's concurrency.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import anyio
+import attrs
+
+from destilation.config import JobSpec
+from destilation.engine.attempts import AttemptLoop, Hooks
+from destilation.engine.planner import Planner
+from destilation.engine.wiring import ValidatorSlot
+from destilation.engine.writer import BatchWriter
+from destilation.events import EventBus
+from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
+from destilation.registry import Registration
+from destilation.templates import Template
+
+AUTO_MIN_COUNT = 1000
+"""Jobs smaller than this run in one process unless `processes` says otherwise: forking is not worth it."""
+AUTO_MAX_PROCESSES = 4
+AUTO_MIN_SLOTS = 32
+"""Each process of an automatic split keeps at least this many tasks in flight."""
+
+
+@attrs.frozen
+class Wiring:
+    """The pieces of a job built from its spec, before any provider is called."""
+
+    template: Template
+    validators: list[ValidatorSlot]
+    router: Router
+    sinks: list[tuple[str, Registration, Any]]
+    planner: Planner
+
+
+@attrs.define
+class Prepared:
+    """A job wired and its providers built: everything but the store, the sinks and the event loop."""
+
+    spec: JobSpec
+    bus: EventBus
+    context: PluginContext
+    wiring: Wiring
+    providers: list[Provider]
+    hooks: Hooks
+    store: StateStore
+    """Not open yet: each process opens its own copy, after the fork."""
+
+    @property
+    def slots(self) -> int:
+        """Tasks worked on at once, over all processes."""
+        return self.spec.workers or min(1000, sum(p.info().concurrency for p in self.providers))
+
+    def processes(self) -> int:
+        """How many processes work the job: the spec's `processes`, or a split sized to machine and job."""
+        if self.spec.processes is not None:
+            return self.spec.processes
+        if not hasattr(os, "fork") or self.spec.count < AUTO_MIN_COUNT:
+            return 1
+        return max(1, min(os.cpu_count() or 1, AUTO_MAX_PROCESSES, self.slots // AUTO_MIN_SLOTS))
+
+
+def share(total: int, parts: int) -> int:
+    """One process's share of `total` when `parts` processes split it (at least 1)."""
+    return max(1, math.ceil(total / parts))
+
+
+def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts: int) -> AttemptLoop:
+    """The attempt loop of one process, holding its share of each provider's concurrency."""
+    spec, template, hooks = prepared.spec, prepared.wiring.template, prepared.hooks
+    infos = [p.info() for p in prepared.providers]
+    return AttemptLoop(
+        spec=spec,
+        template=template,
+        providers={i.name: p for i, p in zip(infos, prepared.providers, strict=True)},
+        infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
+        limiters={i.name: anyio.CapacityLimiter(share(i.concurrency, parts)) for i in infos},
+        router=prepared.wiring.router,
+        validators=prepared.wiring.validators,
+        vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
+        writer=writer,
+        hooks=hooks,
+        emit=prepared.bus.emit,
+    )

@@ -1,0 +1,56 @@
+"""A worker process seen from the main process: told when to start and when to stop, watched for loss.
+
+Workers share the work through the store: each claims its own tasks under its own lease owner
+and commits them itself. The main process plans tasks, exports the dataset and decides the
+job's state; before it finishes the dataset it stops every worker, so the export sees all
+that they committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from destilation.engine.channel import Channel
+from destilation.engine.forking import WorkerProcess
+
+STOP_SECONDS = 30.0
+"""How long a worker may take to stop its attempts and commit what it holds; past it, it is killed."""
+
+
+class WorkerLane:
+    """One worker process: `start()` once the job is ready, `stop()` before the dataset is final."""
+
+    def __init__(self, process: WorkerProcess, channel: Channel) -> None:
+        self.process = process
+        self.channel = channel
+        self._stopping = False
+        self._ended = anyio.Event()
+
+    @property
+    def owner(self) -> str:
+        return self.process.owner
+
+    def start(self) -> None:
+        self.channel.post("start")
+
+    async def serve(self, lost: Callable[[str], None]) -> None:
+        """Carry messages until the worker ends; `lost(why)` when it ends without being asked to."""
+        async with anyio.create_task_group() as group:
+            group.start_soon(self.channel.pump)
+            async for _ in self.channel.messages():
+                pass  # a worker sends nothing yet: it reports through the store
+            self._ended.set()
+            if not self._stopping:
+                lost(f"worker process {self.process.pid} {self.process.describe_exit()}")
+            group.cancel_scope.cancel()
+
+    async def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Ask the worker to stop and wait until it has committed what it holds and exited."""
+        self._stopping = True
+        self.channel.post("stop")
+        with anyio.move_on_after(timeout):
+            await self._ended.wait()
+        await self.channel.aclose()
+        await self.process.reap(timeout=5.0 if self._ended.is_set() else 0.0)

@@ -1,0 +1,107 @@
+"""Forked worker processes: their lifetime, how they end, and the main process's view of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import anyio
+import pytest
+from anyio.abc import SocketStream
+
+from destilation.engine.channel import Channel
+from destilation.engine.forking import RUNNING, fork_workers
+from destilation.engine.lanes import WorkerLane
+
+pytestmark = pytest.mark.anyio
+
+
+def answer(owner: str, sock: socket.socket) -> int:
+    sock.sendall(owner.encode())
+    return 3
+
+
+def leave(owner: str, sock: socket.socket) -> int:
+    return 0
+
+
+def hang(owner: str, sock: socket.socket) -> int:
+    time.sleep(60)
+    return 0
+
+
+def crash(owner: str, sock: socket.socket) -> int:
+    raise RuntimeError("boom in the worker")
+
+
+def wait_for_exit(worker) -> str:
+    deadline = time.monotonic() + 10
+    while (how := worker.describe_exit()) == RUNNING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return how
+
+
+def test_each_worker_runs_main_with_its_own_owner_and_exits_with_its_code() -> None:
+    workers = fork_workers(2, "host:1:abc", answer)
+    assert [w.owner for w in workers] == ["host:1:abc/w1", "host:1:abc/w2"]
+    for worker in workers:
+        assert worker.sock.recv(100) == worker.owner.encode()
+        assert wait_for_exit(worker) == "exited with code 3"
+        assert worker.describe_exit() == "exited with code 3"  # remembered once reaped
+        worker.sock.close()
+
+
+def test_a_worker_that_raises_exits_with_70_and_prints_its_traceback(capfd) -> None:
+    (worker,) = fork_workers(1, "o", crash)
+    assert wait_for_exit(worker) == "exited with code 70"
+    assert "RuntimeError: boom in the worker" in capfd.readouterr().err
+    worker.sock.close()
+
+
+def test_fork_workers_of_none_forks_nothing() -> None:
+    assert fork_workers(0, "o", answer) == []
+
+
+async def test_reap_kills_a_worker_that_does_not_exit() -> None:
+    (worker,) = fork_workers(1, "o", hang)
+    assert worker.describe_exit() == RUNNING
+    await worker.reap(timeout=0.1)
+    assert worker.describe_exit() == "was killed by SIGKILL"
+    worker.sock.close()
+
+
+async def test_a_lane_reports_a_worker_that_ends_unasked() -> None:
+    (worker,) = fork_workers(1, "o", leave)
+    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+    assert lane.owner == "o/w1"
+    reasons: list[str] = []
+    with anyio.fail_after(10):
+        await lane.serve(reasons.append)
+    assert reasons == [f"worker process {worker.pid} exited with code 0"]
+    await lane.stop()
+
+
+async def test_stopping_a_lane_whose_worker_ignores_it_kills_the_worker() -> None:
+    (worker,) = fork_workers(1, "o", hang)
+    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+    reasons: list[str] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(lane.serve, reasons.append)
+        lane.start()
+        await lane.stop(timeout=0.2)
+    assert reasons == []  # asked to stop: not a loss
+    assert worker.describe_exit() == "was killed by SIGKILL"
+
+
+def test_the_worker_ignores_ctrl_c_and_sigterm_meant_for_the_main_process() -> None:
+    (worker,) = fork_workers(1, "o", hang)
+    time.sleep(0.2)  # let it set its signal dispositions
+    os.kill(worker.pid, signal.SIGINT)
+    os.kill(worker.pid, signal.SIGTERM)
+    time.sleep(0.2)
+    assert worker.describe_exit() == RUNNING
+    os.kill(worker.pid, signal.SIGKILL)
+    assert wait_for_exit(worker) == "was killed by SIGKILL"
+    worker.sock.close()

@@ -1,0 +1,142 @@
+"""`processes = N`: forked workers share a job through the store, and the output stays exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def workers_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def lease_owners(destiler) -> set[str]:
+    """Who holds running tasks right now, straight from the SQLite store."""
+    path = destiler.data_dir / "destilation.db"
+    if not path.exists():
+        return set()
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            rows = db.execute("SELECT DISTINCT lease_owner FROM tasks WHERE state = 'running'").fetchall()
+        except sqlite3.OperationalError:  # schema not created yet
+            return set()
+    return {owner for (owner,) in rows if owner}
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def assert_exactly_once(destiler, job: str, count: int) -> None:
+    lines = destiler.lines(job)
+    assert len(lines) == count
+    assert len({line["meta"]["task"] for line in lines}) == count
+    assert len({line["meta"]["content_hash"] for line in lines}) == count
+    assert destiler.json("show", job)["accepted"] == count
+
+
+@pytest.fixture
+def split_job(write_job):
+    def write(name: str, count: int, processes: int = 3, latency_ms: int = 10) -> Path:
+        return write_job(
+            name,
+            count=count,
+            provider=f"latency_ms = {latency_ms}\nconcurrency = 24\ngarbage_rate = 0.1",
+            extra=f"processes = {processes}",
+        )
+
+    return write
+
+
+def test_three_processes_share_the_work_and_every_sample_lands_once(destiler, split_job) -> None:
+    job = split_job("split", count=600)
+    process = destiler.start("run", str(job))
+    wait_for(lambda: len(lease_owners(destiler)) == 3)  # the main process and both workers hold tasks
+    owners = lease_owners(destiler)
+    main = next(o for o in owners if "/w" not in o)
+    assert owners == {main, f"{main}/w1", f"{main}/w2"}
+    children = workers_of(process.pid)
+    assert len(children) == 2
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "split: done, 600/600 samples accepted" in out
+    assert not any(alive(pid) for pid in children)
+    assert_exactly_once(destiler, "split", 600)
+
+
+def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, split_job) -> None:
+    job = split_job("steered", count=500, latency_ms=30)
+    process = destiler.start("run", str(job))
+    wait_for(lambda: len(lease_owners(destiler)) == 3)
+    children = workers_of(process.pid)
+    assert destiler("pause", "steered").returncode == 0
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "paused" in err
+    assert not any(alive(pid) for pid in children)
+    assert lease_owners(destiler) == set()  # every worker's leases were handed back
+    assert destiler.json("show", "steered")["accepted"] < 500
+
+    final = destiler("resume", "steered")
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(destiler, "steered", 500)
+
+
+def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(destiler, split_job) -> None:
+    job = split_job("orphaned", count=500, processes=2, latency_ms=30)
+    process = destiler.start("run", str(job))
+    wait_for(lambda: len(lease_owners(destiler)) == 2)
+    children = workers_of(process.pid)
+    assert len(children) == 1
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    wait_for(lambda: not alive(children[0]), timeout=10)  # it read end-of-file and left
+
+    final = destiler("resume", "orphaned")
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(destiler, "orphaned", 500)
+
+
+def test_a_worker_killed_under_the_job_fails_it_with_one_line_and_resume_finishes(destiler, split_job) -> None:
+    job = split_job("wounded", count=500, processes=2, latency_ms=30)
+    process = destiler.start("run", str(job))
+    wait_for(lambda: len(lease_owners(destiler)) == 2)
+    (child,) = workers_of(process.pid)
+    os.kill(child, signal.SIGKILL)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert f"worker process {child} was killed by SIGKILL" in err
+    assert "Traceback" not in err
+
+    final = destiler("resume", "wounded")
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(destiler, "wounded", 500)
+
+
+def test_a_done_job_run_again_with_workers_sends_nothing_and_leaves_no_process(destiler, split_job) -> None:
+    job = split_job("again", count=100, processes=2, latency_ms=0)
+    assert destiler("run", str(job)).returncode == 0
+    again = destiler.start("run", str(job))
+    out, _ = again.communicate(timeout=60)
+    assert again.returncode == 0
+    assert "already done" in out
+    assert_exactly_once(destiler, "again", 100)
