@@ -78,12 +78,12 @@ def report(title: str, figures: dict[str, float], ideal_s: float | None) -> None
         print(f"  efficiency            {ideal_s / figures['wall_s']:.2f}")
 
 
-def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int) -> None:
+def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int, processes: str) -> None:
     server, base_url = start_server(latency_ms)
     try:
         job = workdir / "bench_http.toml"
         job.write_text(
-            f'name = "bench_http"\ncount = {count}\nseed = 1\n{AXES}'
+            f'name = "bench_http"\ncount = {count}\nseed = 1\n{processes}{AXES}'
             f'[providers.fake]\nkind = "openai"\nmodel = "fake-model"\nconcurrency = {concurrency}\n'
             f'base_url = "{base_url}"\n',
             encoding="utf-8",
@@ -96,10 +96,11 @@ def http_bench(workdir: Path, count: int, latency_ms: float, concurrency: int) -
     report(f"HTTP pipeline: {count} samples, {latency_ms:.0f} ms latency, {concurrency} in flight", figures, ideal)
 
 
-def mock_bench(workdir: Path, count: int) -> None:
+def mock_bench(workdir: Path, count: int, processes: str) -> None:
     job = workdir / "bench_mock.toml"
     job.write_text(
-        f'name = "bench_mock"\ncount = {count}\nseed = 1\n{AXES}[providers.mock]\nkind = "mock"\nconcurrency = 256\n',
+        f'name = "bench_mock"\ncount = {count}\nseed = 1\n{processes}{AXES}[providers.mock]\nkind = "mock"\n'
+        "concurrency = 1000\n",
         encoding="utf-8",
     )
     report(f"Mock pipeline: {count} samples at 0 ms", destiler_run(workdir, job), None)
@@ -111,14 +112,16 @@ def main() -> None:
     parser.add_argument("--mock", type=int, default=20000, help="samples on the mock (0 to skip)")
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--processes", type=int, help="processes per job (default: the job's automatic split)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="destilation-bench-"))
     print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
+    processes = "" if args.processes is None else f"processes = {args.processes}\n"
     if args.http:
-        http_bench(workdir, args.http, args.latency_ms, args.concurrency)
+        http_bench(workdir, args.http, args.latency_ms, args.concurrency, processes)
     if args.mock:
-        mock_bench(workdir, args.mock)
+        mock_bench(workdir, args.mock, processes)
     if args.keep:
         print(f"\nwork folder: {workdir}")
     else:

@@ -19,3 +19,30 @@ async def test_plain_http_clients_skip_the_ca_bundle_but_still_fail_closed() -> 
         assert context.cert_store_stats()["x509_ca"] == 0  # no roots: any TLS here is refused
         trusted = secure._direct.ssl_context  # type: ignore[attr-defined]
         assert trusted.verify_mode == ssl.CERT_REQUIRED and trusted.cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.mark.anyio
+async def test_an_injected_transport_serves_stream_direct_with_decoded_bodies() -> None:
+    """Tests inject an httpx transport; `stream_direct` goes through it and still decodes gzip."""
+    import gzip
+
+    import httpx
+
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/zipped":
+            return httpx.Response(200, content=gzip.compress(b'{"ok": 1}'), headers={"Content-Encoding": "gzip"})
+        return httpx.Response(429, content=b"slow down", headers={"Retry-After": "2"})
+
+    client = make_http_client(base_url="http://test/v1", headers={"X-Key": "k"}, transport=httpx.MockTransport(app))
+    async with client:
+        async with client.stream_direct("POST", httpx.URL("http://test/zipped"), content=b"{}") as response:
+            assert response.status_code == 200
+            assert b"".join([c async for c in response.chunks()]) == b'{"ok": 1}'
+        async with client.stream_direct("GET", httpx.URL("http://test/other")) as response:
+            assert (response.status_code, response.headers.get("retry-after")) == (429, "2")
+            assert b"".join([c async for c in response.chunks()]) == b"slow down"
+    assert [r.headers["x-key"] for r in seen] == ["k", "k"]
+    assert seen[0].content == b"{}"

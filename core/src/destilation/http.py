@@ -1,46 +1,113 @@
-"""One way to build HTTP clients: the httpx API over the aiohttp-backed transport.
+"""One way to build HTTP clients: an httpx client whose hot path goes straight to aiohttp.
 
-httpx's own pool spends ~22 CPU-ms per request at 500 requests in flight on two cores; the
-aiohttp transport keeps the same API at under 1 ms (DESIGN §4). Tests pass `transport` to talk
-to an in-process app instead.
+httpx's own pool spends ~22 CPU-ms per request at 500 requests in flight on two cores; its API
+over the aiohttp-backed transport ~1 ms; aiohttp itself ~0.5 ms (DESIGN §4, `bench/bench_http.py`).
+So a provider's per-sample call (`stream_direct`) talks to the transport's aiohttp session
+directly, and everything else keeps the httpx API. Tests pass `transport` to talk to an
+in-process app; `stream_direct` then goes through that transport with the same result.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import attrs
 import httpx
+
+if TYPE_CHECKING:
+    from aiohttp import ClientTimeout
+    from httpx_aiohttp import AiohttpTransport
+
+
+@attrs.frozen
+class RawResponse:
+    """What `stream_direct` yields: status, headers (case-insensitive `get`) and the body as it arrives."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    chunks: Callable[[], AsyncIterator[bytes]]
+    """The decoded body, chunk by chunk; call it once."""
 
 
 class HttpClient(httpx.AsyncClient):
     """An `httpx.AsyncClient` with a lean path for the hot loop of a provider.
 
-    `stream_direct` hands an `httpx.Request` straight to the transport. It skips what a JSON API
-    call never needs (cookie jar, auth flow, redirect handling, event hooks), per request, at
-    hundreds of requests in flight.
+    `stream_direct` skips what a JSON API call never needs (cookie jar, auth flow, redirect
+    handling, event hooks, httpx's request and response models) at hundreds of requests in flight.
     """
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport, timeout: float, **kwargs: Any) -> None:
         super().__init__(transport=transport, timeout=httpx.Timeout(timeout), **kwargs)
         self._direct = transport
         self._timeouts = self.timeout.as_dict()
+        self._aiohttp: AiohttpTransport | None = None
+        self._aiohttp_timeout: ClientTimeout | None = None
+        # aiohttp decodes these itself; the rest of the headers are the client's, as built.
+        self._aiohttp_headers = {**self.headers, "Accept-Encoding": "gzip, deflate"}
+        from httpx_aiohttp import AiohttpTransport
+
+        if isinstance(transport, AiohttpTransport):
+            from aiohttp import ClientTimeout
+
+            self._aiohttp = transport
+            # The per-phase backstops httpx would set; a provider adds its own overall deadline.
+            self._aiohttp_timeout = ClientTimeout(
+                sock_connect=self._timeouts["connect"], sock_read=self._timeouts["read"], connect=self._timeouts["pool"]
+            )
 
     @asynccontextmanager
     async def stream_direct(
         self, method: str, url: httpx.URL, *, content: bytes | None = None
-    ) -> AsyncIterator[httpx.Response]:
-        """Like `stream(method, url, content=...)` for an absolute URL; the response is closed on exit."""
+    ) -> AsyncIterator[RawResponse]:
+        """Send one request to an absolute URL; the response is closed on exit.
+
+        Transport failures raise `httpx.TransportError` subclasses on either path.
+        """
+        if self._aiohttp is None:
+            async with self._through_httpx(method, url, content) as response:
+                yield response
+            return
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+        transport = self._aiohttp
+        if transport.client is None:
+            transport.client = transport.get_client()  # the transport closes it in aclose()
+        session: Any = transport.client
+        with map_aiohttp_exceptions():
+            answer = await session.request(
+                method,
+                str(url),
+                data=content,
+                headers=self._aiohttp_headers,
+                allow_redirects=False,
+                timeout=self._aiohttp_timeout,
+            ).__aenter__()
+        try:
+            yield RawResponse(answer.status, answer.headers, lambda: _aiohttp_chunks(answer))
+        finally:
+            answer.release()
+
+    @asynccontextmanager
+    async def _through_httpx(self, method: str, url: httpx.URL, content: bytes | None) -> AsyncIterator[RawResponse]:
         request = httpx.Request(
             method, url, content=content, headers=self.headers, extensions={"timeout": self._timeouts}
         )
         response = await self._direct.handle_async_request(request)
         try:
-            yield response
+            yield RawResponse(response.status_code, response.headers, lambda: body_chunks(response))
         finally:
             await response.aclose()
+
+
+async def _aiohttp_chunks(answer: Any) -> AsyncIterator[bytes]:
+    from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+    with map_aiohttp_exceptions():
+        async for chunk in answer.content.iter_any():
+            yield chunk
 
 
 def _tls_for(base_url: str) -> ssl.SSLContext | bool:
@@ -56,7 +123,7 @@ def _tls_for(base_url: str) -> ssl.SSLContext | bool:
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The response body as it arrives: the raw stream when it is not content-encoded.
+    """An httpx response's body as it arrives: the raw stream when it is not content-encoded.
 
     httpx's decoding iterator costs about 5 % of a request's client-side instructions even for an
     identity body (callgrind); a compressed body still goes through it.

@@ -10,7 +10,7 @@ import attrs
 import httpx
 
 from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
-from destilation.http import HttpClient, body_chunks
+from destilation.http import HttpClient, RawResponse
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 from destilation_openrouter.wire import build_body
@@ -110,14 +110,14 @@ class OpenRouterProvider(Provider):
         raise self._redact(error)
 
 
-async def _read(response: httpx.Response, cap: int, *, strict: bool) -> bytes:
+async def _read(response: RawResponse, cap: int, *, strict: bool) -> bytes:
     """Read at most `cap` bytes; past it raise `_TooLarge` (strict) or keep what was read."""
     length = response.headers.get("content-length", "")
     if strict and length.isdigit() and int(length) > cap:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in body_chunks(response):
+    async for chunk in response.chunks():
         size += len(chunk)
         if size > cap:
             if strict:

@@ -65,18 +65,19 @@ def fork_workers(count: int, owner: str, main: Callable[[str, socket.socket], in
         ours, theirs = socket.socketpair()
         worker_owner = f"{owner}/w{number}"
         pid = os.fork()
-        if pid == 0:  # the worker
-            ours.close()
-            for worker in workers:
-                worker.sock.close()
-            _run_worker(functools.partial(main, worker_owner), theirs)
+        if pid == 0:  # the worker; coverage restarts in it only for frames entered after the fork
+            _run_worker(
+                [ours, *(w.sock for w in workers)], functools.partial(main, worker_owner), theirs
+            )  # pragma: no cover
         theirs.close()
         workers.append(WorkerProcess(pid, ours, worker_owner))
     return workers
 
 
-def _run_worker(main: Callable[[socket.socket], int], sock: socket.socket) -> None:
+def _run_worker(others: list[socket.socket], main: Callable[[socket.socket], int], sock: socket.socket) -> None:
     """Run a worker's main and leave the process, never returning into the main process's code."""
+    for other in others:  # the main process's ends, its own and its siblings'
+        other.close()
     # Ctrl-C and SIGTERM go to the main process, which pauses the job and stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -39,8 +39,8 @@ class WorkerLane:
         """Carry messages until the worker ends; `lost(why)` when it ends without being asked to."""
         async with anyio.create_task_group() as group:
             group.start_soon(self.channel.pump)
-            async for _ in self.channel.messages():
-                pass  # a worker sends nothing yet: it reports through the store
+            # A worker reports through the store; its channel only tells when it has ended.
+            _ = [message async for message in self.channel.messages()]
             self._ended.set()
             if not self._stopping:
                 lost(f"worker process {self.process.pid} {self.process.describe_exit()}")
