@@ -8,6 +8,8 @@ import signal
 import sqlite3
 import time
 
+import pytest
+
 
 def accepted_now(destiler, job: str) -> int:
     result = destiler("show", job, "--json")
@@ -26,10 +28,16 @@ def committed(destiler, job: str) -> int:
             return 0
 
 
-def test_sigkill_at_random_moments_then_resume_gives_every_sample_exactly_once(destiler, write_job) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigkill_at_random_moments_then_resume_gives_every_sample_exactly_once(destiler, write_job, processes) -> None:
     count = 800
-    job = write_job("crashy", count=count, provider="latency_ms = 20\nconcurrency = 4\ngarbage_rate = 0.1")
-    rng = random.Random(20261123)
+    job = write_job(
+        "crashy",
+        count=count,
+        provider="latency_ms = 20\nconcurrency = 4\ngarbage_rate = 0.1",
+        extra=f"processes = {processes}",
+    )
+    rng = random.Random(20261123 + processes)
     kills = 0
     for _ in range(4):
         before = committed(destiler, "crashy")

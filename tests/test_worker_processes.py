@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +142,42 @@ def test_a_done_job_run_again_with_workers_sends_nothing_and_leaves_no_process(d
     assert again.returncode == 0
     assert "already done" in out
     assert_exactly_once(destiler, "again", 100)
+
+
+class RefusingHandler(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible server whose every answer is 401: the key is wrong, retrying cannot help."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b'{"error": {"message": "invalid api key"}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_provider_that_refuses_the_key_fails_the_split_job_with_one_line(destiler, tmp_path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        job = tmp_path / "refused.toml"
+        job.write_text(
+            'name = "refused"\ncount = 200\nprocesses = 2\n[providers.api]\nkind = "openai"\nmodel = "m"\n'
+            f'concurrency = 8\nbase_url = "http://127.0.0.1:{server.server_address[1]}/v1"\n',
+            encoding="utf-8",
+        )
+        result = destiler("run", str(job), env={"OPENAI_API_KEY": "sk-test"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert "refused: failed, 0/200 samples accepted" in result.stderr
+    assert "HTTP 401" in result.stderr
+    assert "invalid api key" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

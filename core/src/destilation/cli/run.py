@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,12 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
 
     app = state.app
     prepared = app.prepare(spec, source)
+    # Everything loaded so far lives as long as the process: keep the collector from walking it
+    # again and again, and let it run less often over the many short-lived objects per sample.
+    # (callgrind, 3 000 mock samples: 3 % fewer instructions.) Frozen before the fork, the
+    # workers' copies of it stay shared pages too.
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     parts = prepared.processes()
     owner = new_owner()
     workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))

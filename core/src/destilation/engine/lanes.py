@@ -36,11 +36,12 @@ class WorkerLane:
         self.channel.post("start")
 
     async def serve(self, lost: Callable[[str], None]) -> None:
-        """Carry messages until the worker ends; `lost(why)` when it ends without being asked to."""
+        """Carry messages until the worker ends; `lost(why)` when it fails or ends without being asked to."""
         async with anyio.create_task_group() as group:
             group.start_soon(self.channel.pump)
-            # A worker reports through the store; its channel only tells when it has ended.
-            _ = [message async for message in self.channel.messages()]
+            # A worker reports through the store; the channel tells only why it gave up, and when it ended.
+            async for _, why in self.channel.messages():  # ("failed", message)
+                lost(why)
             self._ended.set()
             if not self._stopping:
                 lost(f"worker process {self.process.pid} {self.process.describe_exit()}")

@@ -63,7 +63,9 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
         told = anyio.Event()
         async with anyio.create_task_group() as group:
             group.start_soon(_obey, messages, runner, told)
-            await runner.run()
+            outcome = await runner.run()
+            if outcome.state is JobState.FAILED:  # a provider that cannot go on: the main process stops the job
+                channel.post(("failed", outcome.message))
             # Done early (the job's target reached): exit only when told, so that the main
             # process can tell a worker that finished from one that was lost.
             await told.wait()
