@@ -14,7 +14,7 @@ executemany through psycopg.)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, Text, bindparam, cast, column, func, select
@@ -30,6 +30,9 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 # Named placeholders, so the sqlite3 cursor takes the row dicts as they are.
 _SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+
+_TEXTS: dict[Hashable, str] = {}
+"""SQLite statement texts by key: compiling one costs more than running it over a whole batch."""
 
 Ref = Callable[[str], ColumnElement[Any]]
 """Maps a field name to what a statement uses for it: a bind parameter or a column of the JSON rows."""
@@ -57,25 +60,29 @@ def source(conn: Connection, fields: Mapping[str, TypeEngine[Any]], rows: Rows) 
     return (lambda name: columns[name]), {ROWS: _ENCODER.encode(list(rows))}
 
 
-def execute_many(conn: Connection, statement: Executable, params: Any) -> None:
-    """Run `statement` once per row on SQLite, once with the JSON rows on PostgreSQL (see `source`).
+def execute_many(conn: Connection, build: Callable[[], Executable], params: Any, *, key: Hashable) -> None:
+    """Run the statement `build` makes once per row on SQLite, once with the JSON rows on PostgreSQL.
 
-    Every value must come from the rows: write a constant as ``null()`` or a literal, not a
-    Python value SQLAlchemy would turn into a hidden parameter.
+    Every value must come from the rows (see `source`): write a constant as ``null()`` or a
+    literal, not a Python value SQLAlchemy would turn into a hidden parameter. On SQLite the text
+    compiled for `key` is reused and `build` is not called again, so a key names one statement.
     """
     if conn.dialect.name != "sqlite":
-        conn.execute(statement, params)
+        conn.execute(build(), params)
         return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(_sqlite_text(statement), params)
+        cursor.executemany(_sqlite_text(key, build), params)
     finally:
         cursor.close()
 
 
-def _sqlite_text(statement: Executable) -> str:
-    """The statement as SQLite text with named placeholders, which the row dicts fill."""
-    return str(statement.compile(dialect=_SQLITE_NAMED))
+def _sqlite_text(key: Hashable, build: Callable[[], Executable]) -> str:
+    """The statement `key` names as SQLite text with named placeholders, which the row dicts fill."""
+    text = _TEXTS.get(key)
+    if text is None:
+        text = _TEXTS[key] = str(build().compile(dialect=_SQLITE_NAMED))
+    return text
 
 
 def insert(
@@ -91,25 +98,30 @@ def insert(
     With `returning`, the result holds those columns of the rows that went in, in row order.
     """
     names = list(rows[0])
-    statement = dialect_insert(conn.dialect.name, table)
-    if conn.dialect.name == "sqlite":
-        statement = statement.values({n: bindparam(n) for n in names})
-    else:
-        ref, params = source(conn, {n: table.c[n].type for n in names}, rows)
-        statement = statement.from_select(names, select(*(ref(n) for n in names)))
-    if skip_conflicts:
-        statement = statement.on_conflict_do_nothing()
-    if returning:
-        statement = statement.returning(*(table.c[n] for n in returning))
+
+    def build(values: Any) -> Any:
+        statement = dialect_insert(conn.dialect.name, table)
+        statement = statement.values(values) if isinstance(values, dict) else statement.from_select(names, values)
+        if skip_conflicts:
+            statement = statement.on_conflict_do_nothing()
+        if returning:
+            statement = statement.returning(*(table.c[n] for n in returning))
+        return statement
+
     if conn.dialect.name != "sqlite":
-        result = conn.execute(statement, params)
+        ref, params = source(conn, {n: table.c[n].type for n in names}, rows)
+        result = conn.execute(build(select(*(ref(n) for n in names))), params)
         return [tuple(r) for r in result] if returning else []
+    key = ("insert", table.name, tuple(names), skip_conflicts, tuple(returning))
+    sql = _sqlite_text(key, lambda: build({n: bindparam(n) for n in names}))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     if not returning:
-        execute_many(conn, statement, rows)
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
         return []
     # executemany cannot return rows; one execute per row still skips SQLAlchemy's per-row work.
-    sql = _sqlite_text(statement)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     out: list[tuple[Any, ...]] = []
     try:
         for row in rows:

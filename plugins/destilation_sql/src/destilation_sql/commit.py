@@ -174,26 +174,34 @@ def _write_leases(conn: Connection, leases: dict[Key, _Lease]) -> None:
             ended.append({**row, "s": lease.state, "r": lease.reasons})
     key: dict[str, TypeEngine[Any]] = {"k_job": Text(), "k_idx": BigInteger(), "n": Integer()}
     if ended:
-        ref, params = bulk.source(conn, {**key, "s": Text(), "r": Text()}, ended)
+        ended_ref, params = bulk.source(conn, {**key, "s": Text(), "r": Text()}, ended)
         bulk.execute_many(
             conn,
-            update(tasks)
-            .where(tasks.c.job == ref("k_job"), tasks.c.idx == ref("k_idx"))
-            .values(
-                state=ref("s"),
-                attempts=ref("n"),
-                reasons=func.coalesce(ref("r"), tasks.c.reasons),
-                lease_owner=null(),
-                lease_expires=null(),
+            lambda: (
+                update(tasks)
+                .where(tasks.c.job == ended_ref("k_job"), tasks.c.idx == ended_ref("k_idx"))
+                .values(
+                    state=ended_ref("s"),
+                    attempts=ended_ref("n"),
+                    reasons=func.coalesce(ended_ref("r"), tasks.c.reasons),
+                    lease_owner=null(),
+                    lease_expires=null(),
+                )
             ),
             params,
+            key="tasks-ended",
         )
     if running:
-        ref, params = bulk.source(conn, key, running)
+        running_ref, params = bulk.source(conn, key, running)
         bulk.execute_many(
             conn,
-            update(tasks).where(tasks.c.job == ref("k_job"), tasks.c.idx == ref("k_idx")).values(attempts=ref("n")),
+            lambda: (
+                update(tasks)
+                .where(tasks.c.job == running_ref("k_job"), tasks.c.idx == running_ref("k_idx"))
+                .values(attempts=running_ref("n"))
+            ),
             params,
+            key="tasks-running",
         )
 
 
@@ -227,17 +235,25 @@ def _add_provider_stats(conn: Connection, tried: list[dict[str, Any]], now: floa
         if a["error"] is not None:
             t["errors"] += 1
             t["last_error"] = a["error"]
-    insert = dialect_insert(conn.dialect.name, provider_stats)
+    rows = list(totals.values())
+    if conn.dialect.name == "sqlite":
+        bulk.execute_many(conn, lambda: _stats_upsert(conn.dialect.name, list(rows[0])), rows, key="provider-stats")
+    else:
+        conn.execute(_stats_upsert(conn.dialect.name, None), rows)
+
+
+def _stats_upsert(dialect: str, names: list[str] | None) -> Any:
+    """Add a batch's totals to each provider's row; `names` spells out the bind parameters for SQLite."""
+    insert = dialect_insert(dialect, provider_stats)
+    if names is not None:
+        insert = insert.values({n: bindparam(n) for n in names})
     old, new = provider_stats.c, insert.excluded
     summed = ("requests", "failures", "errors", "latency_s", "prompt_tokens", "completion_tokens", "reasoning_tokens")
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[old.job, old.provider],
-            set_={
-                **{name: old[name] + new[name] for name in (*summed, "cost")},
-                "last_error": func.coalesce(new.last_error, old.last_error),
-                "updated_at": new.updated_at,
-            },
-        ),
-        list(totals.values()),
+    return insert.on_conflict_do_update(
+        index_elements=[old.job, old.provider],
+        set_={
+            **{name: old[name] + new[name] for name in (*summed, "cost")},
+            "last_error": func.coalesce(new.last_error, old.last_error),
+            "updated_at": new.updated_at,
+        },
     )
