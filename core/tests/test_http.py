@@ -46,3 +46,19 @@ async def test_an_injected_transport_serves_stream_direct_with_decoded_bodies() 
             assert b"".join([c async for c in response.chunks()]) == b"slow down"
     assert [r.headers["x-key"] for r in seen] == ["k", "k"]
     assert seen[0].content == b"{}"
+
+
+@pytest.mark.anyio
+async def test_the_deadline_bounds_an_exchange_through_an_injected_transport_too() -> None:
+    import anyio
+    import httpx
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(5)
+        return httpx.Response(200)  # the deadline comes first
+
+    client = make_http_client(transport=httpx.MockTransport(slow))
+    async with client:
+        with pytest.raises(TimeoutError):
+            async with client.stream_direct("GET", httpx.URL("http://test/"), deadline_s=0.05):
+                pass

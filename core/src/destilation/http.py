@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 import httpx
 
@@ -44,31 +45,27 @@ class HttpClient(httpx.AsyncClient):
         self._direct = transport
         self._timeouts = self.timeout.as_dict()
         self._aiohttp: AiohttpTransport | None = None
-        self._aiohttp_timeout: ClientTimeout | None = None
+        self._aiohttp_timeouts: dict[float | None, ClientTimeout] = {}
         # aiohttp decodes these itself; the rest of the headers are the client's, as built.
         self._aiohttp_headers = {**self.headers, "Accept-Encoding": "gzip, deflate"}
         from httpx_aiohttp import AiohttpTransport
 
         if isinstance(transport, AiohttpTransport):
-            from aiohttp import ClientTimeout
-
             self._aiohttp = transport
-            # The per-phase backstops httpx would set; a provider adds its own overall deadline.
-            self._aiohttp_timeout = ClientTimeout(
-                sock_connect=self._timeouts["connect"], sock_read=self._timeouts["read"], connect=self._timeouts["pool"]
-            )
 
     @asynccontextmanager
     async def stream_direct(
-        self, method: str, url: httpx.URL, *, content: bytes | None = None
+        self, method: str, url: httpx.URL, *, content: bytes | None = None, deadline_s: float | None = None
     ) -> AsyncIterator[RawResponse]:
         """Send one request to an absolute URL; the response is closed on exit.
 
-        Transport failures raise `httpx.TransportError` subclasses on either path.
+        `deadline_s` bounds the whole exchange, body included: past it, TimeoutError. Transport
+        failures raise `httpx.TransportError` subclasses on either path.
         """
         if self._aiohttp is None:
-            async with self._through_httpx(method, url, content) as response:
-                yield response
+            with anyio.fail_after(deadline_s):
+                async with self._through_httpx(method, url, content) as response:
+                    yield response
             return
         from httpx_aiohttp.transport import map_aiohttp_exceptions
 
@@ -83,12 +80,25 @@ class HttpClient(httpx.AsyncClient):
                 data=content,
                 headers=self._aiohttp_headers,
                 allow_redirects=False,
-                timeout=self._aiohttp_timeout,
+                timeout=self._aiohttp_timeout(deadline_s),
             ).__aenter__()
         try:
             yield RawResponse(answer.status, answer.headers, lambda: _aiohttp_chunks(answer))
         finally:
             answer.release()
+
+    def _aiohttp_timeout(self, deadline_s: float | None) -> ClientTimeout:
+        """aiohttp's own timer for the deadline (cheaper than a cancel scope per request), with
+        the per-phase backstops httpx would set."""
+        timeout = self._aiohttp_timeouts.get(deadline_s)
+        if timeout is None:
+            from aiohttp import ClientTimeout
+
+            phases = self._timeouts
+            timeout = self._aiohttp_timeouts[deadline_s] = ClientTimeout(
+                total=deadline_s, sock_connect=phases["connect"], sock_read=phases["read"], connect=phases["pool"]
+            )
+        return timeout
 
     @asynccontextmanager
     async def _through_httpx(self, method: str, url: httpx.URL, content: bytes | None) -> AsyncIterator[RawResponse]:

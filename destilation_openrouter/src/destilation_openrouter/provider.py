@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import anyio
 import attrs
 import httpx
 
@@ -91,13 +90,13 @@ class OpenRouterProvider(Provider):
         name = self._info.name
         cap = self._config.max_response_bytes
         try:
-            with anyio.fail_after(self._config.timeout_s):
-                async with self._client.stream_direct(method, url, content=body) as response:
-                    status = response.status_code
-                    if 200 <= status < 300:
-                        return await _read(response, cap, strict=True)
-                    raw = await _read(response, ERROR_BODY_BYTES, strict=False)
-                    error = status_error(name, status, raw, response.headers.get("retry-after"))
+            deadline = self._config.timeout_s
+            async with self._client.stream_direct(method, url, content=body, deadline_s=deadline) as response:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return await _read(response, cap, strict=True)
+                raw = await _read(response, ERROR_BODY_BYTES, strict=False)
+                error = status_error(name, status, raw, response.headers.get("retry-after"))
         except _TooLarge:
             raise ProviderError(
                 f"{name}: response larger than {cap} bytes (max_response_bytes)", retryable=True
