@@ -86,7 +86,7 @@ def test_three_processes_share_the_work_and_every_sample_lands_once(destiler, sp
 
 
 def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, split_job) -> None:
-    job = split_job("steered", count=500, latency_ms=30)
+    job = split_job("steered", count=2000, latency_ms=50)
     process = destiler.start("run", str(job))
     wait_for(lambda: len(lease_owners(destiler)) == 3)
     children = workers_of(process.pid)
@@ -96,11 +96,11 @@ def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, sp
     assert "paused" in err
     assert not any(alive(pid) for pid in children)
     assert lease_owners(destiler) == set()  # every worker's leases were handed back
-    assert destiler.json("show", "steered")["accepted"] < 500
+    assert destiler.json("show", "steered")["accepted"] < 2000
 
     final = destiler("resume", "steered")
     assert final.returncode == 0, final.stderr
-    assert_exactly_once(destiler, "steered", 500)
+    assert_exactly_once(destiler, "steered", 2000)
 
 
 def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(destiler, split_job) -> None:
@@ -181,3 +181,63 @@ def test_a_provider_that_refuses_the_key_fails_the_split_job_with_one_line(desti
     assert "invalid api key" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.anyio
+async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_stopped(tmp_path) -> None:
+    """The worker's side, run in this process: it reports why it stopped and exits only when told."""
+    import socket
+    from contextlib import AsyncExitStack
+
+    import anyio
+    from anyio.abc import SocketStream
+
+    from destilation.app import make_app
+    from destilation.config import load_job
+    from destilation.domain import JobState
+    from destilation.engine.channel import Channel
+    from destilation.engine.worker import serve
+    from destilation.plugins import make_plugin_manager
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "refused.toml"
+    path.write_text(
+        'name = "refused"\ncount = 10\n[providers.api]\nkind = "openai"\nmodel = "m"\nconcurrency = 2\n'
+        f'api_key = "sk-test"\nbase_url = "http://127.0.0.1:{server.server_address[1]}/v1"\n',
+        encoding="utf-8",
+    )
+    app = make_app(make_plugin_manager(), config=None, db=f"sqlite:///{tmp_path / 'state.db'}", data_dir=str(tmp_path))
+    loaded = load_job(path, app.settings)
+    prepared = app.prepare(loaded.spec, str(path))
+    async with AsyncExitStack() as stack:  # what the main process does before it starts a worker
+        store = await app.open_store(stack)
+        await store.create_job("refused", loaded.raw, 10)
+        await store.add_tasks("refused", list(prepared.wiring.planner.seeds(0, 10)))
+        await store.set_job_state("refused", JobState.RUNNING, "running")
+
+    ours, theirs = socket.socketpair()
+    channel = Channel(await SocketStream.from_socket(ours))
+    codes: list[int] = []
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def work() -> None:
+                codes.append(await serve(prepared, 2, "main/w1", theirs))
+
+            group.start_soon(work)
+            group.start_soon(channel.pump)
+            channel.post("start")
+            with anyio.fail_after(30):
+                kind, why = await anext(channel.messages())
+                assert kind == "failed"
+                assert "HTTP 401" in why
+                channel.post("stop")
+                while not codes:
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+    finally:
+        server.shutdown()
+        server.server_close()
+    await channel.aclose()
+    assert codes == [0]

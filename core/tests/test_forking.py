@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
+import struct
 import time
 
 import anyio
@@ -24,6 +26,13 @@ def answer(owner: str, sock: socket.socket) -> int:
 
 
 def leave(owner: str, sock: socket.socket) -> int:
+    return 0
+
+
+def give_up(owner: str, sock: socket.socket) -> int:
+    """Says it failed, the way a worker whose provider cannot go on does."""
+    data = pickle.dumps([("failed", "api: HTTP 401, check the API key")])
+    sock.sendall(struct.pack("!I", len(data)) + data)
     return 0
 
 
@@ -80,6 +89,16 @@ async def test_a_lane_reports_a_worker_that_ends_unasked() -> None:
     with anyio.fail_after(10):
         await lane.serve(reasons.append)
     assert reasons == [f"worker process {worker.pid} exited with code 0"]
+    await lane.stop()
+
+
+async def test_a_lane_passes_on_why_its_worker_gave_up() -> None:
+    (worker,) = fork_workers(1, "o", give_up)
+    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+    reasons: list[str] = []
+    with anyio.fail_after(10):
+        await lane.serve(reasons.append)
+    assert reasons[0] == "api: HTTP 401, check the API key"
     await lane.stop()
 
 

@@ -164,7 +164,9 @@ class App:
                 return await self._refresh_done(store, record, sinks, exporters)
             await store.set_job_state(spec.name, JobState.RUNNING, "running")
             record = await store.get_job(spec.name) or record
-            writer = BatchWriter(store, owner, on_commit=on_commit_waker(exporters))
+            # With workers committing too, sequence numbers interleave and the exporters read from
+            # the store anyway: handing them this process's samples would only be copied and dropped.
+            writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(exporters))
             for lane in lanes:
                 lane.start()
             parts = 1 + len(lanes)

@@ -62,6 +62,7 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
         )
         told = anyio.Event()
         async with anyio.create_task_group() as group:
+            group.start_soon(channel.pump)
             group.start_soon(_obey, messages, runner, told)
             outcome = await runner.run()
             if outcome.state is JobState.FAILED:  # a provider that cannot go on: the main process stops the job
