@@ -5,12 +5,14 @@
 2. Mock: a job of M samples on the in-process mock provider at 0 ms.
 
 Prints wall time, accepted samples/s, CPU ms per sample and peak RSS of the `destiler` process
-(from its own rusage), and efficiency = ideal / wall where ideal = N x latency / concurrency.
-Wall time covers the whole process, interpreter start and imports included (about 0.4 s here);
-the job run time is the job's own span in the store, from its creation to its end.
+(its rusage, which counts the workers it forked and reaped; peak RSS is the largest one's), and
+efficiency = ideal / wall where ideal = N x latency / concurrency. Wall time covers the whole
+process, interpreter start and imports included; the job run time is the job's own span in the
+store, from its creation to its end.
 
     python bench/run.py                      # 2 000 over HTTP at 200 ms, 500 in flight; 20 000 on the mock
     python bench/run.py --http 500 --mock 2000 --latency-ms 100 --concurrency 200
+    python bench/run.py --processes 1        # everything in one process
 """
 
 from __future__ import annotations
