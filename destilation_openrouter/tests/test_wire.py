@@ -46,3 +46,29 @@ def test_tool_without_parameters_gets_an_empty_object_schema() -> None:
         "type": "function",
         "function": {"name": "now", "parameters": {"type": "object", "properties": {}}},
     }
+
+
+def test_extra_body_may_replace_the_messages_or_the_response_format() -> None:
+    config = OpenRouterConfig(extra_body={"response_format": {"type": "json_object"}})
+    body = json.loads(build_body(REQUEST, "x/y", config, openrouter=False))
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["messages"] == [{"role": "user", "content": "hi \ud800 there"}]
+    config = OpenRouterConfig(extra_body={"messages": [{"role": "user", "content": "instead"}]})
+    body = json.loads(build_body(REQUEST, "x/y", config, openrouter=False))
+    assert body["messages"] == [{"role": "user", "content": "instead"}]
+    assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+
+
+def test_repeated_parts_encoded_once_give_the_same_bodies_as_fresh_ones() -> None:
+    """The spliced encodings stay right across many prompts and schemas (and cache clears)."""
+    for n in range(300):
+        schema = {"type": "object", "title": f"s{n % 7}", "properties": {"n": {"const": n}}}
+        messages = (Message("system", f"system {n % 3}"), Message("user", f"question {n}"))
+        request = GenerationRequest(messages=messages, response_schema=schema, seed=n)
+        body = json.loads(build_body(request, "x/y", OpenRouterConfig(), openrouter=False))
+        assert body["messages"] == [
+            {"role": "system", "content": f"system {n % 3}"},
+            {"role": "user", "content": f"question {n}"},
+        ]
+        assert body["response_format"]["json_schema"] == {"name": f"s{n % 7}", "strict": True, "schema": schema}
+        assert body["seed"] == n
