@@ -55,6 +55,11 @@ class Destiler:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
+    def lines_if_any(self, job: str) -> int:
+        """How many complete lines the dataset has now (0 before it exists)."""
+        path = self.data_dir / job / "data.jsonl"
+        return path.read_bytes().count(b"\n") if path.exists() else 0
+
     def lines(self, job: str) -> list[dict[str, object]]:
         text = (self.data_dir / job / "data.jsonl").read_text(encoding="utf-8")
         assert text == "" or text.endswith("\n"), "the last line is truncated"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
 import sqlite3
@@ -58,12 +59,12 @@ def assert_exactly_once(destiler, job: str, count: int) -> None:
 
 @pytest.fixture
 def split_job(write_job):
-    def write(name: str, count: int, processes: int = 3, latency_ms: int = 10) -> Path:
+    def write(name: str, count: int, processes: int = 3, latency_ms: int = 10, extra: str = "") -> Path:
         return write_job(
             name,
             count=count,
             provider=f"latency_ms = {latency_ms}\nconcurrency = 24\ngarbage_rate = 0.1",
-            extra=f"processes = {processes}",
+            extra=f"processes = {processes}\n{extra}",
         )
 
     return write
@@ -241,3 +242,50 @@ async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_sto
         server.server_close()
     await channel.aclose()
     assert codes == [0]
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema of the test PostgreSQL server (through search_path), dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("DESTILATION_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("DESTILATION_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_workers_share_a_postgresql_job_and_a_kill_9_loses_and_repeats_nothing(destiler, split_job, pg_url) -> None:
+    # PostgreSQL may be shared by runners on other machines, so a dead runner's leases are only
+    # taken over once they expire: short leases keep the resume quick.
+    job = split_job("shared", count=1500, processes=3, latency_ms=20, extra="lease_seconds = 2")
+    process = destiler.start("--db", pg_url, "run", str(job))
+    wait_for(lambda: destiler.lines_if_any("shared") >= 200)
+    children = workers_of(process.pid)
+    assert len(children) == 2
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    wait_for(lambda: not any(alive(pid) for pid in children), timeout=10)
+
+    final = destiler("--db", pg_url, "resume", "shared")
+    assert final.returncode == 0, final.stderr
+    lines = destiler.lines("shared")
+    assert len(lines) == 1500
+    assert len({line["meta"]["task"] for line in lines}) == 1500
+    assert len({line["meta"]["content_hash"] for line in lines}) == 1500
+    shown = destiler("--db", pg_url, "show", "shared", "--json")
+    assert json.loads(shown.stdout)["accepted"] == 1500
