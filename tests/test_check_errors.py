@@ -31,6 +31,7 @@ def check(tmp_path: Path, text: str) -> tuple[int, str]:
         (BASE + '[routing]\nstrategy = "fastest"\n', "$.routing.strategy: unknown router 'fastest'"),
         (BASE + "[sinks.parquet]\n", "$.sinks.parquet: unknown sink 'parquet'"),
         (BASE + '[routing]\nstrategy = "weighted"\nseed = "x"\n', "$.routing.seed"),
+        ("processes = 0\n" + BASE, "$.processes: must be >= 1"),
     ],
 )
 def test_check_reports_wiring_mistakes_by_key(tmp_path: Path, text: str, expected: str) -> None:
