@@ -49,6 +49,12 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+def resume_to_the_end(destiler, job: str, count: int) -> None:
+    final = destiler("resume", job)
+    assert final.returncode == 0, final.stderr
+    assert_exactly_once(destiler, job, count)
+
+
 def assert_exactly_once(destiler, job: str, count: int) -> None:
     lines = destiler.lines(job)
     assert len(lines) == count
@@ -99,9 +105,7 @@ def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, sp
     assert lease_owners(destiler) == set()  # every worker's leases were handed back
     assert destiler.json("show", "steered")["accepted"] < 2000
 
-    final = destiler("resume", "steered")
-    assert final.returncode == 0, final.stderr
-    assert_exactly_once(destiler, "steered", 2000)
+    resume_to_the_end(destiler, "steered", 2000)
 
 
 def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(destiler, split_job) -> None:
@@ -114,9 +118,7 @@ def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(de
     process.wait()
     wait_for(lambda: not alive(children[0]), timeout=10)  # it read end-of-file and left
 
-    final = destiler("resume", "orphaned")
-    assert final.returncode == 0, final.stderr
-    assert_exactly_once(destiler, "orphaned", 500)
+    resume_to_the_end(destiler, "orphaned", 500)
 
 
 def test_a_worker_killed_under_the_job_fails_it_with_one_line_and_resume_finishes(destiler, split_job) -> None:
@@ -130,9 +132,7 @@ def test_a_worker_killed_under_the_job_fails_it_with_one_line_and_resume_finishe
     assert f"worker process {child} was killed by SIGKILL" in err
     assert "Traceback" not in err
 
-    final = destiler("resume", "wounded")
-    assert final.returncode == 0, final.stderr
-    assert_exactly_once(destiler, "wounded", 500)
+    resume_to_the_end(destiler, "wounded", 500)
 
 
 def test_a_done_job_run_again_with_workers_sends_nothing_and_leaves_no_process(destiler, split_job) -> None:
