@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -216,3 +219,42 @@ async def test_equal_prompts_with_different_seeds_get_different_answers() -> Non
                 answer = (await client.post(f"{base_url}/chat/completions", json=body)).json()
                 texts.add(answer["choices"][0]["message"]["content"])
     assert len(texts) == 2
+
+
+def _exchange(port: int, *chunks: bytes, pause: float = 0.0) -> bytes:
+    """Send `chunks` (a pause between them) on one raw connection; everything read until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for chunk in chunks:
+            sock.sendall(chunk)
+            time.sleep(pause)
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+    return received
+
+
+def test_the_server_speaks_plain_http_to_raw_clients() -> None:
+    with start_fake_openai(latency_ms=100) as base_url:
+        port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+        body = b'{"messages": [{"role": "user", "content": "owls"}]}'
+        head = f"POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n".encode()
+        # The body arrives after the head, and the client asks to close after the answer.
+        answer = _exchange(port, head + b"Connection: close\r\n\r\n", body, pause=0.05)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["choices"][0]["message"]["content"]
+        # Two requests on one kept-alive connection, answered in order; unknown routes and methods.
+        two = b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\nPOST /v1/models HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        answers = _exchange(port, two, pause=0.3)
+        assert answers.startswith(b"HTTP/1.1 404 Not Found\r\n")
+        assert b"HTTP/1.1 405 Method Not Allowed\r\n" in answers
+        assert b"HTTP/1.1 405" in _exchange(port, b"GET /chat/completions HTTP/1.1\r\n\r\n", pause=0.3)
+        # A body cut short by the client's end of sending gets no answer, only the close.
+        assert _exchange(port, head + b"\r\n" + body[:5]) == b""
+        # A client that resets the connection before its answer is ready costs nothing but the work.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head + b"\r\n" + body)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(0.3)
+        models = httpx.get(f"{base_url}/models").json()
+        assert models["data"][0]["id"]

@@ -4,7 +4,9 @@ It answers `POST /chat/completions` (also under `/v1` and `/api/v1`) in OpenAI/O
 after a configurable latency, with content that fits the request's `response_format` JSON schema
 and is made of the words of the last user message, so different prompts give different samples.
 It can fail every Nth request (503 or 429 with `Retry-After: 0`) and send non-JSON content every
-Nth. Built on aiohttp.web so one core serves well over a thousand requests a second.
+Nth. It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
+asyncio protocol: benchmarks run it on the same cores as the pipeline they measure, so it must
+cost far less than what it serves (aiohttp's web stack spent half its CPU).
 
     python -m destilation.testing.fake_openai --port 0 --latency-ms 200   # prints "PORT <n>" first
 
@@ -24,9 +26,9 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, TextIO
 
-from aiohttp import web
 from multidict import CIMultiDict
 
 DEFAULT_MODEL = "fake/model"
@@ -99,9 +101,12 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = json.dumps({"error": {"code": status, "message": message}})
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+Answer = tuple[int, str, dict[str, str]]
+"""Status, JSON body and extra headers of one response."""
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Answer:
+    return status, json.dumps({"error": {"code": status, "message": message}}), headers or {}
 
 
 class FakeOpenAI:
@@ -126,33 +131,35 @@ class FakeOpenAI:
         self.last_headers: Mapping[str, str] = CIMultiDict()
         """Case-insensitive, as HTTP headers are."""
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    async def respond(self, method: str, path: str, headers: CIMultiDict[str], raw: bytes) -> Answer:
+        """Route one request: chat completions and the model list under every prefix."""
         for prefix in PREFIXES:
-            app.router.add_post(f"{prefix}/chat/completions", self.chat)
-            app.router.add_get(f"{prefix}/models", self.models)
-        return app
+            if path == f"{prefix}/chat/completions":
+                return await self.chat(headers, raw) if method == "POST" else _error(405, "use POST")
+            if path == f"{prefix}/models":
+                return self.models() if method == "GET" else _error(405, "use GET")
+        return _error(404, f"no route for {path}")
 
-    async def models(self, _request: web.Request) -> web.Response:
+    def models(self) -> Answer:
         data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "fake"}]}
-        return web.json_response(data)
+        return 200, json.dumps(data), {}
 
-    async def chat(self, request: web.Request) -> web.Response:
+    async def chat(self, headers: CIMultiDict[str], raw: bytes) -> Answer:
         self.requests += 1
         number = self.requests
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
         except ValueError:
             return _error(400, "request body is not JSON")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "'messages' must be a list")
         self.last_body = body
-        self.last_headers = CIMultiDict(request.headers)
+        self.last_headers = headers
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if self.fail_every and number % self.fail_every == 0:
             return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"})
-        return web.Response(text=self.completion(body, number), content_type="application/json")
+        return 200, self.completion(body, number), {}
 
     def completion(self, body: dict[str, Any], number: int) -> str:
         """The JSON text of one chat completion answering `body`."""
@@ -194,17 +201,90 @@ class FakeOpenAI:
         return json.dumps(answer)
 
 
+class _Connection(asyncio.Protocol):
+    """One client connection: requests one at a time, in order, kept alive until the client closes."""
+
+    def __init__(self, fake: FakeOpenAI, open_connections: set[_Connection]) -> None:
+        self.fake = fake
+        self.open_connections = open_connections
+        self.buffer = bytearray()
+        self.busy = False
+        self.ended = False
+        """The client sent all it will (a half-close): answer what is buffered, then close."""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.open_connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open_connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._next_request()
+
+    def eof_received(self) -> bool:
+        self.ended = True
+        if not self.busy:
+            self._next_request()
+        return True  # keep the transport open to write the answers
+
+    def _next_request(self) -> None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if self.ended and self.transport is not None:
+                self.transport.close()
+            return
+        request_line, *lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        headers: CIMultiDict[str] = CIMultiDict()
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers.add(name.strip(), value.strip())
+        size = int(headers.get("Content-Length", "0") or 0)
+        if len(self.buffer) < end + 4 + size:
+            if self.ended and self.transport is not None:  # it will never come
+                self.transport.close()
+            return  # the body is still on its way
+        raw = bytes(self.buffer[end + 4 : end + 4 + size])
+        del self.buffer[: end + 4 + size]
+        method, target, _version = request_line.split(" ", 2)
+        self.busy = True
+        asyncio.get_running_loop().create_task(self._answer(method, target.split("?", 1)[0], headers, raw))
+
+    async def _answer(self, method: str, path: str, headers: CIMultiDict[str], raw: bytes) -> None:
+        status, text, extra = await self.fake.respond(method, path, headers, raw)
+        if self.transport is None:  # the client left while we were thinking
+            return
+        payload = text.encode()
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
+        head += [f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in extra.items()), "", ""]
+        self.transport.write("\r\n".join(head).encode("latin-1") + payload)
+        if headers.get("Connection", "").lower() == "close":
+            self.transport.close()
+            return
+        self.busy = False
+        self._next_request()
+
+
 @contextlib.asynccontextmanager
 async def serving(fake: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
     """Serve `fake` on the running loop; yields the bound port."""
-    runner = web.AppRunner(fake.app(), access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
+    open_connections: set[_Connection] = set()
+    loop = asyncio.get_running_loop()
+    # A deep backlog: benchmarks open hundreds of connections at once.
+    server = await loop.create_server(lambda: _Connection(fake, open_connections), host, port, backlog=2048)
     try:
-        # A deep backlog: benchmarks open hundreds of connections at once.
-        await web.TCPSite(runner, host, port, backlog=2048).start()
-        yield int(runner.addresses[0][1])
+        yield int(server.sockets[0].getsockname()[1])
     finally:
-        await runner.cleanup()
+        server.close()
+        for connection in list(open_connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        await server.wait_closed()
 
 
 @contextlib.contextmanager
