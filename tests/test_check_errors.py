@@ -43,7 +43,15 @@ def test_check_reports_wiring_mistakes_by_key(tmp_path: Path, text: str, expecte
 def test_check_accepts_a_good_job_and_says_what_it_will_do(tmp_path: Path) -> None:
     code, output = check(tmp_path, "count = 12\n[validators.exact_dedup]\n" + BASE)
     assert code == 0
-    assert output.strip().endswith("ok: job 'job', 12 samples, template simple v1, providers: teacher (mock)")
+    assert output.strip().endswith(
+        "ok: job 'job', 12 samples, template simple v1, providers: teacher (mock), 1 process"
+    )
+
+
+def test_check_says_how_many_processes_will_work_the_job(tmp_path: Path) -> None:
+    code, output = check(tmp_path, "count = 5000\nprocesses = 3\n" + BASE)
+    assert code == 0
+    assert output.strip().endswith("providers: teacher (mock), 3 processes")
 
 
 def test_check_validates_a_custom_template_file(tmp_path: Path) -> None:

@@ -6,22 +6,13 @@ import os
 
 import pytest
 
-from destilation.config import JobSpec
+from destilation.config import JobSpec, ProviderSpec
 from destilation.engine.assembly import AUTO_MAX_PROCESSES, Prepared, share
-from destilation.interfaces import ProviderInfo
-
-
-class Teacher:
-    def __init__(self, concurrency: int) -> None:
-        self._info = ProviderInfo("t", "mock", "m", concurrency=concurrency)
-
-    def info(self) -> ProviderInfo:
-        return self._info
 
 
 def prepared(concurrency: int = 256, **spec: object) -> Prepared:
-    job = JobSpec(name="j", **spec)  # type: ignore[arg-type]
-    return Prepared(job, None, None, None, [Teacher(concurrency)], None, None)  # type: ignore[arg-type]
+    job = JobSpec(name="j", providers={"t": ProviderSpec("mock", concurrency=concurrency)}, **spec)  # type: ignore[arg-type]
+    return Prepared(job, None, None, None, [], None, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("total", "parts", "each"), [(500, 2, 250), (5, 2, 3), (1, 4, 1), (0, 3, 1)])

@@ -15,11 +15,14 @@ from destilation.config import load_job
 @pass_state
 def check(state: CliState, job_file: Path) -> None:
     """Validate JOB_FILE: config keys, template, providers, validators, routing and sinks."""
+    from destilation.engine.assembly import processes_for  # the engine loads only for commands that use it
+
     loaded = load_job(job_file, state.app.settings)
     template = state.app.check(loaded.spec, str(job_file))
     spec = loaded.spec
     providers = ", ".join(f"{name} ({p.kind})" for name, p in spec.providers.items())
+    processes = processes_for(spec)
     click.echo(
         f"{job_file}: ok: job {spec.name!r}, {spec.count} samples, template {template.id} v{template.version}, "
-        f"providers: {providers}"
+        f"providers: {providers}, {processes} process{'es' if processes > 1 else ''}"
     )

@@ -57,16 +57,24 @@ class Prepared:
 
     @property
     def slots(self) -> int:
-        """Tasks worked on at once, over all processes."""
-        return self.spec.workers or min(1000, sum(p.info().concurrency for p in self.providers))
+        return slots_for(self.spec)
 
     def processes(self) -> int:
-        """How many processes work the job: the spec's `processes`, or a split sized to machine and job."""
-        if self.spec.processes is not None:
-            return self.spec.processes
-        if not hasattr(os, "fork") or self.spec.count < AUTO_MIN_COUNT:
-            return 1
-        return max(1, min(os.cpu_count() or 1, AUTO_MAX_PROCESSES, self.slots // AUTO_MIN_SLOTS))
+        return processes_for(self.spec)
+
+
+def slots_for(spec: JobSpec) -> int:
+    """Tasks worked on at once, over all processes: `workers`, or the providers' concurrency added up."""
+    return spec.workers or min(1000, sum(p.concurrency for p in spec.providers.values()))
+
+
+def processes_for(spec: JobSpec) -> int:
+    """How many processes work the job: the spec's `processes`, or a split sized to machine and job."""
+    if spec.processes is not None:
+        return spec.processes
+    if not hasattr(os, "fork") or spec.count < AUTO_MIN_COUNT:
+        return 1
+    return max(1, min(os.cpu_count() or 1, AUTO_MAX_PROCESSES, slots_for(spec) // AUTO_MIN_SLOTS))
 
 
 def share(total: int, parts: int) -> int:
