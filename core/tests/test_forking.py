@@ -36,6 +36,13 @@ def give_up(owner: str, sock: socket.socket) -> int:
     return 0
 
 
+def linger(owner: str, sock: socket.socket) -> int:
+    """Closes its end first and exits a moment later, as a dying process's socket can."""
+    sock.close()
+    time.sleep(0.3)
+    return 5
+
+
 def hang(owner: str, sock: socket.socket) -> int:
     time.sleep(60)
     return 0
@@ -89,6 +96,16 @@ async def test_a_lane_reports_a_worker_that_ends_unasked() -> None:
     with anyio.fail_after(10):
         await lane.serve(reasons.append)
     assert reasons == [f"worker process {worker.pid} exited with code 0"]
+    await lane.stop()
+
+
+async def test_a_lane_waits_for_the_exit_that_follows_a_closed_socket() -> None:
+    (worker,) = fork_workers(1, "o", linger)
+    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+    reasons: list[str] = []
+    with anyio.fail_after(10):
+        await lane.serve(reasons.append)
+    assert reasons == [f"worker process {worker.pid} exited with code 5"]
     await lane.stop()
 
 

@@ -46,6 +46,13 @@ class WorkerProcess:
             self.ended = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         return self.ended
 
+    async def how_it_ended(self, timeout: float = 2.0) -> str:
+        """`describe_exit` once the worker has exited: its socket can close a moment before it does."""
+        deadline = time.monotonic() + timeout
+        while (how := self.describe_exit()) == RUNNING and time.monotonic() < deadline:
+            await anyio.sleep(0.01)
+        return how
+
     async def reap(self, timeout: float = REAP_SECONDS) -> None:
         """Wait for the worker to exit after its socket closed; kill it past `timeout`."""
         deadline = time.monotonic() + timeout

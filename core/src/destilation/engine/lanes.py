@@ -44,7 +44,7 @@ class WorkerLane:
                 lost(why)
             self._ended.set()
             if not self._stopping:
-                lost(f"worker process {self.process.pid} {self.process.describe_exit()}")
+                lost(f"worker process {self.process.pid} {await self.process.how_it_ended()}")
             group.cancel_scope.cancel()
 
     async def stop(self, timeout: float = STOP_SECONDS) -> None:
