@@ -77,7 +77,7 @@ def split_job(write_job):
 
 
 def test_three_processes_share_the_work_and_every_sample_lands_once(destiler, split_job) -> None:
-    job = split_job("split", count=600)
+    job = split_job("split", count=1500, latency_ms=20)
     process = destiler.start("run", str(job))
     wait_for(lambda: len(lease_owners(destiler)) == 3)  # the main process and both workers hold tasks
     owners = lease_owners(destiler)
@@ -87,9 +87,9 @@ def test_three_processes_share_the_work_and_every_sample_lands_once(destiler, sp
     assert len(children) == 2
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
-    assert "split: done, 600/600 samples accepted" in out
+    assert "split: done, 1500/1500 samples accepted" in out
     assert not any(alive(pid) for pid in children)
-    assert_exactly_once(destiler, "split", 600)
+    assert_exactly_once(destiler, "split", 1500)
 
 
 def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, split_job) -> None:
@@ -109,7 +109,7 @@ def test_pause_stops_every_process_and_resume_finishes_exactly_once(destiler, sp
 
 
 def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(destiler, split_job) -> None:
-    job = split_job("orphaned", count=500, processes=2, latency_ms=30)
+    job = split_job("orphaned", count=1500, processes=2, latency_ms=30)
     process = destiler.start("run", str(job))
     wait_for(lambda: len(lease_owners(destiler)) == 2)
     children = workers_of(process.pid)
@@ -118,11 +118,11 @@ def test_when_the_main_process_is_killed_its_workers_exit_and_resume_is_exact(de
     process.wait()
     wait_for(lambda: not alive(children[0]), timeout=10)  # it read end-of-file and left
 
-    resume_to_the_end(destiler, "orphaned", 500)
+    resume_to_the_end(destiler, "orphaned", 1500)
 
 
 def test_a_worker_killed_under_the_job_fails_it_with_one_line_and_resume_finishes(destiler, split_job) -> None:
-    job = split_job("wounded", count=500, processes=2, latency_ms=30)
+    job = split_job("wounded", count=1500, processes=2, latency_ms=30)
     process = destiler.start("run", str(job))
     wait_for(lambda: len(lease_owners(destiler)) == 2)
     (child,) = workers_of(process.pid)
@@ -132,7 +132,7 @@ def test_a_worker_killed_under_the_job_fails_it_with_one_line_and_resume_finishe
     assert f"worker process {child} was killed by SIGKILL" in err
     assert "Traceback" not in err
 
-    resume_to_the_end(destiler, "wounded", 500)
+    resume_to_the_end(destiler, "wounded", 1500)
 
 
 def test_a_done_job_run_again_with_workers_sends_nothing_and_leaves_no_process(destiler, split_job) -> None:
