@@ -88,34 +88,22 @@ async def test_reap_kills_a_worker_that_does_not_exit() -> None:
     worker.sock.close()
 
 
-async def test_a_lane_reports_a_worker_that_ends_unasked() -> None:
-    (worker,) = fork_workers(1, "o", leave)
+@pytest.mark.parametrize(
+    ("main", "why"),
+    [
+        (leave, "worker process {pid} exited with code 0"),  # it ended without being asked to
+        (linger, "worker process {pid} exited with code 5"),  # its socket closed a moment before it exited
+        (give_up, "api: HTTP 401, check the API key"),  # it said why it gave up
+    ],
+)
+async def test_a_lane_reports_a_worker_that_ends_or_gives_up_unasked(main, why: str) -> None:
+    (worker,) = fork_workers(1, "o", main)
     lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
     assert lane.owner == "o/w1"
     reasons: list[str] = []
     with anyio.fail_after(10):
         await lane.serve(reasons.append)
-    assert reasons == [f"worker process {worker.pid} exited with code 0"]
-    await lane.stop()
-
-
-async def test_a_lane_waits_for_the_exit_that_follows_a_closed_socket() -> None:
-    (worker,) = fork_workers(1, "o", linger)
-    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
-    reasons: list[str] = []
-    with anyio.fail_after(10):
-        await lane.serve(reasons.append)
-    assert reasons == [f"worker process {worker.pid} exited with code 5"]
-    await lane.stop()
-
-
-async def test_a_lane_passes_on_why_its_worker_gave_up() -> None:
-    (worker,) = fork_workers(1, "o", give_up)
-    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
-    reasons: list[str] = []
-    with anyio.fail_after(10):
-        await lane.serve(reasons.append)
-    assert reasons[0] == "api: HTTP 401, check the API key"
+    assert reasons[0] == why.format(pid=worker.pid)
     await lane.stop()
 
 

@@ -47,7 +47,7 @@ class HttpClient(httpx.AsyncClient):
         self._aiohttp: AiohttpTransport | None = None
         self._aiohttp_timeouts: dict[float | None, ClientTimeout] = {}
         # aiohttp decodes these itself; the rest of the headers are the client's, as built.
-        self._aiohttp_headers = {**self.headers, "Accept-Encoding": "gzip, deflate"}
+        self._aiohttp_headers = {**self.headers, "accept-encoding": "gzip, deflate"}
         from httpx_aiohttp import AiohttpTransport
 
         if isinstance(transport, AiohttpTransport):

@@ -1,9 +1,10 @@
 """Worker processes forked from the main process once a job is wired, before any event loop runs.
 
 A forked worker inherits the imported modules and the built providers, validators and template,
-so it starts in milliseconds. It holds neither the store nor the runner lock: everything it does
-reaches the store through the main process, over one socket. It lives exactly as long as that
-socket: when the main process ends, even by kill -9, the worker reads end-of-file and exits.
+so it starts in milliseconds. It never holds the runner lock; it opens its own store connection
+after the fork. One socket links it to the main process and carries only the word to start or
+stop and why it gave up. It lives exactly as long as that socket: when the main process ends,
+even by kill -9, the worker reads end-of-file and exits.
 """
 
 from __future__ import annotations
@@ -71,19 +72,19 @@ def fork_workers(count: int, owner: str, main: Callable[[str, socket.socket], in
     for number in range(1, count + 1):
         ours, theirs = socket.socketpair()
         worker_owner = f"{owner}/w{number}"
+        worker_main = functools.partial(main, worker_owner)
+        inherited = [ours, *(w.sock for w in workers)]  # the main process's ends: the worker closes them
         pid = os.fork()
         if pid == 0:  # the worker; coverage restarts in it only for frames entered after the fork
-            _run_worker(
-                [ours, *(w.sock for w in workers)], functools.partial(main, worker_owner), theirs
-            )  # pragma: no cover
+            _run_worker(worker_main, theirs, inherited)  # pragma: no cover
         theirs.close()
         workers.append(WorkerProcess(pid, ours, worker_owner))
     return workers
 
 
-def _run_worker(others: list[socket.socket], main: Callable[[socket.socket], int], sock: socket.socket) -> None:
+def _run_worker(main: Callable[[socket.socket], int], sock: socket.socket, inherited: list[socket.socket]) -> None:
     """Run a worker's main and leave the process, never returning into the main process's code."""
-    for other in others:  # the main process's ends, its own and its siblings'
+    for other in inherited:
         other.close()
     # Ctrl-C and SIGTERM go to the main process, which pauses the job and stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
