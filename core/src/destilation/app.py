@@ -15,7 +15,7 @@ from anyio.abc import SocketStream
 from destilation.config import JobSpec, Settings, load_settings, spec_from_record
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
-from destilation.engine.assembly import Prepared, Wiring, build_loop, share
+from destilation.engine.assembly import Prepared, Wiring, build_loop, share, slots_for
 from destilation.engine.attempts import Hooks, remember_fingerprints
 from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter
@@ -183,7 +183,7 @@ class App:
                 sinks=sinks,
                 bus=bus,
                 owner=owner,
-                workers=share(prepared.slots, parts),
+                workers=share(slots_for(spec), parts),
                 lanes=lanes,
                 handle_signals=handle_signals,
             )

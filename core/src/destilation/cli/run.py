@@ -44,6 +44,7 @@ def resume(state: CliState, job: str) -> None:
 
 def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:
     """Wire the job, fork its worker processes (before any event loop runs), then run it."""
+    from destilation.engine.assembly import processes_for
     from destilation.engine.forking import fork_workers
     from destilation.engine.runner import new_owner
     from destilation.engine.worker import serve_forked
@@ -56,7 +57,7 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
     # workers' copies of it stay shared pages too.
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
-    parts = prepared.processes()
+    parts = processes_for(spec)
     owner = new_owner()
     workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
     run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)

@@ -55,13 +55,6 @@ class Prepared:
     store: StateStore
     """Not open yet: each process opens its own copy, after the fork."""
 
-    @property
-    def slots(self) -> int:
-        return slots_for(self.spec)
-
-    def processes(self) -> int:
-        return processes_for(self.spec)
-
 
 def slots_for(spec: JobSpec) -> int:
     """Tasks worked on at once, over all processes: `workers`, or the providers' concurrency added up."""

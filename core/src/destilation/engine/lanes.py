@@ -47,10 +47,15 @@ class WorkerLane:
                 lost(f"worker process {self.process.pid} {await self.process.how_it_ended()}")
             group.cancel_scope.cancel()
 
+    def ask_to_stop(self) -> None:
+        """Tell the worker to stop its attempts; `stop()` then waits for it."""
+        if not self._stopping:
+            self._stopping = True
+            self.channel.post("stop")
+
     async def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Ask the worker to stop and wait until it has committed what it holds and exited."""
-        self._stopping = True
-        self.channel.post("stop")
+        self.ask_to_stop()
         with anyio.move_on_after(timeout):
             await self._ended.wait()
         await self.channel.aclose()

@@ -118,6 +118,9 @@ class JobRunner:
                         await writer_done.wait()
                         await self.store.release_all(self.spec.name, self.owner)
                         # Before the last export: what the workers committed must be in the dataset.
+                        # All are told first, so they wind down together.
+                        for lane in self.lanes:
+                            lane.ask_to_stop()
                         for lane in self.lanes:
                             await lane.stop()
                             await self.store.release_all(self.spec.name, lane.owner)

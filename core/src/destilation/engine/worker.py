@@ -18,7 +18,7 @@ import anyio
 from anyio.abc import SocketStream
 
 from destilation.domain import JobState
-from destilation.engine.assembly import Prepared, build_loop, share
+from destilation.engine.assembly import Prepared, build_loop, share, slots_for
 from destilation.engine.channel import Channel
 from destilation.engine.runner import JobRunner
 from destilation.engine.writer import BatchWriter
@@ -56,7 +56,7 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
             sinks=[],
             bus=prepared.bus,
             owner=owner,
-            workers=share(prepared.slots, parts),
+            workers=share(slots_for(spec), parts),
             handle_signals=False,
             worker=True,
         )
