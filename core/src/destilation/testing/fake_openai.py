@@ -131,35 +131,37 @@ class FakeOpenAI:
         self.last_headers: Mapping[str, str] = CIMultiDict()
         """Case-insensitive, as HTTP headers are."""
 
-    async def respond(self, method: str, path: str, headers: CIMultiDict[str], raw: bytes) -> Answer:
-        """Route one request: chat completions and the model list under every prefix."""
+    def respond(self, method: str, path: str, headers: CIMultiDict[str], raw: bytes) -> tuple[Answer, float]:
+        """Route one request: its answer, and how long to hold it back (the latency, on chat calls only).
+
+        The answer is made on arrival and only sent when due, so a burst of answers falling due
+        together costs the server a write each, as a remote API's would cost the client nothing.
+        """
         for prefix in PREFIXES:
             if path == f"{prefix}/chat/completions":
-                return await self.chat(headers, raw) if method == "POST" else _error(405, "use POST")
+                return self.chat(headers, raw) if method == "POST" else (_error(405, "use POST"), 0.0)
             if path == f"{prefix}/models":
-                return self.models() if method == "GET" else _error(405, "use GET")
-        return _error(404, f"no route for {path}")
+                return (self.models() if method == "GET" else _error(405, "use GET")), 0.0
+        return _error(404, f"no route for {path}"), 0.0
 
     def models(self) -> Answer:
         data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "fake"}]}
         return 200, json.dumps(data), {}
 
-    async def chat(self, headers: CIMultiDict[str], raw: bytes) -> Answer:
+    def chat(self, headers: CIMultiDict[str], raw: bytes) -> tuple[Answer, float]:
         self.requests += 1
         number = self.requests
         try:
             body = json.loads(raw)
         except ValueError:
-            return _error(400, "request body is not JSON")
+            return _error(400, "request body is not JSON"), 0.0
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return _error(400, "'messages' must be a list")
+            return _error(400, "'messages' must be a list"), 0.0
         self.last_body = body
         self.last_headers = headers
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
         if self.fail_every and number % self.fail_every == 0:
-            return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"})
-        return 200, self.completion(body, number), {}
+            return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"}), self.latency_s
+        return (200, self.completion(body, number), {}), self.latency_s
 
     def completion(self, body: dict[str, Any], number: int) -> str:
         """The JSON text of one chat completion answering `body`."""
@@ -252,18 +254,20 @@ class _Connection(asyncio.Protocol):
         raw = bytes(self.buffer[end + 4 : end + 4 + size])
         del self.buffer[: end + 4 + size]
         method, target, _version = request_line.split(" ", 2)
+        answer, delay = self.fake.respond(method, target.split("?", 1)[0], headers, raw)
+        close = headers.get("Connection", "").lower() == "close"
         self.busy = True
-        asyncio.get_running_loop().create_task(self._answer(method, target.split("?", 1)[0], headers, raw))
+        asyncio.get_running_loop().call_later(delay, self._send, answer, close)
 
-    async def _answer(self, method: str, path: str, headers: CIMultiDict[str], raw: bytes) -> None:
-        status, text, extra = await self.fake.respond(method, path, headers, raw)
-        if self.transport is None:  # the client left while we were thinking
+    def _send(self, answer: Answer, close: bool) -> None:
+        if self.transport is None:  # the client left while the answer was held back
             return
+        status, text, extra = answer
         payload = text.encode()
         head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
         head += [f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in extra.items()), "", ""]
         self.transport.write("\r\n".join(head).encode("latin-1") + payload)
-        if headers.get("Connection", "").lower() == "close":
+        if close:
             self.transport.close()
             return
         self.busy = False
