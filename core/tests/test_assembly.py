@@ -7,7 +7,7 @@ import os
 import pytest
 
 from destilation.config import JobSpec, ProviderSpec
-from destilation.engine.assembly import AUTO_MAX_PROCESSES, processes_for, share, slots_for
+from destilation.engine.assembly import AUTO_MAX_PROCESSES, in_flight, processes_for, share, slots_for
 
 
 def job(concurrency: int = 256, **spec: object) -> JobSpec:
@@ -19,10 +19,18 @@ def test_a_share_rounds_up_and_is_never_zero(total: int, parts: int, each: int) 
     assert share(total, parts) == each
 
 
-def test_slots_are_the_spec_workers_or_the_providers_concurrency() -> None:
-    assert slots_for(job(concurrency=40)) == 40
+def test_slots_are_the_spec_workers_or_the_providers_concurrency_and_half_again() -> None:
+    assert slots_for(job(concurrency=40)) == 60
+    assert slots_for(job(concurrency=41)) == 41 + 21
     assert slots_for(job(concurrency=40, workers=7)) == 7
-    assert slots_for(job(concurrency=5000)) == 1000
+    assert slots_for(job(concurrency=5000)) == 1500  # however many the providers allow
+
+
+def test_requests_in_flight_are_the_providers_concurrency_or_fewer_workers() -> None:
+    assert in_flight(job(concurrency=40)) == 40
+    assert in_flight(job(concurrency=40, workers=7)) == 7
+    assert in_flight(job(concurrency=40, workers=700)) == 40
+    assert in_flight(job(concurrency=5000)) == 1000
 
 
 def test_the_spec_decides_the_process_count_when_it_names_one() -> None:

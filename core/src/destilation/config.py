@@ -69,7 +69,8 @@ class JobSpec:
     max_tasks: int | None = None
     """How many tasks may be planned in all (rejected ones are replaced); default 3 times count."""
     workers: int | None = None
-    """Tasks worked on at once; default: the providers' concurrency added up."""
+    """Tasks worked on at once; default: the providers' concurrency added up, and half as many again
+    waiting their turn, so requests go out while other answers are validated and committed."""
     processes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     """Processes that work the job (each takes a share of the tasks); default: sized to machine and job."""
     temperature: float | None = None
