@@ -97,6 +97,19 @@ def test_an_abort_decision_stops_the_job_as_failed(tmp_path: Path) -> None:
     assert outcome.message.startswith("provider 'teacher' failed and retrying cannot help: mock provider failed")
 
 
+def test_planning_stays_a_few_claims_ahead_of_the_work_however_large_the_job(tmp_path: Path) -> None:
+    job = job_file(
+        tmp_path,
+        'count = 100000\nprocesses = 1\n[providers.teacher]\nkind = "mock"\nconcurrency = 4\nfailure_rate = 1.0\n',
+    )
+    outcome = run(make_app(tmp_path, AbortOnError()), job)  # fails at the first answer
+    assert outcome.state is JobState.FAILED
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        (planned,) = db.execute("SELECT count(*) FROM tasks").fetchone()
+    # 4 requests in flight, 6 slots, claims of up to 12: a page or two planned, not 100 000.
+    assert 0 < planned <= 24
+
+
 @attrs.define
 class ScriptedProvider(Provider):
     """Fails with a Retry-After once per task, then answers plain JSON with no cost reported."""
@@ -195,7 +208,7 @@ def test_results_that_outlive_their_lease_are_dropped_and_nothing_is_duplicated(
     # Dedup is left to the store, so the late copy reaches the fence instead of the validator.
     job = job_file(
         tmp_path,
-        "count = 24\nlease_seconds = 0.05\n[validators]\nexact_dedup = false\n"
+        "count = 24\nworkers = 8\nlease_seconds = 0.05\n[validators]\nexact_dedup = false\n"
         '[providers.teacher]\nkind = "mock"\nconcurrency = 8\nlatency_ms = 300\n',
     )
     outcome = run(make_app(tmp_path), job)

@@ -175,6 +175,11 @@ def test_absurd_numbers_in_usage_are_dropped() -> None:
     assert generation.cost is None and generation.usage.prompt_tokens == 0
 
 
+def test_a_cost_that_is_not_a_number_is_dropped() -> None:
+    body = b'{"choices": [{"message": {}}], "usage": {"cost": "0.5"}}'
+    assert parse_generation(body, provider="p", model="m", latency_s=0).cost is None
+
+
 def test_missing_fields_take_defaults() -> None:
     generation = parse_generation(
         b'{"choices": [{"message": {}}], "usage": {"cost": NaN}}', provider="p", model="m", latency_s=1.0

@@ -154,6 +154,8 @@ class JobRunner:
         """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
         planned = self.record.planned
         capacity = self.workers * 2
+        # Planning is lazy: pending tasks enough for every process to fill its claims, no more.
+        ahead = capacity * (1 + len(self.lanes))
         counted_at = -COUNTS_MAX_AGE
         async with send:
             while True:
@@ -167,15 +169,8 @@ class JobRunner:
                 if accepted >= self.target:
                     self.stop(JobState.DONE)
                     return
-                open_tasks = counts[TaskState.PENDING] + counts[TaskState.RUNNING]
-                wanted = self.target - accepted - open_tasks
-                if wanted > 0 and planned < self.task_limit and not self.worker:
-                    upto = min(planned + wanted, self.task_limit, planned + 1000)
-                    await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
-                    planned = upto
-                    counted_at = -COUNTS_MAX_AGE
-                    continue
-                # Claim in pages of at least `workers` tasks: fewer, larger store transactions.
+                # Claim before planning more, so the first requests go out once a page is planned.
+                # Claims come in pages of at least `workers` tasks: fewer, larger store transactions.
                 if self.workers and capacity - self._inflight >= self.workers:
                     claimed = await self.store.claim(
                         self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
@@ -188,6 +183,15 @@ class JobRunner:
                     if not fresh:  # nothing to claim: decide what next on fresh counts only
                         counted_at = -COUNTS_MAX_AGE
                         continue
+                pending = counts[TaskState.PENDING]
+                open_tasks = pending + counts[TaskState.RUNNING]
+                wanted = self.target - accepted - open_tasks
+                if wanted > 0 and pending < ahead and planned < self.task_limit and not self.worker:
+                    upto = min(planned + wanted, planned + ahead - pending, self.task_limit, planned + 1000)
+                    await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
+                    planned = upto
+                    counted_at = -COUNTS_MAX_AGE
+                    continue
                 if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
                     rejected = counts[TaskState.REJECTED]
                     self.stop(
