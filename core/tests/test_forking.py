@@ -43,6 +43,15 @@ def linger(owner: str, sock: socket.socket) -> int:
     return 5
 
 
+def report_then_stop(owner: str, sock: socket.socket) -> int:
+    """Reports two commits and that it stopped, then lives until its socket closes, as a worker does."""
+    data = pickle.dumps([("committed", 3), ("committed", 2), ("stopped", None)])
+    sock.sendall(struct.pack("!I", len(data)) + data)
+    while sock.recv(4096):
+        pass
+    return 4
+
+
 def hang(owner: str, sock: socket.socket) -> int:
     time.sleep(60)
     return 0
@@ -102,7 +111,7 @@ async def test_a_lane_reports_a_worker_that_ends_or_gives_up_unasked(main, why: 
     assert lane.owner == "o/w1"
     reasons: list[str] = []
     with anyio.fail_after(10):
-        await lane.serve(reasons.append)
+        await lane.serve(reasons.append, pytest.fail)
     assert reasons[0] == why.format(pid=worker.pid)
     await lane.stop()
 
@@ -112,11 +121,27 @@ async def test_stopping_a_lane_whose_worker_ignores_it_kills_the_worker() -> Non
     lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
     reasons: list[str] = []
     async with anyio.create_task_group() as group:
-        group.start_soon(lane.serve, reasons.append)
+        group.start_soon(lane.serve, reasons.append, pytest.fail)
         lane.start()
         await lane.stop(timeout=0.2)
     assert reasons == []  # asked to stop: not a loss
     assert worker.describe_exit() == "was killed by SIGKILL"
+
+
+async def test_a_lane_passes_on_commits_and_stops_waiting_once_its_worker_has_stopped() -> None:
+    (worker,) = fork_workers(1, "o", report_then_stop)
+    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+    reasons: list[str] = []
+    committed: list[int] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(lane.serve, reasons.append, committed.append)
+        lane.start()
+        with anyio.fail_after(10):
+            await lane.stop()  # returns on "stopped": the worker has not exited yet
+        assert committed == [3, 2]
+        # Its socket is closed now, so it exits; the run collects it last.
+        assert await worker.how_it_ended(timeout=10) == "exited with code 4"
+    assert reasons == []
 
 
 def test_the_worker_ignores_ctrl_c_and_sigterm_meant_for_the_main_process() -> None:

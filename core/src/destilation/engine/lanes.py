@@ -26,7 +26,12 @@ class WorkerLane:
         self.process = process
         self.channel = channel
         self._stopping = False
-        self._ended = anyio.Event()
+        self._stopped = False
+        """It said it has committed all it will: its runner has ended."""
+        self._ended = False
+        """Its messages ended: it has exited or is about to."""
+        self._settled = anyio.Event()
+        """Set once it has stopped or ended."""
 
     @property
     def owner(self) -> str:
@@ -35,14 +40,25 @@ class WorkerLane:
     def start(self) -> None:
         self.channel.post("start")
 
-    async def serve(self, lost: Callable[[str], None]) -> None:
-        """Carry messages until the worker ends; `lost(why)` when it fails or ends without being asked to."""
+    async def serve(self, lost: Callable[[str], None], committed: Callable[[int], None]) -> None:
+        """Carry messages until the worker ends; `lost(why)` when it fails or ends without being asked to.
+
+        A worker reports through the store; the channel tells how many samples each of its
+        commits accepted (`committed(n)`, so the main process sees the job's end at once), that
+        it has stopped, and why it gave up.
+        """
         async with anyio.create_task_group() as group:
             group.start_soon(self.channel.pump)
-            # A worker reports through the store; the channel tells only why it gave up, and when it ended.
-            async for _, why in self.channel.messages():  # ("failed", message)
-                lost(why)
-            self._ended.set()
+            async for kind, value in self.channel.messages():
+                if kind == "committed":
+                    committed(value)
+                elif kind == "stopped":
+                    self._stopped = True
+                    self._settled.set()
+                else:  # "failed"
+                    lost(value)
+            self._ended = True
+            self._settled.set()
             if not self._stopping:
                 lost(f"worker process {self.process.pid} {await self.process.how_it_ended()}")
             group.cancel_scope.cancel()
@@ -54,9 +70,16 @@ class WorkerLane:
             self.channel.post("stop")
 
     async def stop(self, timeout: float = STOP_SECONDS) -> None:
-        """Ask the worker to stop and wait until it has committed what it holds and exited."""
+        """Ask the worker to stop and wait until it has committed what it holds.
+
+        Closing its socket then makes it exit; one that has not stopped in time is killed.
+        One that stopped but is still exiting is left to the run's end to collect.
+        """
         self.ask_to_stop()
         with anyio.move_on_after(timeout):
-            await self._ended.wait()
+            await self._settled.wait()
         await self.channel.aclose()
-        await self.process.reap(timeout=5.0 if self._ended.is_set() else 0.0)
+        if self._ended:
+            await self.process.reap()
+        elif not self._stopped:
+            await self.process.reap(timeout=0.0)

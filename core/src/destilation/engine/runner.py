@@ -27,9 +27,9 @@ from destilation.engine.exporter import Exporter
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import each, send_soon
-from destilation.engine.writer import BatchWriter, Pending
+from destilation.engine.writer import BatchWriter, Pending, accepted_samples
 from destilation.events import EventBus
-from destilation.interfaces import Accept, Sink, StateStore
+from destilation.interfaces import Sink, StateStore
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
@@ -80,12 +80,33 @@ class JobRunner:
     _inflight: int = 0
     _slot_freed: anyio.Event = attrs.field(factory=anyio.Event)
     _counts: dict[TaskState, int] = attrs.field(factory=dict)
+    _own_at_count: int = 0
+    """This process's accepted samples when the job's tasks were last counted."""
+    _others_since_count: int = 0
+    """Samples worker processes reported accepted since the last count."""
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins."""
         if self._stop is None:
             self._stop, self._message = state, message
         self._work.cancel()
+
+    def worker_committed(self, accepted: int) -> None:
+        """A worker process committed `accepted` samples: if the job may be done, the feeder counts now."""
+        self._others_since_count += accepted
+        if self._may_be_done():
+            self._slot_freed.set()
+
+    def _may_be_done(self) -> bool:
+        """Whether the last count and the samples accepted since reach the target."""
+        since = self.loop.accepted - self._own_at_count + self._others_since_count
+        return bool(self._counts) and self._counts[TaskState.ACCEPTED] + since >= self.target
+
+    async def _count(self) -> None:
+        own, others = self.loop.accepted, self._others_since_count
+        self._counts = await self.store.counts(self.spec.name)
+        # Commits during the count may be in it or not: keep them in the estimate, which then errs high.
+        self._own_at_count, self._others_since_count = own, self._others_since_count - others
 
     async def run(self) -> RunOutcome:
         if not self.worker:
@@ -104,7 +125,9 @@ class JobRunner:
             outer.start_soon(write)
             async with anyio.create_task_group() as background:
                 for lane in self.lanes:
-                    background.start_soon(lane.serve, functools.partial(self.stop, JobState.FAILED))
+                    background.start_soon(
+                        lane.serve, functools.partial(self.stop, JobState.FAILED), self.worker_committed
+                    )
                 for exporter in self.exporters:
                     background.start_soon(exporter.run)
                 background.start_soon(self._control)
@@ -159,10 +182,11 @@ class JobRunner:
         counted_at = -COUNTS_MAX_AGE
         async with send:
             while True:
-                # Counting scans the job's tasks: while claims keep succeeding, recent counts do.
-                fresh = time.monotonic() - counted_at >= COUNTS_MAX_AGE
+                # Counting scans the job's tasks: while claims keep succeeding, recent counts do,
+                # unless the commits since may have reached the target.
+                fresh = time.monotonic() - counted_at >= COUNTS_MAX_AGE or self._may_be_done()
                 if fresh:
-                    self._counts = await self.store.counts(self.spec.name)
+                    await self._count()
                     counted_at = time.monotonic()
                 counts = self._counts
                 accepted = counts[TaskState.ACCEPTED]
@@ -271,11 +295,7 @@ def on_commit_waker(exporters: Sequence[Exporter]) -> Callable[[list[Pending]], 
     """Hand the samples a batch accepted to the exporters, which wakes them."""
 
     def wake(batch: list[Pending]) -> None:
-        accepted = [
-            attrs.evolve(p.transition.sample, seq=p.result.seq)
-            for p in batch
-            if isinstance(p.transition, Accept) and p.result is not None and p.result.seq is not None
-        ]
+        accepted = accepted_samples(batch)
         if accepted:
             for exporter in exporters:
                 exporter.offer(accepted)

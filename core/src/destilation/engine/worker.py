@@ -8,6 +8,7 @@ process does, and tells it when to start and stop.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from destilation.domain import JobState
 from destilation.engine.assembly import Prepared, build_loop, share, slots_for
 from destilation.engine.channel import Channel
 from destilation.engine.runner import JobRunner
-from destilation.engine.writer import BatchWriter
+from destilation.engine.writer import BatchWriter, Pending, accepted_samples
 
 
 def serve_forked(prepared: Prepared, parts: int, owner: str, sock: socket.socket) -> int:
@@ -42,7 +43,7 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
         await store.open()
         record = await store.get_job(spec.name)
         assert record is not None, "the main process creates the job before it starts its workers"
-        writer = BatchWriter(store, owner)
+        writer = BatchWriter(store, owner, on_commit=functools.partial(_report_commit, channel))
         runner = JobRunner(
             spec=spec,
             record=record,
@@ -67,11 +68,19 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
             outcome = await runner.run()
             if outcome.state is JobState.FAILED:  # a provider that cannot go on: the main process stops the job
                 channel.post(("failed", outcome.message))
+            channel.post(("stopped", None))  # all it will commit is committed: the export may end
             # Done early (the job's target reached): exit only when told, so that the main
             # process can tell a worker that finished from one that was lost.
             await told.wait()
             group.cancel_scope.cancel()
     return 0
+
+
+def _report_commit(channel: Channel, batch: list[Pending]) -> None:
+    """Tell the main process how many samples a commit accepted, so it sees the job's end at once."""
+    accepted = len(accepted_samples(batch))
+    if accepted:
+        channel.post(("committed", accepted))
 
 
 async def _obey(messages: AsyncIterator[Any], runner: JobRunner, told: anyio.Event) -> None:

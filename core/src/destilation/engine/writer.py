@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
+import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from destilation.domain import Sample
 from destilation.engine.streams import send_soon
-from destilation.interfaces import CommitResult, StateStore, Transition
+from destilation.interfaces import Accept, CommitResult, StateStore, Transition
 
 
 class Pending:
@@ -36,6 +38,15 @@ class Pending:
             await self._done.wait()
         assert self.result is not None
         return self.result
+
+
+def accepted_samples(batch: list[Pending]) -> list[Sample]:
+    """The samples a committed batch accepted, each with the `seq` the store gave it."""
+    return [
+        attrs.evolve(p.transition.sample, seq=p.result.seq)
+        for p in batch
+        if isinstance(p.transition, Accept) and p.result is not None and p.result.seq is not None
+    ]
 
 
 class BatchWriter:
