@@ -211,7 +211,8 @@ class JobRunner:
                 open_tasks = pending + counts[TaskState.RUNNING]
                 wanted = self.target - accepted - open_tasks
                 if wanted > 0 and pending < ahead and planned < self.task_limit and not self.worker:
-                    upto = min(planned + wanted, planned + ahead - pending, self.task_limit, planned + 1000)
+                    # One page tops every process up at once, so none waits for a second page.
+                    upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
                     await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
                     planned = upto
                     counted_at = -COUNTS_MAX_AGE
