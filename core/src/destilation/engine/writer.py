@@ -58,7 +58,7 @@ class BatchWriter:
         owner: str,
         *,
         max_batch: int = 512,
-        gather_s: float = 0.005,
+        gather_s: float = 0.02,
         on_commit: Callable[[list[Pending]], None] | None = None,
     ) -> None:
         self.store = store
@@ -84,7 +84,10 @@ class BatchWriter:
     async def run(self) -> None:
         async with self._receive:
             async for first in self._receive:
-                # A few milliseconds of gathering turn many tiny transactions into one.
+                # Gathering turns many tiny transactions into one. 20 ms, not less: answers that
+                # trickle in (slots beyond the providers' concurrency keep requests going out
+                # meanwhile) would otherwise commit in many small batches, each with its own
+                # transaction and, with worker processes, its own turn at the SQLite write lock.
                 await anyio.sleep(self.gather_s)
                 batch = [first]
                 while len(batch) < self.max_batch:
