@@ -70,6 +70,21 @@ def test_jsonl_inputs_one_task_per_row(tmp_path: Path) -> None:
     assert [s.index for s in planner.seeds(0, 2)] == [0, 1]
 
 
+def test_input_pages_planned_in_order_read_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(f'{{"q": {i}}}\n' for i in range(10)), encoding="utf-8")
+    planner = make_planner(JobSpec(name="j", inputs=str(path)))
+    assert isinstance(planner, InputsPlanner)
+    opened: list[Path] = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: opened.append(self) or real_open(self, *a, **k))
+    pages = [list(planner.seeds(start, start + 4)) for start in (0, 4, 8)]
+    assert [[s.row["q"] for s in page] for page in pages] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # type: ignore[index]
+    assert opened == [path]
+    assert [s.index for s in planner.seeds(2, 4)] == [2, 3]  # an earlier page: read again from the top
+    assert len(opened) == 2
+
+
 def test_csv_inputs(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("topic,level\nbees,easy\ntides,hard\n", encoding="utf-8")

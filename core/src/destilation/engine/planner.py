@@ -65,6 +65,9 @@ class InputsPlanner:
             raise ConfigError(str(self.path), "input file not found", "$.inputs")
         if self.path.suffix.lower() not in (".jsonl", ".csv"):
             raise ConfigError(str(self.path), "input files must end in .jsonl or .csv", "$.inputs")
+        self._rows: Iterator[dict[str, JSON]] | None = None
+        self._next = 0
+        """The index of the row `_rows` gives next: pages planned in order read the file once."""
 
     def rows(self) -> Iterator[dict[str, JSON]]:
         with self.path.open(encoding="utf-8", newline="") as fh:
@@ -86,9 +89,13 @@ class InputsPlanner:
         return sum(1 for _ in self.rows())
 
     def seeds(self, start: int, stop: int) -> Iterator[TaskSeed]:
-        for index, row in enumerate(self.rows()):
-            if index >= stop:
+        if self._rows is None or start < self._next:
+            self._rows, self._next = self.rows(), 0
+        while self._next < stop:
+            row = next(self._rows, None)
+            if row is None:
                 return
+            index, self._next = self._next, self._next + 1
             if index >= start:
                 yield TaskSeed(index, {}, row)
 

@@ -177,7 +177,8 @@ class JobRunner:
         """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
         planned = self.record.planned
         capacity = self.workers * 2
-        # Planning is lazy: pending tasks enough for every process to fill its claims, no more.
+        # Planning is lazy: pending tasks enough for every process to fill its claims, no more,
+        # topped up once half are claimed, so pages stay large.
         ahead = capacity * (1 + len(self.lanes))
         counted_at = -COUNTS_MAX_AGE
         async with send:
@@ -210,7 +211,7 @@ class JobRunner:
                 pending = counts[TaskState.PENDING]
                 open_tasks = pending + counts[TaskState.RUNNING]
                 wanted = self.target - accepted - open_tasks
-                if wanted > 0 and pending < ahead and planned < self.task_limit and not self.worker:
+                if wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker:
                     # One page tops every process up at once, so none waits for a second page.
                     upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
                     await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
