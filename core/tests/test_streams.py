@@ -80,10 +80,13 @@ def test_fingerprints_are_computed_once_per_content_object() -> None:
         calls.append(content)
         return f"h{len(calls)}"
 
-    remembered = remember_fingerprints(fingerprint, size=2)
-    first, second, third = {"q": 1}, {"q": 1}, {"q": 2}
+    remembered = remember_fingerprints(fingerprint, size=4)
+    first, second, third, fourth, fifth = {"q": 1}, {"q": 1}, {"q": 2}, {"q": 3}, {"q": 4}
     assert remembered(first) == remembered(first) == "h1"
     assert remembered(second) == "h2"  # equal but another object: computed, never mixed up
-    assert remembered(third) == "h3"  # the cache was full: it starts again
-    assert remembered(first) == "h4"
-    assert len(calls) == 4
+    assert remembered(third) == "h3"
+    assert remembered(fourth) == "h4"
+    assert remembered(fifth) == "h5"  # the cache was full: the older half is forgotten
+    assert remembered(first) == "h6"
+    assert remembered(fourth) == "h4"  # the newer half is kept
+    assert len(calls) == 6

@@ -115,7 +115,11 @@ class App:
         check_capabilities(wiring.template, providers, source)
         pm = self.pm
         hooks = Hooks(
-            fingerprint=remember_fingerprints(lambda content: pm.hook.fingerprint(sample_content=content)),
+            # Remembered for more answers than are in flight: one is fingerprinted at validation
+            # and again when its sample is built, with other tasks' validations in between.
+            fingerprint=remember_fingerprints(
+                lambda content: pm.hook.fingerprint(sample_content=content), size=2 * slots_for(spec)
+            ),
             classify_error=lambda exc, name: pm.hook.classify_error(error=exc, provider=name),
             estimate_cost=lambda name, model, usage: pm.hook.estimate_cost(provider=name, model=model, usage=usage),
         )

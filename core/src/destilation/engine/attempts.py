@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -72,8 +73,9 @@ def remember_fingerprints(fingerprint: Callable[[Any], str], size: int = 1024) -
         hit = seen.get(id(content))
         if hit is not None and hit[0] is content:
             return hit[1]
-        if len(seen) >= size:
-            seen.clear()
+        if len(seen) >= size:  # forget the older half: the answers still being worked on are recent
+            for key in list(itertools.islice(seen, size // 2)):
+                del seen[key]
         value = fingerprint(content)
         seen[id(content)] = (content, value)
         return value
