@@ -62,3 +62,15 @@ async def test_the_deadline_bounds_an_exchange_through_an_injected_transport_too
         with pytest.raises(TimeoutError):
             async with client.stream_direct("GET", httpx.URL("http://test/"), deadline_s=0.05):
                 pass
+
+
+@pytest.mark.anyio
+async def test_phase_limits_that_cannot_fire_before_the_deadline_are_left_out() -> None:
+    async with make_http_client(base_url="http://127.0.0.1:9/v1", timeout=30.0) as client:
+        within = client._aiohttp_timeout(30.0)
+        assert (within.total, within.sock_read, within.sock_connect, within.connect) == (30.0, None, None, None)
+        longer = client._aiohttp_timeout(60.0)  # each phase may still run out first
+        assert (longer.total, longer.sock_read, longer.sock_connect, longer.connect) == (60.0, 30.0, 30.0, 30.0)
+        unbounded = client._aiohttp_timeout(None)
+        assert (unbounded.total, unbounded.sock_read) == (None, 30.0)
+        assert client._aiohttp_timeout(30.0) is within  # built once per deadline

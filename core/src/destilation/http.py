@@ -89,14 +89,21 @@ class HttpClient(httpx.AsyncClient):
 
     def _aiohttp_timeout(self, deadline_s: float | None) -> ClientTimeout:
         """aiohttp's own timer for the deadline (cheaper than a cancel scope per request), with
-        the per-phase backstops httpx would set."""
+        the per-phase backstops httpx would set where they can fire before the deadline.
+
+        A phase limit no shorter than the deadline never fires first, and aiohttp re-arms a read
+        timer on every chunk received: about 3 % of a provider call's CPU for nothing.
+        """
         timeout = self._aiohttp_timeouts.get(deadline_s)
         if timeout is None:
             from aiohttp import ClientTimeout
 
-            phases = self._timeouts
+            def backstop(phase: str) -> float | None:
+                limit = self._timeouts[phase]
+                return None if deadline_s is not None and limit is not None and limit >= deadline_s else limit
+
             timeout = self._aiohttp_timeouts[deadline_s] = ClientTimeout(
-                total=deadline_s, sock_connect=phases["connect"], sock_read=phases["read"], connect=phases["pool"]
+                total=deadline_s, sock_connect=backstop("connect"), sock_read=backstop("read"), connect=backstop("pool")
             )
         return timeout
 
