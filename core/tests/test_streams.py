@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from destilation.engine.attempts import remember_fingerprints
-from destilation.engine.streams import each, send_soon, take
+from destilation.engine.streams import Handoff, send_soon, take
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_send_soon_waits_for_room_and_each_drains_then_ends() -> None:
+async def test_send_soon_waits_for_room() -> None:
     send, receive = anyio.create_memory_object_stream[int](max_buffer_size=1)
     got: list[int] = []
 
     async def consume() -> None:
         await anyio.sleep(0.01)  # the producer fills the buffer meanwhile
         async with receive:
-            async for item in each(receive):
+            async for item in receive:
                 got.append(item)
 
     async with anyio.create_task_group() as tg:
@@ -46,11 +48,46 @@ async def test_send_soon_to_departed_receivers_is_cancelled_quietly_in_a_cancell
         await send_soon(send, 2)
 
 
-async def test_each_ends_at_once_on_a_closed_empty_stream() -> None:
-    send, receive = anyio.create_memory_object_stream[int](max_buffer_size=4)
-    send.send_nowait(7)
-    send.close()
-    assert [item async for item in each(receive)] == [7]
+async def test_handoff_gives_items_to_waiting_consumers_in_order_then_none_once_closed() -> None:
+    tasks: Handoff[int] = Handoff()
+    tasks.put(1)  # nobody waits yet: queued
+    got: list[int | None] = []
+
+    async def consume() -> None:
+        while (item := await tasks.get()) is not None:
+            got.append(item)
+            await anyio.lowlevel.checkpoint()
+        got.append(None)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        tg.start_soon(consume)
+        await anyio.sleep(0.01)  # both drain the queue, then wait
+        for item in (2, 3, 4):
+            tasks.put(item)  # straight to a waiting consumer
+        await anyio.sleep(0.01)
+        tasks.close()
+    assert sorted(i for i in got if i is not None) == [1, 2, 3, 4] and got.count(None) == 2
+    assert await tasks.get() is None  # closed and empty
+
+
+async def test_handoff_skips_consumers_that_left_and_never_drops_an_item_handed_to_one_cancelled() -> None:
+    tasks: Handoff[str] = Handoff()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(tasks.get)
+        await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()  # cancelled while waiting, before anything was handed
+    tasks.put("first")  # skips the departed consumer
+    assert await tasks.get() == "first"
+
+    # A raw asyncio cancel lands even after the wait was answered (anyio's scopes wait for it).
+    consumer = asyncio.ensure_future(tasks.get())
+    await anyio.sleep(0.01)
+    tasks.put("second")  # handed to it ...
+    consumer.cancel()  # ... and cancelled before it ran again
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert await tasks.get() == "second"  # passed on, not lost
 
 
 async def test_take_waits_for_a_slot_held_elsewhere() -> None:

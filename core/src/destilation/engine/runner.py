@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 
 import anyio
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from destilation.config import JobSpec
 from destilation.domain import Event, JobRecord, JobState, Task, TaskState
@@ -26,8 +25,8 @@ from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import Exporter
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
-from destilation.engine.streams import each, send_soon
-from destilation.engine.writer import BatchWriter, Pending, accepted_samples
+from destilation.engine.streams import Handoff
+from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
 from destilation.interfaces import Sink, StateStore
 
@@ -151,29 +150,28 @@ class JobRunner:
         return await self._finish()
 
     async def _work_stage(self) -> None:
-        send: MemoryObjectSendStream[Task]
-        receive: MemoryObjectReceiveStream[Task]
-        send, receive = anyio.create_memory_object_stream[Task](max_buffer_size=self.workers)
+        tasks: Handoff[Task] = Handoff()
         try:
             with self._work:
                 async with anyio.create_task_group() as work:
                     for _ in range(self.workers):
-                        work.start_soon(self._worker, receive.clone())
-                    receive.close()
-                    await self._feed(send)
+                        work.start_soon(self._worker, tasks)
+                    try:
+                        await self._feed(tasks)
+                    finally:
+                        tasks.close()
         except* JobAborted as group:
             self.stop(JobState.FAILED, str(group.exceptions[0]))
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[Task]) -> None:
-        async with receive:
-            async for task in each(receive):
-                try:
-                    await self.loop.run_task(task)
-                finally:
-                    self._inflight -= 1
-                    self._slot_freed.set()
+    async def _worker(self, tasks: Handoff[Task]) -> None:
+        while (task := await tasks.get()) is not None:
+            try:
+                await self.loop.run_task(task)
+            finally:
+                self._inflight -= 1
+                self._slot_freed.set()
 
-    async def _feed(self, send: MemoryObjectSendStream[Task]) -> None:
+    async def _feed(self, tasks: Handoff[Task]) -> None:
         """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
         planned = self.record.planned
         capacity = self.workers * 2
@@ -181,55 +179,54 @@ class JobRunner:
         # topped up once half are claimed, so pages stay large.
         ahead = capacity * (1 + len(self.lanes))
         counted_at = -COUNTS_MAX_AGE
-        async with send:
-            while True:
-                # Counting scans the job's tasks: while claims keep succeeding, recent counts do,
-                # unless the commits since may have reached the target.
-                fresh = time.monotonic() - counted_at >= COUNTS_MAX_AGE or self._may_be_done()
-                if fresh:
-                    await self._count()
-                    counted_at = time.monotonic()
-                counts = self._counts
-                accepted = counts[TaskState.ACCEPTED]
-                if accepted >= self.target:
-                    self.stop(JobState.DONE)
-                    return
-                # Claim before planning more, so the first requests go out once a page is planned.
-                # Claims come in pages of at least `workers` tasks: fewer, larger store transactions.
-                if self.workers and capacity - self._inflight >= self.workers:
-                    claimed = await self.store.claim(
-                        self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
-                    )
-                    for task in claimed:
-                        self._inflight += 1
-                        await send_soon(send, task)
-                    if claimed:
-                        continue
-                    if not fresh:  # nothing to claim: decide what next on fresh counts only
-                        counted_at = -COUNTS_MAX_AGE
-                        continue
-                pending = counts[TaskState.PENDING]
-                open_tasks = pending + counts[TaskState.RUNNING]
-                wanted = self.target - accepted - open_tasks
-                if wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker:
-                    # One page tops every process up at once, so none waits for a second page.
-                    upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
-                    await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
-                    planned = upto
+        while True:
+            # Counting scans the job's tasks: while claims keep succeeding, recent counts do,
+            # unless the commits since may have reached the target.
+            fresh = time.monotonic() - counted_at >= COUNTS_MAX_AGE or self._may_be_done()
+            if fresh:
+                await self._count()
+                counted_at = time.monotonic()
+            counts = self._counts
+            accepted = counts[TaskState.ACCEPTED]
+            if accepted >= self.target:
+                self.stop(JobState.DONE)
+                return
+            # Claim before planning more, so the first requests go out once a page is planned.
+            # Claims come in pages of at least `workers` tasks: fewer, larger store transactions.
+            if self.workers and capacity - self._inflight >= self.workers:
+                claimed = await self.store.claim(
+                    self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
+                )
+                for task in claimed:
+                    self._inflight += 1
+                    tasks.put(task)
+                if claimed:
+                    continue
+                if not fresh:  # nothing to claim: decide what next on fresh counts only
                     counted_at = -COUNTS_MAX_AGE
                     continue
-                if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
-                    rejected = counts[TaskState.REJECTED]
-                    self.stop(
-                        JobState.FAILED,
-                        f"only {accepted} of {self.target} samples accepted: {rejected} tasks rejected and the "
-                        f"task limit ({self.task_limit}) is reached; see `destiler tasks {self.spec.name} "
-                        "--state rejected`",
-                    )
-                    return
-                self._slot_freed = anyio.Event()
-                with anyio.move_on_after(0.05):
-                    await self._slot_freed.wait()
+            pending = counts[TaskState.PENDING]
+            open_tasks = pending + counts[TaskState.RUNNING]
+            wanted = self.target - accepted - open_tasks
+            if wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker:
+                # One page tops every process up at once, so none waits for a second page.
+                upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
+                await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
+                planned = upto
+                counted_at = -COUNTS_MAX_AGE
+                continue
+            if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
+                rejected = counts[TaskState.REJECTED]
+                self.stop(
+                    JobState.FAILED,
+                    f"only {accepted} of {self.target} samples accepted: {rejected} tasks rejected and the "
+                    f"task limit ({self.task_limit}) is reached; see `destiler tasks {self.spec.name} "
+                    "--state rejected`",
+                )
+                return
+            self._slot_freed = anyio.Event()
+            with anyio.move_on_after(0.05):
+                await self._slot_freed.wait()
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
@@ -297,7 +294,7 @@ def on_commit_waker(exporters: Sequence[Exporter]) -> Callable[[list[Pending]], 
     """Hand the samples a batch accepted to the exporters, which wakes them."""
 
     def wake(batch: list[Pending]) -> None:
-        accepted = accepted_samples(batch)
+        accepted = [attrs.evolve(sample, seq=seq) for sample, seq in accepted_in(batch)]
         if accepted:
             for exporter in exporters:
                 exporter.offer(accepted)

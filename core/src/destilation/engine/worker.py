@@ -22,7 +22,7 @@ from destilation.domain import JobState
 from destilation.engine.assembly import Prepared, build_loop, share, slots_for
 from destilation.engine.channel import Channel
 from destilation.engine.runner import JobRunner
-from destilation.engine.writer import BatchWriter, Pending, accepted_samples
+from destilation.engine.writer import BatchWriter, Pending, accepted_in
 
 
 def serve_forked(prepared: Prepared, parts: int, owner: str, sock: socket.socket) -> int:
@@ -78,7 +78,7 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
 
 def _report_commit(channel: Channel, batch: list[Pending]) -> None:
     """Tell the main process how many samples a commit accepted, so it sees the job's end at once."""
-    accepted = len(accepted_samples(batch))
+    accepted = len(accepted_in(batch))
     if accepted:
         channel.post(("committed", accepted))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
-import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from destilation.domain import Sample
@@ -40,10 +39,10 @@ class Pending:
         return self.result
 
 
-def accepted_samples(batch: list[Pending]) -> list[Sample]:
+def accepted_in(batch: list[Pending]) -> list[tuple[Sample, int]]:
     """The samples a committed batch accepted, each with the `seq` the store gave it."""
     return [
-        attrs.evolve(p.transition.sample, seq=p.result.seq)
+        (p.transition.sample, p.result.seq)
         for p in batch
         if isinstance(p.transition, Accept) and p.result is not None and p.result.seq is not None
     ]
