@@ -1,9 +1,10 @@
 """Run one job to completion, pause, cancel or failure, under one anyio task group.
 
-Stages talk through bounded memory streams: the feeder plans and leases tasks from the store,
-workers run attempt loops, one writer commits transitions in batches, exporters project
-committed samples into sinks. A control loop watches the store, so `destiler pause` in another
-terminal (or the TUI) stops the run within a second.
+The feeder plans and leases tasks from the store and hands them to the slots (a hand-off
+queue; its claims bound what it holds), slots run attempt loops, one writer commits transitions
+in batches through a bounded memory stream, exporters project committed samples into sinks.
+A control loop watches the store, so `destiler pause` in another terminal (or the TUI) stops
+the run within a second.
 """
 
 from __future__ import annotations
