@@ -2,9 +2,10 @@
 
 A forked worker inherits the imported modules and the built providers, validators and template,
 so it starts in milliseconds. It never holds the runner lock; it opens its own store connection
-after the fork. One socket links it to the main process and carries only the word to start or
-stop and why it gave up. It lives exactly as long as that socket: when the main process ends,
-even by kill -9, the worker reads end-of-file and exits.
+after the fork. One socket links it to the main process and carries the word to start or stop,
+and back how many samples each commit accepted, that it stopped, or why it gave up. It lives
+exactly as long as that socket: when the main process ends, even by kill -9, the worker reads
+end-of-file and exits.
 """
 
 from __future__ import annotations
