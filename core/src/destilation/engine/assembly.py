@@ -72,7 +72,7 @@ def slots_for(spec: JobSpec) -> int:
     A task keeps its slot while its answer is validated and committed, which needs no provider;
     the headroom's tasks wait at the provider's limit meanwhile, so a request goes out as soon as
     an answer comes back instead of a validation and a commit later (2 000 samples at 200 ms and
-    500 in flight: about 10 % less job run time).
+    500 in flight: about 7 % less job run time, median of 8 runs).
     """
     if spec.workers:
         return spec.workers

@@ -135,7 +135,7 @@ class FakeOpenAI:
         """Route one request: its answer, and how long to hold it back (the latency, on chat calls only).
 
         The answer is made on arrival and only sent when due, so a burst of answers falling due
-        together costs the server a write each, as a remote API's would cost the client nothing.
+        together costs the server one write each, leaving the shared cores to the pipeline.
         """
         for prefix in PREFIXES:
             if path == f"{prefix}/chat/completions":
