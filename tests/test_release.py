@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import tarfile
 import tomllib
 import zipfile
@@ -88,6 +89,46 @@ def test_every_plugin_range_on_the_core_admits_the_release_version(folder: str) 
         requirement = Requirement(spec)
         if requirement.name == "destilation-core":
             assert VERSION in requirement.specifier, f"{folder}: {spec} does not admit {VERSION}"
+
+
+REPOSITORY = "https://github.com/destilation/destilation"
+ALL_FOLDERS = [".", *FIRST_PARTY_FOLDERS.values(), "examples/destilation_wordcount"]
+
+
+@pytest.mark.parametrize("folder", ALL_FOLDERS)
+def test_every_distribution_reads_right_on_a_package_index(folder: str) -> None:
+    project = pyproject(folder)["project"]
+    classifiers = set(project["classifiers"])
+    for classifier in (
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Typing :: Typed",
+    ):
+        assert classifier in classifiers, f"{folder}: no {classifier}"
+    assert any(c.startswith("Development Status :: ") for c in classifiers)
+    assert any(c.startswith("Topic :: ") for c in classifiers)
+    assert project["keywords"]
+    assert project["authors"] == project["maintainers"] == [{"name": "Destilation contributors"}]
+    urls = project["urls"]
+    assert set(urls) == {"Documentation", "Source", "Issues"}
+    assert urls["Source"] == REPOSITORY
+    assert urls["Issues"] == f"{REPOSITORY}/issues"
+    assert urls["Documentation"].startswith(REPOSITORY)
+    assert (ROOT / folder / project["license-files"][0]).read_text() == (ROOT / "LICENSE").read_text()
+    readme = (ROOT / folder / project["readme"]).read_text()
+    # An index shows the README alone: a relative link there goes nowhere.
+    links = [link for link in re.findall(r"\]\(([^)]+)\)", readme) if not link.startswith("https://")]
+    assert links == [], f"{folder}: relative links {links}"
+    assert f"{REPOSITORY}#readme" in readme or f"{REPOSITORY}/blob/main/docs/plugins.md" in readme
+    assert "pip install" in readme
+
+
+@pytest.mark.parametrize("folder", ALL_FOLDERS[1:])
+def test_every_package_folder_ships_py_typed(folder: str) -> None:
+    (package,) = pyproject(folder)["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert (ROOT / folder / package / "py.typed").is_file()
 
 
 # --- the checker of built distributions, on small archives made here -------------------------
