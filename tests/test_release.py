@@ -161,7 +161,7 @@ def write_release(folder: Path, *, versions: dict[str, str] | None = None, pins:
     write_wheel(folder, "destilation", versions.get("destilation", VERSION), siblings, [])
     write_sdist(folder, "destilation", versions.get("destilation", VERSION))
     for name, package in check_built.FIRST_PARTY.items():
-        requires = [] if name == "destilation-core" else ["destilation-core>=0.1,<0.2"]
+        requires = [] if name == "destilation-core" else [f"destilation-core>={VERSION}"]
         version = versions.get(name, VERSION)
         write_wheel(folder, name, version, requires, [f"{package}/__init__.py", f"{package}/py.typed"])
         write_sdist(folder, name, version)
