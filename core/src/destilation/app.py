@@ -52,6 +52,12 @@ def store_scheme(url: str) -> str:
     return scheme.split("+", 1)[0].lower()
 
 
+def is_memory_store(url: str) -> bool:
+    """`sqlite://` and `sqlite:///:memory:`: a database only the process that opens it can see."""
+    scheme, _, rest = url.partition("://")
+    return scheme.split("+", 1)[0].lower() == "sqlite" and rest.split("?", 1)[0] in ("", "/", "/:memory:")
+
+
 @attrs.define
 class App:
     pm: DestilationPluginManager
@@ -168,13 +174,9 @@ class App:
                 exporters.append(Exporter(store, spec.name, name, sink))
             if record.state is JobState.DONE:
                 return await self._refresh_done(store, record, sinks, exporters)
-            await store.set_job_state(spec.name, JobState.RUNNING, "running")
-            record = await store.get_job(spec.name) or record
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
             writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(exporters))
-            for lane in lanes:
-                lane.start()
             parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,

@@ -142,7 +142,7 @@ _PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
 def _list_hook(converter: cattrs.Converter, type_: Any) -> Callable[[Any, Any], list[Any]]:
     """Structure each item with the converter, reporting every failure with its index like cattrs does."""
     args = get_args(type_)
-    item_type = args[0] if args else Any
+    item_type: Any = args[0] if args else Any
     expected = f"a list of {_PLURALS[item_type]}" if item_type in _PLURALS else "a list"
 
     def structure_list(value: Any, _type: Any) -> list[Any]:

@@ -131,7 +131,7 @@ class InputsPlanner:
     def fields(self) -> tuple[int, set[str]]:
         """How many rows the file has, and every field name its rows have (the file is read once for both)."""
         if self._fields is None:
-            rows, names = 0, set()
+            rows, names = 0, set[str]()
             for row in self.rows():
                 rows += 1
                 names.update(row)

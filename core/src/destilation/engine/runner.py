@@ -9,6 +9,7 @@ the run within a second.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -24,6 +25,7 @@ from destilation.config import JobSpec
 from destilation.domain import Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import Exporter
+from destilation.engine.failure import describe_failure, record_failure
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
@@ -109,10 +111,22 @@ class JobRunner:
         self._own_at_count, self._others_since_count = own, self._others_since_count - others
 
     async def run(self) -> RunOutcome:
+        """Run the job; whatever breaks inside ends it `failed` with one line, never left `running`."""
+        try:
+            return await self._run()
+        except Exception as exc:  # a sink, the disk, the store or a plugin's bug: the job must not stay running
+            return await self._failed(exc)
+
+    async def _run(self) -> RunOutcome:
         if not self.worker:
+            await self.store.set_job_state(self.spec.name, JobState.RUNNING, "running")
+            self.record = await self.store.get_job(self.spec.name) or self.record
             self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
         for exporter in self.exporters:
             await exporter.open()
+        # Only now, so that workers never start on a job whose dataset cannot even be opened.
+        for lane in self.lanes:
+            lane.start()
         writer_done = anyio.Event()
 
         async def write() -> None:
@@ -139,16 +153,41 @@ class JobRunner:
                     self.writer.close()
                     with anyio.CancelScope(shield=True):
                         await writer_done.wait()
-                        await self.store.release_all(self.spec.name, self.owner)
+                        await self._release(self.owner)
                         # Before the last export: what the workers committed must be in the dataset.
                         # All are told first, so they wind down together.
                         for lane in self.lanes:
                             lane.ask_to_stop()
                         for lane in self.lanes:
                             await lane.stop()
-                            await self.store.release_all(self.spec.name, lane.owner)
+                            await self._release(lane.owner)
                         background.cancel_scope.cancel()
         return await self._finish()
+
+    async def _release(self, owner: str) -> None:
+        """Give back `owner`'s leases; a store that cannot must not keep the workers from being stopped.
+
+        What broke is met again (and reported) by the commit or state change that follows; a lease
+        left behind is taken back by the next runner, or expires.
+        """
+        with contextlib.suppress(Exception):
+            await self.store.release_all(self.spec.name, owner)
+
+    async def _failed(self, exc: Exception) -> RunOutcome:
+        """End the run `failed` on an error: leases back, the job's state and events recorded where the store can."""
+        reason = describe_failure(exc)
+        with anyio.CancelScope(shield=True):
+            owners = [self.owner, *(lane.owner for lane in self.lanes)]
+            # A worker's main process decides the job's state; the worker only gives its leases back.
+            message = await record_failure(self.store, self.spec.name, owners, reason, mark=not self.worker)
+            counts = self._counts
+            if not self.worker and message == reason:  # the store took the failure: count and log it too
+                self.bus.emit(Event("job_failed", self.spec.name, reason))
+                with contextlib.suppress(Exception):  # the state is recorded; the last counts are good enough
+                    await self.store.add_events(self.bus.drain())
+                    counts = await self.store.counts(self.spec.name)
+        accepted, rejected = counts.get(TaskState.ACCEPTED, 0), counts.get(TaskState.REJECTED, 0)
+        return RunOutcome(JobState.FAILED, self.target, accepted, rejected, message)
 
     async def _work_stage(self) -> None:
         tasks: Handoff[Task] = Handoff()
