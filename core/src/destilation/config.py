@@ -128,8 +128,12 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
     """Lists only from lists (cattrs takes any iterable: `"optics"` would become six letters) and
     literals named in their error."""
     converter.register_structure_hook_factory(_is_list, functools.partial(_list_hook, converter))
-    converter.register_structure_hook_func(lambda t: get_origin(t) is Literal, _structure_literal)
+    converter.register_structure_hook_func(_is_literal, _structure_literal)
     return converter
+
+
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal
 
 
 def _is_list(type_: Any) -> bool:
