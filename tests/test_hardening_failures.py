@@ -56,6 +56,7 @@ def test_a_dataset_file_that_cannot_open_fails_the_job_and_resume_finishes_it(de
     assert shown["state"] == "failed"
     assert "data.jsonl: Is a directory" in str(shown["message"])
     assert destiler.json("tasks", "blocked", "--state", "running") == []
+    assert one_line(destiler("inspect", "blocked/0"), 2) == "error: job 'blocked' has no task 0: it has no tasks yet"
 
     (destiler.data_dir / "blocked" / "data.jsonl").rmdir()
     resumed = destiler("resume", "blocked")
@@ -253,10 +254,13 @@ def test_an_unknown_task_is_bad_input(destiler, write_job) -> None:
 # Item 11: inputs files.
 
 
-def inputs_job(tmp_path: Path, rows_file: str, content: str, count: int) -> Path:
+def inputs_job(tmp_path: Path, rows_file: str, content: str, count: int, provider: str = "") -> Path:
     (tmp_path / rows_file).write_text(content, encoding="utf-8")
     job = tmp_path / "rows-job.toml"
-    job.write_text(f'count = {count}\ninputs = "{rows_file}"\n[providers.t]\nkind = "mock"\n', encoding="utf-8")
+    job.write_text(
+        f'count = {count}\nmax_attempts = 1\ninputs = "{rows_file}"\n[providers.t]\nkind = "mock"\n{provider}',
+        encoding="utf-8",
+    )
     return job
 
 
@@ -266,13 +270,14 @@ def inputs_job(tmp_path: Path, rows_file: str, content: str, count: int) -> Path
     [
         ("rows.csv", "topic\nbees\ntides\n", 5, "$.count: 5 samples asked for, but {rows} has 2 rows"),
         ("rows.csv", "", 1, "{rows}: the inputs file has no rows"),
+        ("rows.csv", "bees,easy\n", 1, "{rows}: its columns (bees, easy) include none of the fields"),
         ("rows.csv", "topic\n", 1, "{rows}: the inputs file has no rows"),
         ("rows.jsonl", "\n\n", 1, "{rows}: the inputs file has no rows"),
-        ("rows.csv", "bees,easy\ntides,hard\n", 1, "{rows}: its rows have the fields bees, easy, none of which"),
+        ("rows.csv", "bees,easy\ntides,hard\n", 1, "{rows}: its columns (bees, easy) include none of the fields"),
         ("rows.csv", "What are bees?,easy\n", 1, "{rows}:1: the first row is not a header: 'What are bees?'"),
         ("rows.csv", "topic,topic\nbees,tides\n", 1, "{rows}:1: the header names column 'topic' twice"),
         ("rows.csv", "topic,level\nbees\n", 1, "{rows}:2: 1 values, but the header names 2 columns"),
-        ("rows.jsonl", '"bees"\n', 1, "{rows}: its rows have the fields prompt, none of which"),
+        ("rows.jsonl", '"bees"\n', 1, "{rows}: its rows' keys (prompt) include none of the fields"),
     ],
 )
 def test_inputs_files_that_cannot_serve_the_job_are_one_line(
@@ -307,3 +312,15 @@ def test_inspect_shows_the_axes_of_a_task_as_text(destiler, write_job) -> None:
     assert text.stdout.splitlines()[1] == "  axes: topic = volcanoes"
     assert "{'" not in text.stdout
     assert destiler.json("inspect", "axed/1")["input"] is None
+
+
+def test_inspect_shows_provider_errors_and_input_values_as_text(destiler, tmp_path) -> None:
+    row = '{"topic": "bees", "n": 3, "notes": "two\\nlines"}\n'
+    job = inputs_job(tmp_path, "rows.jsonl", row, 1, provider="failure_rate = 1.0\n")
+    assert destiler("run", str(job)).returncode == 1
+    lines = destiler("inspect", "rows-job/0").stdout.splitlines()
+    assert lines[0] == "task rows-job/0: rejected after 1 attempt"
+    assert lines[1] == '  input: topic = bees, n = 3, notes = "two\\nlines"'
+    assert lines[2].startswith("  attempt 1 on t: failed, ")
+    assert lines[3].startswith("    - error: ")
+    assert lines[-1].startswith("  rejected: [provider_error]")

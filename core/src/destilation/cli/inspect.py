@@ -70,9 +70,8 @@ def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
         click.echo(f"  axes: {show_fields(seed.axes)}")
     for attempt in detail.attempts:
         status = "ok" if attempt.ok else "failed"
-        click.echo(
-            f"  attempt {attempt.number} on {attempt.provider}/{attempt.model}: {status}, {attempt.latency_s:.2f}s"
-        )
+        on = f"{attempt.provider}/{attempt.model}" if attempt.model else attempt.provider
+        click.echo(f"  attempt {attempt.number} on {on}: {status}, {attempt.latency_s:.2f}s")
         if attempt.error:
             click.echo(f"    - error: {attempt.error}")
         for issue in attempt.issues:

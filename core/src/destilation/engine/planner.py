@@ -71,6 +71,8 @@ class InputsPlanner:
         if self.path.suffix.lower() not in (".jsonl", ".csv"):
             raise ConfigError(str(self.path), "input files must end in .jsonl or .csv", "$.inputs")
         self._fields: tuple[int, set[str]] | None = None
+        self._columns: list[str] = []
+        """A CSV file's header, once read."""
         self._rows: Iterator[dict[str, JSON]] | None = None
         self._next = 0
         """The index of the row `_rows` gives next: pages planned in order read the file once."""
@@ -100,7 +102,7 @@ class InputsPlanner:
                 if not values:
                     continue
                 if header is None:
-                    header = self._header(values, reader.line_num)
+                    header = self._columns = self._header(values, reader.line_num)
                     continue
                 if len(values) != len(header):
                     raise ConfigError(
@@ -135,7 +137,7 @@ class InputsPlanner:
             for row in self.rows():
                 rows += 1
                 names.update(row)
-            self._fields = rows, names
+            self._fields = rows, names | set(self._columns)
         return self._fields
 
     def seeds(self, start: int, stop: int) -> Iterator[TaskSeed]:
@@ -166,26 +168,23 @@ def check_inputs(planner: InputsPlanner, spec: JobSpec, template: Template, sour
     above the rows, since each row makes one task and so at most one sample.
     """
     rows, names = planner.fields()
-    if rows == 0:
-        raise ConfigError(str(planner.path), "the inputs file has no rows: each row makes one task")
     used = [name for name in dict.fromkeys(template.fields()) if name != "index"]
-    if used and not names & set(used):
+    if used and names and not names & set(used):
+        csv_file = planner.path.suffix.lower() == ".csv"
+        have = "its columns" if csv_file else "its rows' keys"
+        fix = "its first row must be a header naming the columns" if csv_file else "name the keys after them"
         raise ConfigError(
             str(planner.path),
-            f"its rows have the fields {', '.join(sorted(names))}, none of which the prompt of template "
-            f"{template.id!r} uses ({', '.join(used)}); "
-            + (
-                "its first row must be a header naming the columns"
-                if planner.path.suffix.lower() == ".csv"
-                else "name the rows' keys after them"
-            ),
+            f"{have} ({', '.join(sorted(names))}) include none of the fields the prompt of template "
+            f"{template.id!r} uses ({', '.join(used)}); {fix}",
         )
+    if rows == 0:
+        raise ConfigError(str(planner.path), "the inputs file has no rows: each row makes one task")
     if spec.count > rows:
         raise ConfigError(
             source,
-            f"{spec.count} samples asked for, but {planner.path} has {rows} row{'' if rows == 1 else 's'} and each "
-            "row makes at most "
-            f"one sample: lower count to {rows} or add rows",
+            f"{spec.count} samples asked for, but {planner.path} has {rows} row{'' if rows == 1 else 's'}"
+            f" and each row makes at most one sample: lower count to {rows} or add rows",
             "$.count",
         )
     return rows
