@@ -95,7 +95,7 @@ def test_a_full_data_disk_fails_the_job_and_resume_finishes_once_there_is_room(
 ) -> None:
     disk = tmpfs("200k")
     where = ("--db", f"sqlite:///{tmp_path / 'state.db'}", "--data-dir", str(disk.path))
-    job = write_job("full", count=3000, provider=FAST)
+    job = write_job("full", count=1000, provider=FAST)
     line = one_line(destiler(*where, "run", str(job)), 1)
     assert line.startswith("full: failed, ")
     assert f"jsonl sink: cannot write {disk.path}/full/data.jsonl: No space left on device" in line
@@ -108,13 +108,13 @@ def test_a_full_data_disk_fails_the_job_and_resume_finishes_once_there_is_room(
     resumed = destiler(*where, "resume", "full")
     assert resumed.returncode == 0, resumed.stderr
     assert state_of(destiler, "full", *where)["state"] == "done"
-    assert_complete(destiler, "full", 3000, data_dir=disk.path)
+    assert_complete(destiler, "full", 1000, data_dir=disk.path)
 
 
 def test_a_full_store_disk_says_so_and_resume_finishes_once_there_is_room(destiler, write_job, tmpfs) -> None:
     disk = tmpfs("300k")
     db = f"sqlite:///{disk.path / 'state.db'}"
-    job = write_job("crowded", count=3000, provider=FAST)
+    job = write_job("crowded", count=1000, provider=FAST)
     line = one_line(destiler("--db", db, "run", str(job)), 1)
     assert line.startswith("crowded: failed, ")
     assert "state.db: database or disk is full" in line
@@ -129,7 +129,7 @@ def test_a_full_store_disk_says_so_and_resume_finishes_once_there_is_room(destil
     resumed = destiler("--db", db, "resume", "crowded")
     assert resumed.returncode == 0, resumed.stderr
     assert state_of(destiler, "crowded", "--db", db)["state"] == "done"
-    assert_complete(destiler, "crowded", 3000)
+    assert_complete(destiler, "crowded", 1000)
 
 
 @pytest.mark.parametrize(("count", "provider"), [(20, ""), (1200, FAST)], ids=["one-process", "two-processes"])

@@ -43,18 +43,21 @@ def test_a_failure_is_described_in_one_line(error: BaseException, line: str) -> 
 
 
 class Store:
-    """Just the store methods recording a failure uses; `broken` makes them raise."""
+    """Just the store methods recording a failure uses; each `broken_*` makes one raise."""
 
-    def __init__(self, broken: Exception | None = None) -> None:
-        self.broken = broken
+    def __init__(self, broken_release: Exception | None = None, broken_state: Exception | None = None) -> None:
+        self.broken_release = broken_release
+        self.broken_state = broken_state
         self.calls: list[tuple[Any, ...]] = []
 
     async def release_all(self, job: str, owner: str) -> None:
-        if self.broken is not None:
-            raise self.broken
+        if self.broken_release is not None:
+            raise self.broken_release
         self.calls.append(("release_all", job, owner))
 
     async def set_job_state(self, job: str, state: JobState, message: str | None = None) -> None:
+        if self.broken_state is not None:
+            raise self.broken_state
         self.calls.append(("set_job_state", job, state, message))
 
 
@@ -74,12 +77,20 @@ async def test_a_failure_gives_the_leases_back_and_marks_the_job_failed() -> Non
 
 
 @pytest.mark.anyio
+async def test_leases_that_cannot_be_given_back_do_not_keep_the_job_from_being_marked() -> None:
+    store = Store(broken_release=StoreError("busy"))
+    assert await record_failure(cast(StateStore, store), "j", ["a"], "it broke", mark=True) == "it broke"
+    assert store.calls == [("set_job_state", "j", JobState.FAILED, "it broke")]
+
+
+@pytest.mark.anyio
 async def test_a_store_that_cannot_record_the_failure_is_named_in_the_line() -> None:
     full = "sqlite:///x.db: database or disk is full"
-    line = await record_failure(cast(StateStore, Store(StoreError(full))), "j", ["a"], full, mark=True)
+    line = await record_failure(cast(StateStore, Store(broken_state=StoreError(full))), "j", ["a"], full, mark=True)
     assert line == (
         f"{full}; the store could not record the failure either, so it may still show the job as running: "
         "`destiler resume j` continues once the cause is fixed"
     )
-    line = await record_failure(cast(StateStore, Store(StoreError(full))), "j", ["a"], "jsonl sink: x", mark=True)
+    store = Store(broken_state=StoreError(full))
+    line = await record_failure(cast(StateStore, store), "j", ["a"], "jsonl sink: x", mark=True)
     assert line.startswith(f"jsonl sink: x; the store could not record the failure ({full}), so it may still show")

@@ -8,6 +8,7 @@ cause is fixed. When the store itself cannot record this, the line says so.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from destilation.domain import JobState
@@ -38,14 +39,17 @@ def describe_failure(exc: BaseException) -> str:
 async def record_failure(store: StateStore, job: str, owners: Iterable[str], reason: str, *, mark: bool) -> str:
     """Give back the owners' leases and, if `mark`, mark the job failed with `reason`; return the line to show.
 
-    If the store cannot do it (a full disk under SQLite, a lost server), the line says so and the
-    job keeps its last recorded state: the next runner takes the leases back, so resume still works.
+    If the store cannot mark it (a full disk under SQLite, a lost server), the line says so and the
+    job keeps its last recorded state. Leases it cannot give back are taken back by the next
+    runner or expire, so resume works either way.
     """
-    try:
-        for owner in owners:
+    for owner in owners:
+        with contextlib.suppress(Exception):
             await store.release_all(job, owner)
-        if mark:
-            await store.set_job_state(job, JobState.FAILED, reason)
+    if not mark:
+        return reason
+    try:
+        await store.set_job_state(job, JobState.FAILED, reason)
     except Exception as exc:  # whatever the store raises, the line must still reach the user
         why = describe_failure(exc)
         also = "either" if why == reason else f"({why})"

@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 import attrs
@@ -86,6 +86,8 @@ class JobRunner:
     """This process's accepted samples when the job's tasks were last counted."""
     _others_since_count: int = 0
     """Samples worker processes reported accepted since the last count."""
+    _recorded: JobState | None = None
+    """The final state `_finish` recorded in the store, once it has."""
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins."""
@@ -131,7 +133,7 @@ class JobRunner:
 
         async def write() -> None:
             try:
-                await self.writer.run()
+                await self._guarded(self.writer.run)
             finally:
                 writer_done.set()
 
@@ -143,8 +145,8 @@ class JobRunner:
                         lane.serve, functools.partial(self.stop, JobState.FAILED), self.worker_committed
                     )
                 for exporter in self.exporters:
-                    background.start_soon(exporter.run)
-                background.start_soon(self._control)
+                    background.start_soon(self._guarded, exporter.run)
+                background.start_soon(self._guarded, self._control)
                 if self.handle_signals:
                     background.start_soon(self._signals)
                 try:
@@ -164,6 +166,17 @@ class JobRunner:
                         background.cancel_scope.cancel()
         return await self._finish()
 
+    async def _guarded(self, stage: Callable[[], Awaitable[None]]) -> None:
+        """Run a stage; an error in it fails the job through `stop`, like any other reason to end.
+
+        Raised instead, it would tear down the task group that watches the worker processes, and
+        each of them could then only be waited out instead of stopped in order.
+        """
+        try:
+            await stage()
+        except Exception as exc:  # a sink, the disk or the store: the job ends failed with this line
+            self.stop(JobState.FAILED, describe_failure(exc))
+
     async def _release(self, owner: str) -> None:
         """Give back `owner`'s leases; a store that cannot must not keep the workers from being stopped.
 
@@ -175,11 +188,14 @@ class JobRunner:
 
     async def _failed(self, exc: Exception) -> RunOutcome:
         """End the run `failed` on an error: leases back, the job's state and events recorded where the store can."""
-        reason = describe_failure(exc)
+        # The reason the run was already ending for comes first: what broke after is often its echo.
+        failing = self._stop is JobState.FAILED and self._message
+        reason = self._message if failing else describe_failure(exc)
         with anyio.CancelScope(shield=True):
             owners = [self.owner, *(lane.owner for lane in self.lanes)]
             # A worker's main process decides the job's state; the worker only gives its leases back.
-            message = await record_failure(self.store, self.spec.name, owners, reason, mark=not self.worker)
+            mark = not self.worker and self._recorded is not JobState.FAILED
+            message = await record_failure(self.store, self.spec.name, owners, reason, mark=mark)
             counts = self._counts
             if not self.worker and message == reason:  # the store took the failure: count and log it too
                 self.bus.emit(Event("job_failed", self.spec.name, reason))
@@ -202,6 +218,8 @@ class JobRunner:
                         tasks.close()
         except* JobAborted as group:
             self.stop(JobState.FAILED, str(group.exceptions[0]))
+        except* Exception as group:  # a plugin's bug in an attempt: the job ends failed, the workers are stopped
+            self.stop(JobState.FAILED, describe_failure(group))
 
     async def _worker(self, tasks: Handoff[Task]) -> None:
         while (task := await tasks.get()) is not None:
@@ -320,6 +338,7 @@ class JobRunner:
         else:
             message = self._message or f"{state.value} at {accepted}/{self.target}"
         await self.store.set_job_state(self.spec.name, state, message)
+        self._recorded = state
         record = await self.store.get_job(self.spec.name)
         assert record is not None
         for sink in self.sinks:
