@@ -96,7 +96,11 @@ class Tmpfs:
         self.path = path
 
     def resize(self, size: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(self.path)], check=True, capture_output=True)
+        self.remount(f"size={size}")
+
+    def remount(self, options: str) -> None:
+        """`ro` makes the disk unwritable (root ignores file modes, not a read-only mount), `rw` undoes it."""
+        subprocess.run(["mount", "-o", f"remount,{options}", str(self.path)], check=True, capture_output=True)
 
 
 @pytest.fixture

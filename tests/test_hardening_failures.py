@@ -65,6 +65,21 @@ def test_a_dataset_file_that_cannot_open_fails_the_job_and_resume_finishes_it(de
     assert_complete(destiler, "blocked", 20)
 
 
+def test_an_unwritable_data_dir_fails_the_job_and_resume_finishes_it(destiler, write_job, tmpfs, tmp_path) -> None:
+    disk = tmpfs("1m")
+    disk.remount("ro")
+    where = ("--db", f"sqlite:///{tmp_path / 'state.db'}", "--data-dir", str(disk.path))
+    line = one_line(destiler(*where, "run", str(write_job("sealed", count=10))), 1)
+    assert line.startswith("sealed: failed, 0/10 samples accepted: jsonl sink: cannot ")
+    assert "Read-only file system" in line and str(disk.path) in line
+    assert state_of(destiler, "sealed", *where)["state"] == "failed"
+
+    disk.remount("rw")
+    resumed = destiler(*where, "resume", "sealed")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_complete(destiler, "sealed", 10, data_dir=disk.path)
+
+
 def test_a_data_dir_that_is_a_file_fails_the_job_and_resume_finishes_it(destiler, write_job, tmp_path) -> None:
     job = write_job("filed", count=15)
     db = f"sqlite:///{tmp_path / 'state.db'}"
