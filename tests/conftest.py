@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +87,81 @@ def write_job(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+class Tmpfs:
+    """A small tmpfs mounted for one test: a disk that fills up, and grows again with `resize`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def resize(self, size: str) -> None:
+        self.remount(f"size={size}")
+
+    def remount(self, options: str) -> None:
+        """`ro` makes the disk unwritable (root ignores file modes, not a read-only mount), `rw` undoes it."""
+        subprocess.run(["mount", "-o", f"remount,{options}", str(self.path)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Tmpfs]]:
+    """`tmpfs("200k")` mounts a disk of that size under tmp_path; the test is skipped, saying why, where it cannot."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Tmpfs:
+        path = tmp_path / f"disk{len(mounted)}"
+        path.mkdir()
+        try:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+            )
+        except OSError as exc:  # pragma: no cover - no mount program on this machine
+            pytest.skip(f"cannot mount a tmpfs here: {exc}")
+        if done.returncode != 0:  # pragma: no cover - not root, or in a container without CAP_SYS_ADMIN
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or f'mount exited {done.returncode}'}")
+        mounted.append(path)
+        return Tmpfs(path)
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+BOOM_PLUGIN = '''
+"""A third-party validator that raises an unexpected error while BOOM is set: a plugin's bug."""
+
+import os
+
+from destilation import hookimpl
+from destilation.domain import Verdict
+
+
+class Boom:
+    name = "boom"
+
+    def __init__(self, config, context):
+        pass
+
+    async def check(self, candidate, context):
+        if os.environ.get("BOOM"):
+            raise RuntimeError("the boom validator broke")
+        return Verdict()
+
+
+@hookimpl
+def register_validators(register):
+    register("boom", Boom)
+'''
+
+
+@pytest.fixture
+def boom_plugin(tmp_path: Path) -> dict[str, str]:
+    """Installs (on PYTHONPATH, with its entry point) a plugin whose validator raises while BOOM=1; returns the env."""
+    folder = tmp_path / "site"
+    info = folder / "boom_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (folder / "boom_plugin.py").write_text(BOOM_PLUGIN, encoding="utf-8")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: boom-plugin\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[destilation]\nboom = boom_plugin\n", encoding="utf-8")
+    paths = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(paths)}

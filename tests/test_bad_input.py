@@ -61,8 +61,7 @@ def test_missing_file_and_missing_env(destiler, write_job, tmp_path) -> None:
 
 
 def test_unknown_job_and_bad_task_reference(destiler) -> None:
-    result = destiler("show", "ghost")
-    assert result.returncode == 1 and "no job named 'ghost'" in result.stderr
+    assert "no job named 'ghost'" in one_line_error(destiler("show", "ghost"))
     line = one_line_error(destiler("inspect", "ghost"))
     assert "JOB/INDEX" in line
 
@@ -72,5 +71,8 @@ def test_missing_api_key_is_one_line_and_leaves_no_job_behind(destiler, tmp_path
     job = tmp_path / "remote.toml"
     job.write_text('count = 3\n[providers.t]\nkind = "openrouter"\nmodel = "openai/gpt-4o-mini"\n')
     line = one_line_error(destiler("run", str(job)))
-    assert line == "error: provider 't': no API key: set OPENROUTER_API_KEY or api_key = \"${OPENROUTER_API_KEY}\""
+    assert line == (
+        f"error: {job}: $.providers.t: provider 't': no API key: set OPENROUTER_API_KEY or "
+        'api_key = "${OPENROUTER_API_KEY}"'
+    )
     assert destiler.json("jobs") == []

@@ -57,8 +57,8 @@ def test_text_views_of_a_job_with_rejections(cli, tmp_path: Path) -> None:  # ty
     assert "failed" in cli("inspect", failed_task).output
     assert "rejected: [" in cli("inspect", failed_task).output
     missing = cli("inspect", "mixed/99999")
-    assert missing.exit_code == 1
-    assert "no task mixed/99999" in missing.output
+    assert missing.exit_code == 2
+    assert "job 'mixed' has no task 99999: its tasks are mixed/0 to mixed/" in missing.output
 
 
 def test_templates_and_plugins_text(cli) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ from destilation.app import App
 from destilation.config import Settings, load_job
 from destilation.domain import Event
 from destilation.engine.runner import RunOutcome
-from destilation.errors import JobError
+from destilation.errors import ConfigError, JobError
 from destilation.plugins import make_plugin_manager
 
 
@@ -165,9 +165,12 @@ def test_backoff_on_retry_after_then_the_engine_parses_and_prices_itself(tmp_pat
     assert kinds.count("provider_error") == 4
 
 
-def test_inputs_file_caps_the_target_at_its_rows(tmp_path: Path) -> None:
+def test_inputs_file_makes_one_task_per_row_and_refuses_a_count_above_its_rows(tmp_path: Path) -> None:
     (tmp_path / "rows.jsonl").write_text('{"topic": "bees"}\n{"topic": "tides"}\n{"topic": "rust"}\n')
     job = job_file(tmp_path, 'count = 10\ninputs = "rows.jsonl"\n[providers.teacher]\nkind = "mock"\n')
+    with pytest.raises(ConfigError, match=r"\$\.count: 10 samples asked for, but .*rows\.jsonl has 3 rows"):
+        run(make_app(tmp_path), job)
+    job = job_file(tmp_path, 'count = 3\ninputs = "rows.jsonl"\n[providers.teacher]\nkind = "mock"\n')
     outcome = run(make_app(tmp_path), job)
     assert (outcome.state, outcome.target, outcome.accepted) == (JobState.DONE, 3, 3)
     assert sorted(s["meta"]["task"] for s in lines(tmp_path)) == [0, 1, 2]

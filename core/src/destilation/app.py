@@ -21,7 +21,7 @@ from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter
 from destilation.engine.forking import WorkerProcess
 from destilation.engine.lanes import WorkerLane
-from destilation.engine.planner import InputsPlanner, make_planner
+from destilation.engine.planner import InputsPlanner, check_inputs, make_planner
 from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
     build_providers,
@@ -50,6 +50,12 @@ def store_scheme(url: str) -> str:
             "--db", f"{url!r} is not a database URL (expected sqlite:///path/to/file.db or postgresql://host/db)"
         )
     return scheme.split("+", 1)[0].lower()
+
+
+def is_memory_store(url: str) -> bool:
+    """`sqlite://` and `sqlite:///:memory:`: a database only the process that opens it can see."""
+    scheme, _, rest = url.partition("://")
+    return scheme.split("+", 1)[0].lower() == "sqlite" and rest.split("?", 1)[0] in ("", "/", "/:memory:")
 
 
 @attrs.define
@@ -93,12 +99,15 @@ class App:
         registry = self.registry
         store_scheme(self.store_url)
         template = resolve_template(spec, registry, source)
+        planner = make_planner(spec, source)
+        if isinstance(planner, InputsPlanner):
+            check_inputs(planner, spec, template, source)
         return Wiring(
             template=template,
             validators=build_validators(spec, template, registry, context, source),
             router=build_router(spec, registry, context, source),
             sinks=check_sinks(spec, registry, source),
-            planner=make_planner(spec),
+            planner=planner,
         )
 
     def prepare(self, spec: JobSpec, source: str) -> Prepared:
@@ -152,10 +161,9 @@ class App:
             await stack.enter_async_context(store)
             await store.open()
             await store.lock_runner(spec.name, owner)
-            target, task_limit = spec.count, spec.task_limit
-            if isinstance(planner, InputsPlanner):
-                rows = planner.count()
-                target, task_limit = min(spec.count, rows), rows
+            # An inputs file was checked to hold at least `count` rows; each row is one task at most.
+            task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
+            target = spec.count
             record = await self._job_record(store, spec, raw, target, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
@@ -166,13 +174,9 @@ class App:
                 exporters.append(Exporter(store, spec.name, name, sink))
             if record.state is JobState.DONE:
                 return await self._refresh_done(store, record, sinks, exporters)
-            await store.set_job_state(spec.name, JobState.RUNNING, "running")
-            record = await store.get_job(spec.name) or record
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
             writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(exporters))
-            for lane in lanes:
-                lane.start()
             parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,

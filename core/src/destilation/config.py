@@ -6,15 +6,18 @@ error names the file, the key path and what was expected, in one line.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from destilation.domain import JSON
 from destilation.errors import ConfigError
@@ -115,10 +118,84 @@ def _structure_provider(value: Any, _type: type) -> ProviderSpec:
 
 def make_converter() -> cattrs.Converter:
     """A converter that forbids unknown keys and turns strings into `Secret`s where asked."""
-    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter = _strict(cattrs.Converter(forbid_extra_keys=True))
     converter.register_structure_hook(Secret, lambda v, _t: v if isinstance(v, Secret) else Secret(_as_str(v)))
     converter.register_structure_hook(ProviderSpec, _structure_provider)
     return converter
+
+
+def _strict(converter: cattrs.Converter) -> cattrs.Converter:
+    """Lists only from lists (cattrs takes any iterable: `"optics"` would become six letters) and
+    literals named in their error."""
+    converter.register_structure_hook_factory(_is_list, functools.partial(_list_hook, converter))
+    converter.register_structure_hook_func(_is_literal, _structure_literal)
+    return converter
+
+
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal
+
+
+def _is_list(type_: Any) -> bool:
+    return type_ is list or get_origin(type_) is list
+
+
+_PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+
+
+def _list_hook(converter: cattrs.Converter, type_: Any) -> Callable[[Any, Any], list[Any]]:
+    """Structure each item with the converter, reporting every failure with its index like cattrs does."""
+    args = get_args(type_)
+    item_type: Any = args[0] if args else Any
+    expected = f"a list of {_PLURALS[item_type]}" if item_type in _PLURALS else "a list"
+
+    def structure_list(value: Any, _type: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected {expected}, got {_a(value)}")
+        if item_type is Any:
+            return list(value)
+        items, errors = [], []
+        for index, item in enumerate(value):
+            try:
+                items.append(converter.structure(item, item_type))
+            except Exception as exc:
+                note = IterableValidationNote(f"Structuring {type_} @ index {index}", index, item_type)
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {type_!r}", errors, type_)
+        return items
+
+    return structure_list
+
+
+def _structure_literal(value: Any, type_: Any) -> Any:
+    allowed = get_args(type_)
+    # `True == 1`: compare types too, so `sampling = 1` never matches a literal 1 or True by accident.
+    if not any(type(value) is type(a) and value == a for a in allowed):
+        choices = ", ".join(_show(a) for a in allowed)
+        raise ValueError(f"expected one of {choices}, got {_show(value)}")
+    return value
+
+
+def _show(value: Any) -> str:
+    """A TOML-ish rendering for messages: strings in double quotes, tables and lists by kind."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return _a(value)
+
+
+def _a(value: Any) -> str:
+    """What kind of TOML value `value` is, with its article: 'a string', 'a table', …"""
+    kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", dict: "a table", list: "a list"}
+    for kind, name in kinds.items():
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
 
 
 def _as_str(value: Any) -> str:
@@ -127,7 +204,7 @@ def _as_str(value: Any) -> str:
     return value
 
 
-_plain = cattrs.Converter(forbid_extra_keys=True)
+_plain = _strict(cattrs.Converter(forbid_extra_keys=True))
 """Structures a provider's own keys; the main converter's ProviderSpec hook delegates here."""
 
 
@@ -160,7 +237,7 @@ def _describe(exc: BaseException, expected: type | None) -> str:
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(text):
         return text
-    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
+    if isinstance(exc, TypeError | ValueError) and str(exc).startswith("expected "):
         return str(exc)
     return cattrs.v.format_exception(exc, expected)
 

@@ -31,3 +31,7 @@ class JobError(DestilationError):
     """A job cannot run or be steered as asked (unknown job, already running, …)."""
 
     exit_code = EXIT_JOB_FAILED
+
+
+class UnknownJobError(DestilationError):
+    """A job or task named on the command line is not in the store: bad input, so exit 2."""

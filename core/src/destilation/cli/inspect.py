@@ -1,23 +1,41 @@
-"""`destiler inspect JOB/INDEX`: one task with every attempt, its issues and the accepted sample."""
+"""`destiler inspect JOB/INDEX`: one task with every attempt, its issues and the accepted sample.
+
+The text output is for people: values print as text or JSON, never as Python reprs.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import attrs
 import click
 
-from destilation.cli.state import CliState, emit_json, json_option, pass_state
-from destilation.cli.tasks import task_json
-from destilation.errors import ConfigError, JobError
+from destilation.cli.state import CliState, emit_json, json_option, pass_state, require_job
+from destilation.cli.tasks import STORE_INT_MAX, task_json
+from destilation.domain import JSON
+from destilation.errors import ConfigError, UnknownJobError
 from destilation.interfaces import StateStore, TaskDetail
 
 
 def parse_task_ref(ref: str) -> tuple[str, int]:
     job, sep, index = ref.rpartition("/")
-    if not sep or not job or not index.isdigit():
+    if not sep or not job or not index.isascii() or not index.isdigit():
         raise ConfigError("TASK", f"{ref!r} is not a task reference: use JOB/INDEX, e.g. quickstart/17")
+    if int(index) > STORE_INT_MAX:
+        raise ConfigError("TASK", f"{ref!r}: the task index must be between 0 and {STORE_INT_MAX}")
     return job, int(index)
+
+
+def show_value(value: JSON) -> str:
+    """A value as a person reads it: a one-line string as it is, anything else as JSON."""
+    if isinstance(value, str) and value.isprintable():
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def show_fields(fields: Mapping[str, JSON]) -> str:
+    return ", ".join(f"{name} = {show_value(value)}" for name, value in fields.items())
 
 
 @click.command()
@@ -31,7 +49,9 @@ def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
     async def work(store: StateStore) -> TaskDetail:
         detail = await store.get_task(job, index)
         if detail is None:
-            raise JobError(f"no task {task_ref} in the store")
+            record = await require_job(store, job)
+            known = f"its tasks are {job}/0 to {job}/{record.planned - 1}" if record.planned else "it has no tasks yet"
+            raise UnknownJobError(f"job {job!r} has no task {index}: {known}")
         return detail
 
     detail = state.with_store(work)
@@ -41,16 +61,23 @@ def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    task = detail.task
-    click.echo(f"task {task.key}: {task.state.value} after {task.attempts} attempt(s); axes {task.seed.axes}")
+    task, seed = detail.task, detail.task.seed
+    plural = "" if task.attempts == 1 else "s"
+    click.echo(f"task {task.key}: {task.state.value} after {task.attempts} attempt{plural}")
+    if seed.row is not None:
+        click.echo(f"  input: {show_fields(seed.row)}")
+    if seed.axes:
+        click.echo(f"  axes: {show_fields(seed.axes)}")
     for attempt in detail.attempts:
         status = "ok" if attempt.ok else "failed"
-        click.echo(
-            f"  attempt {attempt.number} on {attempt.provider}/{attempt.model}: {status}, {attempt.latency_s:.2f}s"
-        )
+        on = f"{attempt.provider}/{attempt.model}" if attempt.model else attempt.provider
+        click.echo(f"  attempt {attempt.number} on {on}: {status}, {attempt.latency_s:.2f}s")
+        if attempt.error:
+            click.echo(f"    - error: {attempt.error}")
         for issue in attempt.issues:
             click.echo(f"    - {issue.as_feedback()}")
     for reason in task.reasons:
         click.echo(f"  rejected: {reason.as_feedback()}")
     if detail.sample is not None:
+        click.echo("  sample:")
         click.echo(json.dumps(detail.sample.content, indent=2, ensure_ascii=False))

@@ -35,6 +35,10 @@ class DestilerGroup(click.Group):
         except DestilationError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except click.UsageError as exc:  # a bad option or argument of a command: one line too
+            command = exc.ctx.command_path if exc.ctx else ctx.command_path
+            click.echo(f"error: {exc.format_message().rstrip('.')} (see `{command} --help`)", err=True)
+            ctx.exit(exc.exit_code)
 
 
 def make_cli(pm: DestilationPluginManager | None = None) -> click.Group:

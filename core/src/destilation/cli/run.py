@@ -13,7 +13,7 @@ import click
 from destilation.cli.state import CliState, pass_state, require_job
 from destilation.config import JobSpec, load_job
 from destilation.domain import JSON, JobState
-from destilation.errors import EXIT_JOB_FAILED, EXIT_OK
+from destilation.errors import EXIT_JOB_FAILED, EXIT_OK, ConfigError
 
 if TYPE_CHECKING:
     from destilation.engine.runner import RunOutcome
@@ -44,6 +44,7 @@ def resume(state: CliState, job: str) -> None:
 
 def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:
     """Wire the job, fork its worker processes (before any event loop runs), then run it."""
+    from destilation.app import is_memory_store
     from destilation.engine.assembly import processes_for
     from destilation.engine.forking import fork_workers
     from destilation.engine.runner import new_owner
@@ -58,6 +59,15 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     parts = processes_for(spec)
+    if parts > 1 and is_memory_store(app.store_url):  # forked workers would each open an empty database
+        if spec.processes is not None:
+            raise ConfigError(
+                source,
+                f"processes = {parts} needs a store every process can open, and {app.store_url} is in memory: "
+                "use a database file (sqlite:///PATH) or PostgreSQL, or processes = 1",
+                "$.processes",
+            )
+        parts = 1
     owner = new_owner()
     workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
     run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)

@@ -13,7 +13,7 @@ import attrs
 import click
 
 from destilation.domain import JSON, JobRecord
-from destilation.errors import JobError
+from destilation.errors import UnknownJobError
 from destilation.interfaces import StateStore
 from destilation.plugins import DestilationPluginManager
 
@@ -70,7 +70,8 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 
 
 async def require_job(store: StateStore, name: str) -> JobRecord:
+    """The job's record, or exit 2 with one line: a name that is not in the store is bad input."""
     record = await store.get_job(name)
     if record is None:
-        raise JobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
+        raise UnknownJobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
     return record

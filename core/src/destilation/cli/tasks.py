@@ -9,6 +9,9 @@ from destilation.cli.state import CliState, emit_json, json_option, pass_state, 
 from destilation.domain import Task, TaskState
 from destilation.interfaces import StateStore
 
+STORE_INT_MAX = 2**63 - 1
+"""The largest integer a store keeps (SQLite's and PostgreSQL's BIGINT): task indexes, limits and offsets."""
+
 
 def task_json(task: Task) -> dict[str, object]:
     return {
@@ -17,6 +20,7 @@ def task_json(task: Task) -> dict[str, object]:
         "state": task.state.value,
         "attempts": task.attempts,
         "axes": task.seed.axes,
+        "input": task.seed.row,
         "reasons": [attrs.asdict(r) for r in task.reasons],
     }
 
@@ -24,8 +28,19 @@ def task_json(task: Task) -> dict[str, object]:
 @click.command()
 @click.argument("job")
 @click.option("--state", "wanted", type=click.Choice([s.value for s in TaskState]), help="Only tasks in this state.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="At most this many tasks.")
-@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many tasks first.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, STORE_INT_MAX),
+    help=f"At most this many tasks (1 to {STORE_INT_MAX}).",
+)
+@click.option(
+    "--offset",
+    default=0,
+    type=click.IntRange(0, STORE_INT_MAX),
+    help=f"Skip this many tasks first (0 to {STORE_INT_MAX}).",
+)
 @json_option
 @pass_state
 def tasks(state: CliState, job: str, wanted: str | None, limit: int, offset: int, as_json: bool) -> None:

@@ -10,12 +10,17 @@ import csv
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from destilation.config import JobSpec
 from destilation.domain import JSON, TaskSeed
 from destilation.errors import ConfigError
+from destilation.templates import Template
+
+_COLUMN = re.compile(r"^[A-Za-z_](?:[A-Za-z0-9_ -]{0,62}[A-Za-z0-9_])?$")
+"""What a CSV header's column name looks like; a data row's values seldom all do."""
 
 
 def task_rng(job_seed: int, index: int) -> random.Random:
@@ -27,14 +32,14 @@ def task_rng(job_seed: int, index: int) -> random.Random:
 class AxesPlanner:
     """Seeds from generation axes: the Cartesian product in order (cycled), or sampled per index."""
 
-    def __init__(self, spec: JobSpec) -> None:
+    def __init__(self, spec: JobSpec, source: str | None = None) -> None:
         self.seed = spec.seed
         self.sampled = spec.sampling == "sampled"
         self.names = list(spec.axes)
         self.values = [list(spec.axes[name]) for name in self.names]
         for name, values in zip(self.names, self.values, strict=True):
             if not values:
-                raise ConfigError(f"job {spec.name}", "an axis needs at least one value", f"$.axes.{name}")
+                raise ConfigError(source or f"job {spec.name}", "an axis needs at least one value", f"$.axes.{name}")
 
     def seed_at(self, index: int) -> TaskSeed:
         axes: dict[str, str] = {}
@@ -65,15 +70,18 @@ class InputsPlanner:
             raise ConfigError(str(self.path), "input file not found", "$.inputs")
         if self.path.suffix.lower() not in (".jsonl", ".csv"):
             raise ConfigError(str(self.path), "input files must end in .jsonl or .csv", "$.inputs")
+        self._fields: tuple[int, set[str]] | None = None
+        self._columns: list[str] = []
+        """A CSV file's header, once read."""
         self._rows: Iterator[dict[str, JSON]] | None = None
         self._next = 0
         """The index of the row `_rows` gives next: pages planned in order read the file once."""
 
     def rows(self) -> Iterator[dict[str, JSON]]:
+        if self.path.suffix.lower() == ".csv":
+            yield from self._csv_rows()
+            return
         with self.path.open(encoding="utf-8", newline="") as fh:
-            if self.path.suffix.lower() == ".csv":
-                yield from csv.DictReader(fh)
-                return
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -85,8 +93,52 @@ class InputsPlanner:
                     row = {"prompt": row}
                 yield row
 
+    def _csv_rows(self) -> Iterator[dict[str, JSON]]:
+        """Rows under the header; a first row that cannot be a header, or a row of another width, is an error."""
+        with self.path.open(encoding="utf-8-sig", newline="") as fh:  # -sig: spreadsheets start with a BOM
+            reader = csv.reader(fh)
+            header: list[str] | None = None
+            for values in reader:
+                if not values:
+                    continue
+                if header is None:
+                    header = self._columns = self._header(values, reader.line_num)
+                    continue
+                if len(values) != len(header):
+                    raise ConfigError(
+                        f"{self.path}:{reader.line_num}",
+                        f"{len(values)} values, but the header names {len(header)} columns",
+                    )
+                yield dict(zip(header, values, strict=True))
+
+    def _header(self, names: list[str], line: int) -> list[str]:
+        where = f"{self.path}:{line}"
+        expect = "a CSV inputs file starts with a header row naming its columns"
+        for number, name in enumerate(names, start=1):
+            if not name.strip():
+                raise ConfigError(where, f"column {number} of the header has no name; {expect}")
+            if not _COLUMN.match(name):
+                raise ConfigError(
+                    where,
+                    f"the first row is not a header: {name!r} is not a column name (letters, digits, '_', '-' and "
+                    f"spaces, starting with a letter); {expect}",
+                )
+            if names.index(name) < number - 1:
+                raise ConfigError(where, f"the header names column {name!r} twice; {expect}")
+        return names
+
     def count(self) -> int:
-        return sum(1 for _ in self.rows())
+        return self.fields()[0]
+
+    def fields(self) -> tuple[int, set[str]]:
+        """How many rows the file has, and every field name its rows have (the file is read once for both)."""
+        if self._fields is None:
+            rows, names = 0, set[str]()
+            for row in self.rows():
+                rows += 1
+                names.update(row)
+            self._fields = rows, names | set(self._columns)
+        return self._fields
 
     def seeds(self, start: int, stop: int) -> Iterator[TaskSeed]:
         if self._rows is None or start < self._next:
@@ -103,5 +155,36 @@ class InputsPlanner:
 Planner = AxesPlanner | InputsPlanner
 
 
-def make_planner(spec: JobSpec) -> Planner:
-    return InputsPlanner(spec, spec.inputs) if spec.inputs else AxesPlanner(spec)
+def make_planner(spec: JobSpec, source: str | None = None) -> Planner:
+    """The job's planner; errors in its axes name `source` (the job file), those of an inputs file name it."""
+    return InputsPlanner(spec, spec.inputs) if spec.inputs else AxesPlanner(spec, source)
+
+
+def check_inputs(planner: InputsPlanner, spec: JobSpec, template: Template, source: str) -> int:
+    """Prove an inputs file can serve the job and return its rows; `run` and `check` both call it.
+
+    Refused, in one line naming the file: a file with no rows; rows whose fields include none the
+    template's prompt uses (a CSV whose first data row was taken for its header, say); a `count`
+    above the rows, since each row makes one task and so at most one sample.
+    """
+    rows, names = planner.fields()
+    used = [name for name in dict.fromkeys(template.fields()) if name != "index"]
+    if used and names and not names & set(used):
+        csv_file = planner.path.suffix.lower() == ".csv"
+        have = "its columns" if csv_file else "its rows' keys"
+        fix = "its first row must be a header naming the columns" if csv_file else "name the keys after them"
+        raise ConfigError(
+            str(planner.path),
+            f"{have} ({', '.join(sorted(names))}) include none of the fields the prompt of template "
+            f"{template.id!r} uses ({', '.join(used)}); {fix}",
+        )
+    if rows == 0:
+        raise ConfigError(str(planner.path), "the inputs file has no rows: each row makes one task")
+    if spec.count > rows:
+        raise ConfigError(
+            source,
+            f"{spec.count} samples asked for, but {planner.path} has {rows} row{'' if rows == 1 else 's'}"
+            f" and each row makes at most one sample: lower count to {rows} or add rows",
+            "$.count",
+        )
+    return rows

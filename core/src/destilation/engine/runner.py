@@ -9,13 +9,14 @@ the run within a second.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 import attrs
@@ -24,6 +25,7 @@ from destilation.config import JobSpec
 from destilation.domain import Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import Exporter
+from destilation.engine.failure import describe_failure, record_failure
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
@@ -84,6 +86,8 @@ class JobRunner:
     """This process's accepted samples when the job's tasks were last counted."""
     _others_since_count: int = 0
     """Samples worker processes reported accepted since the last count."""
+    _recorded: JobState | None = None
+    """The final state `_finish` recorded in the store, once it has."""
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins."""
@@ -109,15 +113,27 @@ class JobRunner:
         self._own_at_count, self._others_since_count = own, self._others_since_count - others
 
     async def run(self) -> RunOutcome:
+        """Run the job; whatever breaks inside ends it `failed` with one line, never left `running`."""
+        try:
+            return await self._run()
+        except Exception as exc:  # a sink, the disk, the store or a plugin's bug: the job must not stay running
+            return await self._failed(exc)
+
+    async def _run(self) -> RunOutcome:
         if not self.worker:
+            await self.store.set_job_state(self.spec.name, JobState.RUNNING, "running")
+            self.record = await self.store.get_job(self.spec.name) or self.record
             self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
         for exporter in self.exporters:
             await exporter.open()
+        # Only now, so that workers never start on a job whose dataset cannot even be opened.
+        for lane in self.lanes:
+            lane.start()
         writer_done = anyio.Event()
 
         async def write() -> None:
             try:
-                await self.writer.run()
+                await self._guarded(self.writer.run)
             finally:
                 writer_done.set()
 
@@ -129,8 +145,8 @@ class JobRunner:
                         lane.serve, functools.partial(self.stop, JobState.FAILED), self.worker_committed
                     )
                 for exporter in self.exporters:
-                    background.start_soon(exporter.run)
-                background.start_soon(self._control)
+                    background.start_soon(self._guarded, exporter.run)
+                background.start_soon(self._guarded, self._control)
                 if self.handle_signals:
                     background.start_soon(self._signals)
                 try:
@@ -139,16 +155,55 @@ class JobRunner:
                     self.writer.close()
                     with anyio.CancelScope(shield=True):
                         await writer_done.wait()
-                        await self.store.release_all(self.spec.name, self.owner)
+                        await self._release(self.owner)
                         # Before the last export: what the workers committed must be in the dataset.
                         # All are told first, so they wind down together.
                         for lane in self.lanes:
                             lane.ask_to_stop()
                         for lane in self.lanes:
                             await lane.stop()
-                            await self.store.release_all(self.spec.name, lane.owner)
+                            await self._release(lane.owner)
                         background.cancel_scope.cancel()
         return await self._finish()
+
+    async def _guarded(self, stage: Callable[[], Awaitable[None]]) -> None:
+        """Run a stage; an error in it fails the job through `stop`, like any other reason to end.
+
+        Raised instead, it would tear down the task group that watches the worker processes, and
+        each of them could then only be waited out instead of stopped in order.
+        """
+        try:
+            await stage()
+        except Exception as exc:  # a sink, the disk or the store: the job ends failed with this line
+            self.stop(JobState.FAILED, describe_failure(exc))
+
+    async def _release(self, owner: str) -> None:
+        """Give back `owner`'s leases; a store that cannot must not keep the workers from being stopped.
+
+        What broke is met again (and reported) by the commit or state change that follows; a lease
+        left behind is taken back by the next runner, or expires.
+        """
+        with contextlib.suppress(Exception):
+            await self.store.release_all(self.spec.name, owner)
+
+    async def _failed(self, exc: Exception) -> RunOutcome:
+        """End the run `failed` on an error: leases back, the job's state and events recorded where the store can."""
+        # The reason the run was already ending for comes first: what broke after is often its echo.
+        failing = self._stop is JobState.FAILED and self._message
+        reason = self._message if failing else describe_failure(exc)
+        with anyio.CancelScope(shield=True):
+            owners = [self.owner, *(lane.owner for lane in self.lanes)]
+            # A worker's main process decides the job's state; the worker only gives its leases back.
+            mark = not self.worker and self._recorded is not JobState.FAILED
+            message = await record_failure(self.store, self.spec.name, owners, reason, mark=mark)
+            counts = self._counts
+            if not self.worker and message == reason:  # the store took the failure: count and log it too
+                self.bus.emit(Event("job_failed", self.spec.name, reason))
+                with contextlib.suppress(Exception):  # the state is recorded; the last counts are good enough
+                    await self.store.add_events(self.bus.drain())
+                    counts = await self.store.counts(self.spec.name)
+        accepted, rejected = counts.get(TaskState.ACCEPTED, 0), counts.get(TaskState.REJECTED, 0)
+        return RunOutcome(JobState.FAILED, self.target, accepted, rejected, message)
 
     async def _work_stage(self) -> None:
         tasks: Handoff[Task] = Handoff()
@@ -163,6 +218,8 @@ class JobRunner:
                         tasks.close()
         except* JobAborted as group:
             self.stop(JobState.FAILED, str(group.exceptions[0]))
+        except* Exception as group:  # a plugin's bug in an attempt: the job ends failed, the workers are stopped
+            self.stop(JobState.FAILED, describe_failure(group))
 
     async def _worker(self, tasks: Handoff[Task]) -> None:
         while (task := await tasks.get()) is not None:
@@ -281,6 +338,7 @@ class JobRunner:
         else:
             message = self._message or f"{state.value} at {accepted}/{self.target}"
         await self.store.set_job_state(self.spec.name, state, message)
+        self._recorded = state
         record = await self.store.get_job(self.spec.name)
         assert record is not None
         for sink in self.sinks:

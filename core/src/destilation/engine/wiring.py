@@ -121,7 +121,10 @@ def check_providers(spec: JobSpec, registry: Registry, source: str) -> list[tupl
 def build_providers(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> list[Provider]:
     providers: list[Provider] = []
     for info, reg, config in check_providers(spec, registry, source):
-        providers.append(reg.obj(config, context, info))
+        try:
+            providers.append(reg.obj(config, context, info))
+        except PluginError as exc:  # a provider that cannot be built (no API key, say): name the file
+            raise ConfigError(source, str(exc), f"$.providers.{info.name}") from None
     return providers
 
 

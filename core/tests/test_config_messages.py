@@ -1,0 +1,71 @@
+"""Config errors say what was expected: a literal's choices, and a list where a string was given."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+import pytest
+
+from destilation.config import JobSpec, ProviderSpec, structure
+from destilation.errors import ConfigError
+
+
+@attrs.frozen
+class Shape:
+    mode: Literal["a", "b", 3] = "a"
+    numbers: list[int] = attrs.field(factory=list)
+    anything: list[Any] = attrs.field(factory=list)
+    bare: list = attrs.field(factory=list)  # type: ignore[type-arg]
+    shapes: list[ProviderSpec] = attrs.field(factory=list)
+
+
+def message(value: Any, cls: type = Shape) -> str:
+    with pytest.raises(ConfigError) as info:
+        structure(value, cls, source="job.toml")
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("random", '"random"'), (True, "true"), (False, "false"), (1.5, "1.5"), ({"x": 1}, "a table"), (["a"], "a list")],
+)
+def test_a_literal_names_its_choices_and_what_it_got(value: Any, shown: str) -> None:
+    assert message({"mode": value}) == f'job.toml: $.mode: expected one of "a", "b", 3, got {shown}'
+
+
+def test_a_literal_matches_by_type_too() -> None:
+    assert structure({"mode": 3}, Shape, source="j").mode == 3
+    assert "got 3.0" in message({"mode": 3.0})
+    assert message({"name": "j", "sampling": "random"}, JobSpec) == (
+        'job.toml: $.sampling: expected one of "cartesian", "sampled", got "random"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("optics", "a string"), (3, "an integer"), (2.5, "a number"), (True, "a boolean"), ({"a": 1}, "a table")],
+)
+def test_a_list_is_never_made_from_something_else(value: Any, kind: str) -> None:
+    assert message({"numbers": value}) == f"job.toml: $.numbers: expected a list of integers, got {kind}"
+    assert message({"shapes": value}) == f"job.toml: $.shapes: expected a list, got {kind}"
+
+
+def test_list_items_are_structured_and_a_bad_one_is_named_by_index() -> None:
+    shape = structure({"numbers": (1, 2), "anything": ["x", 1], "bare": [None]}, Shape, source="j")
+    assert (shape.numbers, shape.anything, shape.bare) == ([1, 2], ["x", 1], [None])
+    assert message({"numbers": [1, "two", "three"]}).startswith("job.toml: $.numbers[1]: ")
+    assert "(and 1 more)" in message({"numbers": [1, "two", "three"]})
+    assert message({"shapes": [{"kind": "mock"}, {"kind": "mock", "concurrency": 0}]}).startswith(
+        "job.toml: $.shapes[1].concurrency: "
+    )
+    assert message({"bare": "xs"}) == "job.toml: $.bare: expected a list, got a string"
+    assert message({"anything": object()}).startswith("job.toml: $.anything: expected a list, got a object")
+
+
+def test_axes_and_provider_capabilities_refuse_a_string() -> None:
+    assert message({"name": "j", "axes": {"topic": "optics"}}, JobSpec) == (
+        "job.toml: $.axes.topic: expected a list of strings, got a string"
+    )
+    spec = {"name": "j", "providers": {"t": {"kind": "mock", "capabilities": "json_schema"}}}
+    assert message(spec, JobSpec) == "job.toml: $.providers.t.capabilities: expected a list of strings, got a string"
