@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import anyio
 import attrs
 from anyio.abc import SocketStream
 
@@ -28,7 +29,7 @@ from destilation.engine.wiring import (
     build_router,
     build_validators,
     check_capabilities,
-    check_providers,
+    check_plugins_loaded,
     check_sinks,
     resolve_template,
 )
@@ -36,7 +37,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Sink, StateStore
+from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.registry import Registry, collect
 from destilation.templates import Template
@@ -84,12 +85,26 @@ class App:
         return store
 
     def check(self, spec: JobSpec, source: str) -> Template:
-        """Everything `run` checks before sending a request, without side effects."""
-        check_providers(spec, self.registry, source)
-        return self._wire(spec, source, self.context(EventBus())).template
+        """Everything `run` checks before it touches the store, without sending a request.
+
+        The providers are built (a factory opens no connection) so a missing key is found, the
+        inputs file is read to its last row, and the store is built but not opened.
+        """
+        context = self.context(EventBus())
+        wiring = self._wire(spec, source, context)
+        if isinstance(wiring.planner, InputsPlanner):
+            wiring.planner.count()
+        providers = build_providers(spec, self.registry, context, source)
+        try:
+            check_capabilities(wiring.template, providers, source)
+        finally:
+            anyio.run(_close_all, providers)
+        self.make_store(context)
+        return wiring.template
 
     def _wire(self, spec: JobSpec, source: str, context: PluginContext) -> Wiring:
         """Build what a job file names (providers aside); every config mistake surfaces here."""
+        check_plugins_loaded(self.pm)
         registry = self.registry
         store_scheme(self.store_url)
         template = resolve_template(spec, registry, source)
@@ -235,6 +250,11 @@ class App:
 
     def spec_of(self, record: JobRecord) -> JobSpec:
         return spec_from_record(dict(record.spec), f"job {record.name} (stored spec)")
+
+
+async def _close_all(providers: list[Provider]) -> None:
+    for provider in providers:
+        await provider.aclose()
 
 
 def make_app(pm: DestilationPluginManager, *, config: Path | None, db: str | None, data_dir: str | None) -> App:

@@ -70,20 +70,7 @@ class InputsPlanner:
         """The index of the row `_rows` gives next: pages planned in order read the file once."""
 
     def rows(self) -> Iterator[dict[str, JSON]]:
-        with self.path.open(encoding="utf-8", newline="") as fh:
-            if self.path.suffix.lower() == ".csv":
-                yield from csv.DictReader(fh)
-                return
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{self.path}:{number}", f"invalid JSON line: {exc.msg}") from None
-                if not isinstance(row, dict):
-                    row = {"prompt": row}
-                yield row
+        yield from parsed_input_rows(self.path)
 
     def count(self) -> int:
         return sum(1 for _ in self.rows())
@@ -98,6 +85,48 @@ class InputsPlanner:
             index, self._next = self._next, self._next + 1
             if index >= start:
                 yield TaskSeed(index, {}, row)
+
+
+def parsed_input_rows(path: Path) -> Iterator[dict[str, JSON]]:
+    """The rows of an inputs file; a line that does not parse stops it with its file and line number.
+
+    A JSON line must hold an object (a bare string is taken as its `prompt`); a CSV row must have
+    as many fields as the header. `count()` reads every row before a job is created, so `check`
+    and `run` both refuse a broken line before a task is planned.
+    """
+    with path.open(encoding="utf-8", newline="") as fh:
+        if path.suffix.lower() == ".csv":
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            for fields in reader:
+                if not fields:
+                    continue  # a blank line, skipped as csv.DictReader does
+                if len(fields) != len(header):
+                    raise ConfigError(
+                        f"{path}:{reader.line_num}", f"this row has {len(fields)} fields, the header {len(header)}"
+                    )
+                yield dict(zip(header, fields, strict=True))
+            return
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}", f"invalid JSON line: {exc.msg}") from None
+            if isinstance(value, str):
+                value = {"prompt": value}
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}:{number}", f"expected a JSON object (or a string), got {_json_kind(value)}")
+            yield value
+
+
+def _json_kind(value: JSON) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else "a number"
 
 
 Planner = AxesPlanner | InputsPlanner
