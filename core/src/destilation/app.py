@@ -40,6 +40,7 @@ from destilation.http import make_http_client
 from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.registry import Registry, collect
+from destilation.spec_changes import changed_keys
 from destilation.templates import Template
 
 
@@ -171,7 +172,7 @@ class App:
             if isinstance(planner, InputsPlanner):
                 rows = planner.count()
                 target, task_limit = min(spec.count, rows), rows
-            record = await self._job_record(store, spec, raw, target, resume=resume)
+            record = await self._job_record(store, spec, raw, target, source, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
             for name, reg, config in prepared.wiring.sinks:
@@ -232,8 +233,13 @@ class App:
         return RunOutcome(JobState.DONE, record.target, accepted, rejected, ALREADY_DONE)
 
     async def _job_record(
-        self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, *, resume: bool
+        self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, source: str, *, resume: bool
     ) -> JobRecord:
+        """The job's record: created, continued as it was, or with its target raised (`count` went up).
+
+        Any other change to a stored job's file is refused with the changed keys named: the job's
+        samples were made under the stored settings.
+        """
         record = await store.get_job(spec.name)
         if record is None:
             if resume:
@@ -241,15 +247,27 @@ class App:
             return await store.create_job(spec.name, raw, target)
         if record.state is JobState.CANCELLED:
             raise JobError(f"job {spec.name!r} was cancelled; start it again under another name")
-        if not resume and record.spec != raw and record.state is not JobState.DONE:
-            raise JobError(
-                f"job {spec.name!r} already exists with another spec ({record.state.value}); "
-                f"`destiler resume {spec.name}` continues it, or give this job another name"
-            )
-        return record
+        if resume:
+            return record
+        changed = changed_keys(record.spec, raw)
+        if not changed:
+            return record
+        if changed == ["$.count"] and spec.count > _stored_count(record):
+            return await store.raise_target(spec.name, max(target, record.target), raw)
+        raise ConfigError(
+            source,
+            f"job {spec.name!r} already exists with other settings (changed: {', '.join(changed)}); "
+            f"resume it with `destiler resume {spec.name}` or give this job another name",
+        )
 
     def spec_of(self, record: JobRecord) -> JobSpec:
         return spec_from_record(dict(record.spec), f"job {record.name} (stored spec)")
+
+
+def _stored_count(record: JobRecord) -> int:
+    """The `count` the job was stored with (its default when the file left it out)."""
+    count = record.spec.get("count", attrs.fields(JobSpec).count.default)
+    return count if isinstance(count, int) else record.target
 
 
 async def _close_all(providers: list[Provider]) -> None:
