@@ -9,7 +9,7 @@ import pytest
 
 from destilation.domain import Issue, TaskSeed
 from destilation.errors import ConfigError
-from destilation.templates import FewShot, Template, load_template_file
+from destilation.templates import FewShot, Template, load_template_file, schema_error
 
 TEMPLATE = Template(
     id="t",
@@ -64,3 +64,28 @@ def test_custom_template_errors_name_file_and_key(tmp_path: Path) -> None:
     path.write_text('id = "b"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"required key missing"):
         load_template_file(str(path))
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "message"),
+    [
+        ('type = "objekt"\n', r"\$\.schema\.type", "not a valid JSON schema: 'objekt' is not valid"),
+        ('type = "object"\nrequired = "x"\n', r"\$\.schema\.required", "not a valid JSON schema: 'x' is not of type"),
+        ('"$schema" = "https://example.org/no-such-draft"\n', r"\$\.schema\.\$schema", "unknown JSON schema dialect"),
+    ],
+)
+def test_a_custom_template_whose_schema_breaks_its_metaschema_is_refused_at_the_key(
+    tmp_path: Path, schema: str, where: str, message: str
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(f'id = "mine"\nuser_prompt = "x"\n[schema]\n{schema}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"mine\.toml: {where}: {message}"):
+        load_template_file(str(path))
+
+
+def test_schema_error_is_none_for_a_valid_schema_and_names_the_path_below_it_otherwise() -> None:
+    assert schema_error({"type": "object", "properties": {"x": {"type": "string"}}}) is None
+    assert schema_error({"properties": {"x": {"type": 3}}}) == (
+        ".properties.x.type",
+        "not a valid JSON schema: 3 is not valid under any of the given schemas",
+    )

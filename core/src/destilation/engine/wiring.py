@@ -23,11 +23,10 @@ def check_plugins_loaded(pm: DestilationPluginManager) -> None:
     """Refuse to wire a job while a plugin failed to load: what it would have added is silently missing."""
     if not pm.load_failures:
         return
-    failed = "; ".join(f"plugin {f.name!r} from {f.distribution} ({f.error})" for f in pm.load_failures)
+    failed = "; ".join(f"plugin {f.name!r} from {f.distribution} failed to load ({f.error})" for f in pm.load_failures)
     names = ",".join(f.name for f in pm.load_failures)
-    raise PluginError(
-        f"{failed} failed to load: fix or uninstall it, or skip it with DESTILATION_DISABLE_PLUGINS={names}"
-    )
+    them = "it" if len(pm.load_failures) == 1 else "them"
+    raise PluginError(f"{failed}; fix or uninstall {them}, or skip {them} with DESTILATION_DISABLE_PLUGINS={names}")
 
 
 def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template:
