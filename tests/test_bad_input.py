@@ -72,5 +72,8 @@ def test_missing_api_key_is_one_line_and_leaves_no_job_behind(destiler, tmp_path
     job = tmp_path / "remote.toml"
     job.write_text('count = 3\n[providers.t]\nkind = "openrouter"\nmodel = "openai/gpt-4o-mini"\n')
     line = one_line_error(destiler("run", str(job)))
-    assert line == "error: provider 't': no API key: set OPENROUTER_API_KEY or api_key = \"${OPENROUTER_API_KEY}\""
+    assert line == (
+        f"error: {job}: $.providers.t: provider 't': no API key: set OPENROUTER_API_KEY "
+        'or api_key = "${OPENROUTER_API_KEY}"'
+    )
     assert destiler.json("jobs") == []

@@ -89,3 +89,27 @@ def test_schema_error_is_none_for_a_valid_schema_and_names_the_path_below_it_oth
         ".properties.x.type",
         "not a valid JSON schema: 3 is not valid under any of the given schemas",
     )
+
+
+def test_a_plugin_template_whose_schema_is_invalid_is_refused_at_the_job_template_key() -> None:
+    from destilation import hookimpl
+    from destilation.config import JobSpec
+    from destilation.engine.wiring import resolve_template
+    from destilation.plugins import make_plugin_manager
+    from destilation.registry import collect
+
+    broken = Template("broken", "1", "custom", {"type": "objekt"}, "s", "u")
+
+    class Plugin:
+        @hookimpl
+        def register_templates(self, register) -> None:  # type: ignore[no-untyped-def]
+            register("broken", broken)
+            register("fine", TEMPLATE)
+
+    registry = collect(make_plugin_manager(load=False, extra=[Plugin()]))
+    assert resolve_template(JobSpec(name="j", template="fine"), registry, "job.toml") is TEMPLATE
+    with pytest.raises(ConfigError) as info:
+        resolve_template(JobSpec(name="j", template="broken"), registry, "job.toml")
+    assert str(info.value).startswith(
+        "job.toml: $.template: template 'broken': schema.type: not a valid JSON schema: 'objekt' is not valid"
+    )
