@@ -6,6 +6,7 @@ file and key (or the plugin and its distribution), no traceback, and `run` leave
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,3 +137,19 @@ def test_check_says_one_process_for_a_ten_sample_job(destiler, tmp_path: Path, p
     assert ", 1 process" in result.stdout and "processes," not in result.stdout
     if processes:
         assert "(processes = 1000 is more than it can use)" in result.stdout
+
+
+def test_check_builds_providers_without_connecting_to_them(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        provider = f'kind = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:{port}/v1"\napi_key = "sk-test"'
+        job = tmp_path / "remote.toml"
+        job.write_text(JOB.format(extra="", provider=provider), encoding="utf-8")
+        result = destiler("check", str(job))
+        assert result.returncode == 0, result.stderr
+        assert "providers: teacher (openai)" in result.stdout
+        with pytest.raises(BlockingIOError):  # check has exited: a connection would be waiting here
+            server.accept()
