@@ -116,7 +116,7 @@ def test_check_and_run_refuse_alike_and_run_creates_no_job(destiler, refused, ca
     assert destiler.json("jobs") == []
 
 
-def test_a_job_check_accepts_runs(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_job_without_those_mistakes_passes_check_and_run(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The refusals above are the cases' own: the same job without them passes both commands."""
     job = tmp_path / "good.toml"
     job.write_text(JOB.format(extra="workers = 1\nmax_tasks = 20", provider=MOCK), encoding="utf-8")
