@@ -190,14 +190,17 @@ def test_job_records_guard_resume_cancel_and_changed_specs(tmp_path: Path) -> No
 
     changed = job_file(tmp_path, 'count = 2\n[providers.teacher]\nkind = "mock"\nconcurrency = 3\n', "other")
     changed.write_text(changed.read_text().replace('name = "other"', 'name = "job"'))
-    assert run(app, changed).message == "already done"  # a done job is never rerun
+    with pytest.raises(
+        ConfigError, match=r"already exists with other settings \(changed: \$\.providers\.teacher\.concurrency\)"
+    ):
+        run(app, changed)  # a done job is not rerun under other settings
 
     paused = job_file(tmp_path, 'count = 2\n[providers.teacher]\nkind = "mock"\n', "second")
 
     in_store(app, lambda store: store.create_job("second", load_job(paused).raw, 2))
     in_store(app, lambda store: store.set_job_state("second", JobState.PAUSED))
-    edited = job_file(tmp_path, 'count = 3\n[providers.teacher]\nkind = "mock"\n', "second")
-    with pytest.raises(JobError, match="already exists with another spec"):
+    edited = job_file(tmp_path, 'count = 3\n[providers.teacher]\nkind = "mock"\nweight = 2.0\n', "second")
+    with pytest.raises(ConfigError, match=r"\(changed: \$\.count, \$\.providers\.teacher\.weight\)"):
         run(app, edited)
 
     in_store(app, lambda store: store.set_job_state("second", JobState.CANCELLED))

@@ -7,7 +7,14 @@ import os
 import pytest
 
 from destilation.config import JobSpec, ProviderSpec
-from destilation.engine.assembly import AUTO_MAX_PROCESSES, in_flight, processes_for, share, slots_for
+from destilation.engine.assembly import (
+    AUTO_MAX_PROCESSES,
+    MIN_SAMPLES_PER_PROCESS,
+    in_flight,
+    processes_for,
+    share,
+    slots_for,
+)
 
 
 def job(concurrency: int = 256, **spec: object) -> JobSpec:
@@ -34,7 +41,17 @@ def test_requests_in_flight_are_the_providers_concurrency_or_fewer_workers() -> 
 
 
 def test_the_spec_decides_the_process_count_when_it_names_one() -> None:
-    assert processes_for(job(count=10, processes=3)) == 3
+    assert processes_for(job(count=5000, processes=3)) == 3
+    assert processes_for(job(count=5000, processes=7)) == 7  # more than the machine's cores: as asked
+
+
+def test_no_job_gets_more_processes_than_it_can_use() -> None:
+    # A process per MIN_SAMPLES_PER_PROCESS samples at most, and one per slot: 1000 for 10 samples forks nothing.
+    assert processes_for(job(count=10, processes=1000)) == 1
+    assert processes_for(job(count=10)) == 1
+    assert processes_for(job(count=MIN_SAMPLES_PER_PROCESS * 3, processes=1000)) == 3
+    assert processes_for(job(count=MIN_SAMPLES_PER_PROCESS * 3 + 1, processes=1000)) == 4
+    assert processes_for(job(count=5000, processes=8, workers=2)) == 2
 
 
 def test_small_jobs_run_in_one_process() -> None:

@@ -68,12 +68,25 @@ def test_provider_keys_split_into_core_fields_and_plugin_options(tmp_path: Path)
         ("[providers.t]\nconcurrency = 1\n", "job.toml: $.providers.t.kind: required key missing"),
         ("[providers]\nt = 3\n", "job.toml: $.providers.t: expected a table, got int"),
         ('sampling = "random"\n', "job.toml: $.sampling:"),
+        ("workers = -3\n", "job.toml: $.workers: must be >= 1: -3"),
+        ("workers = 0\n", "job.toml: $.workers: must be >= 1: 0"),
+        ("max_tasks = 0\n", "job.toml: $.max_tasks: must be >= 1: 0"),
+        ("max_tasks = -1\n", "job.toml: $.max_tasks: must be >= 1: -1"),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
     message = error_of(load_job, write(tmp_path, text))
     assert message.startswith(str(tmp_path / "job.toml"))
     assert expected.split("job.toml", 1)[1] in message
+
+
+def test_workers_and_max_tasks_take_any_positive_count_or_their_default(tmp_path: Path) -> None:
+    spec = load_job(write(tmp_path, "count = 5\nworkers = 1\nmax_tasks = 1\n")).spec
+    assert (spec.workers, spec.max_tasks, spec.task_limit) == (1, 1, 1)
+    default = load_job(write(tmp_path, "count = 5\n")).spec
+    assert (default.workers, default.max_tasks, default.task_limit) == (None, None, 15)
+    with pytest.raises(ValueError, match="'workers' must be >= 1"):
+        JobSpec(name="j", workers=0)
 
 
 def test_several_errors_are_summarised_on_one_line(tmp_path: Path) -> None:

@@ -103,3 +103,30 @@ def test_input_file_errors(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"a": 1}) + "\n{oops\n")
     with pytest.raises(ConfigError, match=r"broken\.jsonl:2: invalid JSON line"):
         make_planner(JobSpec(name="j", inputs=str(broken))).count()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("rows.jsonl", '{"q": 1}\n\n[1, 2]\n', r"rows\.jsonl:3: expected a JSON object \(or a string\), got an array"),
+        ("rows.jsonl", '{"q": 1}\n7\n', r"rows\.jsonl:2: expected a JSON object \(or a string\), got a number"),
+        ("rows.jsonl", "null\n", r"rows\.jsonl:1: expected a JSON object \(or a string\), got null"),
+        ("rows.jsonl", "true\n", r"rows\.jsonl:1: expected a JSON object \(or a string\), got a boolean"),
+        ("rows.csv", "topic,level\nbees,easy\ntides\n", r"rows\.csv:3: 1 values, but the header names 2 columns"),
+        ("rows.csv", "topic,level\n\nbees,easy,extra\n", r"rows\.csv:3: 3 values, but the header names 2 columns"),
+    ],
+)
+def test_a_broken_inputs_line_is_named_by_file_and_line_number(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    planner = make_planner(JobSpec(name="j", inputs=str(path)))
+    with pytest.raises(ConfigError, match=expected):
+        planner.count()
+
+
+def test_csv_blank_lines_are_skipped_and_rows_keep_their_header(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text('topic,level\n\nbees,"very, easy"\n', encoding="utf-8")
+    assert list(InputsPlanner(JobSpec(name="j"), str(path)).rows()) == [{"topic": "bees", "level": "very, easy"}]

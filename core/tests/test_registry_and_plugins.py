@@ -10,7 +10,7 @@ import pytest
 
 from destilation import hookimpl
 from destilation.errors import PluginError
-from destilation.plugins import load_entrypoints, make_plugin_manager
+from destilation.plugins import LoadFailure, load_entrypoints, make_plugin_manager
 from destilation.registry import Registrar, Registry, collect
 
 
@@ -120,3 +120,19 @@ def test_env_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DESTILATION_PLUGINS")
     monkeypatch.setenv("DESTILATION_DISABLE_PLUGINS", "good")
     assert make_plugin_manager().skipped == ["good"]
+
+
+def test_wiring_refuses_while_a_plugin_failed_to_load_naming_each_and_its_distribution() -> None:
+    from destilation.engine.wiring import check_plugins_loaded
+
+    pm = make_plugin_manager(load=False)
+    check_plugins_loaded(pm)  # nothing failed: nothing to say
+    pm.load_failures.append(LoadFailure("broken", "destilation-broken", "ImportError: no module named nowhere"))
+    pm.load_failures.append(LoadFailure("worse", "acme-worse", "SyntaxError: bad"))
+    with pytest.raises(PluginError) as info:
+        check_plugins_loaded(pm)
+    assert str(info.value) == (
+        "plugin 'broken' from destilation-broken failed to load (ImportError: no module named nowhere); "
+        "plugin 'worse' from acme-worse failed to load (SyntaxError: bad); fix or uninstall them, "
+        "or skip them with DESTILATION_DISABLE_PLUGINS=broken,worse"
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from destilation.domain import Issue, TaskSeed
 from destilation.errors import ConfigError
-from destilation.templates import FewShot, Template, load_template_file
+from destilation.templates import FewShot, Template, load_template_file, schema_error
 
 TEMPLATE = Template(
     id="t",
@@ -64,3 +64,52 @@ def test_custom_template_errors_name_file_and_key(tmp_path: Path) -> None:
     path.write_text('id = "b"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"required key missing"):
         load_template_file(str(path))
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "message"),
+    [
+        ('type = "objekt"\n', r"\$\.schema\.type", "not a valid JSON schema: 'objekt' is not valid"),
+        ('type = "object"\nrequired = "x"\n', r"\$\.schema\.required", "not a valid JSON schema: 'x' is not of type"),
+        ('"$schema" = "https://example.org/no-such-draft"\n', r"\$\.schema\.\$schema", "unknown JSON schema dialect"),
+    ],
+)
+def test_a_custom_template_whose_schema_breaks_its_metaschema_is_refused_at_the_key(
+    tmp_path: Path, schema: str, where: str, message: str
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(f'id = "mine"\nuser_prompt = "x"\n[schema]\n{schema}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"mine\.toml: {where}: {message}"):
+        load_template_file(str(path))
+
+
+def test_schema_error_is_none_for_a_valid_schema_and_names_the_path_below_it_otherwise() -> None:
+    assert schema_error({"type": "object", "properties": {"x": {"type": "string"}}}) is None
+    assert schema_error({"properties": {"x": {"type": 3}}}) == (
+        ".properties.x.type",
+        "not a valid JSON schema: 3 is not valid under any of the given schemas",
+    )
+
+
+def test_a_plugin_template_whose_schema_is_invalid_is_refused_at_the_job_template_key() -> None:
+    from destilation import hookimpl
+    from destilation.config import JobSpec
+    from destilation.engine.wiring import resolve_template
+    from destilation.plugins import make_plugin_manager
+    from destilation.registry import collect
+
+    broken = Template("broken", "1", "custom", {"type": "objekt"}, "s", "u")
+
+    class Plugin:
+        @hookimpl
+        def register_templates(self, register) -> None:  # type: ignore[no-untyped-def]
+            register("broken", broken)
+            register("fine", TEMPLATE)
+
+    registry = collect(make_plugin_manager(load=False, extra=[Plugin()]))
+    assert resolve_template(JobSpec(name="j", template="fine"), registry, "job.toml") is TEMPLATE
+    with pytest.raises(ConfigError) as info:
+        resolve_template(JobSpec(name="j", template="broken"), registry, "job.toml")
+    assert str(info.value).startswith(
+        "job.toml: $.template: template 'broken': schema.type: not a valid JSON schema: 'objekt' is not valid"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import anyio
 import attrs
 from anyio.abc import SocketStream
 
@@ -28,7 +29,7 @@ from destilation.engine.wiring import (
     build_router,
     build_validators,
     check_capabilities,
-    check_providers,
+    check_plugins_loaded,
     check_sinks,
     resolve_template,
 )
@@ -36,9 +37,10 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Sink, StateStore
+from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.registry import Registry, collect
+from destilation.spec_changes import changed_keys
 from destilation.templates import Template
 
 
@@ -90,12 +92,26 @@ class App:
         return store
 
     def check(self, spec: JobSpec, source: str) -> Template:
-        """Everything `run` checks before sending a request, without side effects."""
-        check_providers(spec, self.registry, source)
-        return self._wire(spec, source, self.context(EventBus())).template
+        """Everything `run` checks before it touches the store, without sending a request.
+
+        The providers are built (a factory opens no connection) so a missing key is found, the
+        inputs file is read to its last row, and the store is built but not opened.
+        """
+        context = self.context(EventBus())
+        wiring = self._wire(spec, source, context)
+        if isinstance(wiring.planner, InputsPlanner):
+            wiring.planner.count()
+        providers = build_providers(spec, self.registry, context, source)
+        try:
+            check_capabilities(wiring.template, providers, source)
+        finally:
+            anyio.run(_close_all, providers)
+        self.make_store(context)
+        return wiring.template
 
     def _wire(self, spec: JobSpec, source: str, context: PluginContext) -> Wiring:
         """Build what a job file names (providers aside); every config mistake surfaces here."""
+        check_plugins_loaded(self.pm)
         registry = self.registry
         store_scheme(self.store_url)
         template = resolve_template(spec, registry, source)
@@ -164,7 +180,7 @@ class App:
             # An inputs file was checked to hold at least `count` rows; each row is one task at most.
             task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
             target = spec.count
-            record = await self._job_record(store, spec, raw, target, resume=resume)
+            record = await self._job_record(store, spec, raw, target, source, resume=resume)
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
             for name, reg, config in prepared.wiring.sinks:
@@ -221,8 +237,13 @@ class App:
         return RunOutcome(JobState.DONE, record.target, accepted, rejected, ALREADY_DONE)
 
     async def _job_record(
-        self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, *, resume: bool
+        self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, source: str, *, resume: bool
     ) -> JobRecord:
+        """The job's record: created, continued as it was, or with its target raised (`count` went up).
+
+        Any other change to a stored job's file is refused with the changed keys named: the job's
+        samples were made under the stored settings.
+        """
         record = await store.get_job(spec.name)
         if record is None:
             if resume:
@@ -230,15 +251,32 @@ class App:
             return await store.create_job(spec.name, raw, target)
         if record.state is JobState.CANCELLED:
             raise JobError(f"job {spec.name!r} was cancelled; start it again under another name")
-        if not resume and record.spec != raw and record.state is not JobState.DONE:
-            raise JobError(
-                f"job {spec.name!r} already exists with another spec ({record.state.value}); "
-                f"`destiler resume {spec.name}` continues it, or give this job another name"
-            )
-        return record
+        if resume:
+            return record
+        changed = changed_keys(record.spec, raw)
+        if not changed:
+            return record
+        if changed == ["$.count"] and spec.count > _stored_count(record):
+            return await store.raise_target(spec.name, max(target, record.target), raw)
+        raise ConfigError(
+            source,
+            f"job {spec.name!r} already exists with other settings (changed: {', '.join(changed)}); "
+            f"resume it with `destiler resume {spec.name}` or give this job another name",
+        )
 
     def spec_of(self, record: JobRecord) -> JobSpec:
         return spec_from_record(dict(record.spec), f"job {record.name} (stored spec)")
+
+
+def _stored_count(record: JobRecord) -> int:
+    """The `count` the job was stored with (its default when the file left it out)."""
+    count = record.spec.get("count", attrs.fields(JobSpec).count.default)
+    return count if isinstance(count, int) else record.target
+
+
+async def _close_all(providers: list[Provider]) -> None:
+    for provider in providers:
+        await provider.aclose()
 
 
 def make_app(pm: DestilationPluginManager, *, config: Path | None, db: str | None, data_dir: str | None) -> App:

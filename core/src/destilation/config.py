@@ -69,11 +69,12 @@ class JobSpec:
     count: int = attrs.field(default=100, validator=attrs.validators.ge(1))
     seed: int = 0
     max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    max_tasks: int | None = None
+    max_tasks: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     """How many tasks may be planned in all (rejected ones are replaced); default 3 times count."""
-    workers: int | None = None
+    workers: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     """Tasks worked on at once; default: the providers' concurrency added up, and half as many again
-    waiting their turn, so requests go out while other answers are validated and committed."""
+    waiting their turn, so requests go out while other answers are validated and committed.
+    0 would work nothing, so it is refused like a negative count (leave the key out for the default)."""
     processes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     """Processes that work the job (each takes a share of the tasks); default: sized to machine and job."""
     temperature: float | None = None

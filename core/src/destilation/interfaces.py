@@ -214,6 +214,16 @@ class StateStore(AsyncResource):
     async def set_job_state(self, name: str, state: JobState, message: str | None = None) -> None: ...
 
     @abc.abstractmethod
+    async def raise_target(self, name: str, target: int, spec: dict[str, JSON]) -> JobRecord:
+        """Store `spec` as the job's spec and raise its target to `target`, in one transaction.
+
+        For a job file whose `count` went up (`run` with 200 more): the target never goes down,
+        and a done job whose target rises becomes pending again, so the next run plans and works
+        the new tasks. Raise StoreError when there is no such job.
+        """
+        ...
+
+    @abc.abstractmethod
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
         """Insert tasks idempotently and raise the job's `planned` counter."""
         ...

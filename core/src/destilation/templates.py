@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from destilation.domain import JSON, Issue, Message, TaskSeed
+from destilation.errors import ConfigError
 
 MODES = ("simple", "moe", "reasoning", "tools", "custom")
 
@@ -107,6 +108,10 @@ def load_template_file(path: str) -> Template:
 
     raw = read_toml(Path(path))
     spec = structure(raw, _TemplateFile, source=path)
+    schema_problem = schema_error(spec.schema)
+    if schema_problem is not None:
+        where, message = schema_problem
+        raise ConfigError(path, message, f"$.schema{where}")
     return Template(
         id=spec.id,
         version=spec.version,
@@ -119,3 +124,26 @@ def load_template_file(path: str) -> Template:
         capabilities=tuple(spec.capabilities),
         description=spec.description,
     )
+
+
+def schema_error(schema: Mapping[str, JSON]) -> tuple[str, str] | None:
+    """Where a template's schema breaks its JSON Schema metaschema (a key path below it) and how.
+
+    Checked when a template is resolved, so `check` and `run` refuse a schema no validator could
+    compile before a model is asked for it. Returns None for a valid schema.
+    """
+    import warnings
+
+    from jsonschema import SchemaError, validators  # type: ignore[import-untyped]
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # jsonschema only warns about an unknown $schema
+            cls = validators.validator_for(schema)  # without $schema: the latest draft
+    except Exception:  # a warning turned error today, an exception in later jsonschema releases
+        return ".$schema", f"unknown JSON schema dialect {schema.get('$schema')!r}"
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        return exc.json_path[1:], f"not a valid JSON schema: {exc.message}"
+    return None

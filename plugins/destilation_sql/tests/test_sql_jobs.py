@@ -66,3 +66,34 @@ async def test_a_spec_that_is_not_json_is_refused_with_the_job_named(store: SqlS
     with pytest.raises(StoreError, match=r"spec of job bad: cannot be stored as JSON"):
         await store.create_job("bad", {"ratio": float("nan")}, 1)
     assert await store.get_job("bad") is None
+
+
+async def test_raise_target_stores_the_new_spec_and_reopens_a_done_job(store: SqlStore) -> None:
+    await store.create_job("grow", {"count": 10}, 10)
+    await store.set_job_state("grow", JobState.DONE, "10 samples accepted")
+    raised = await store.raise_target("grow", 30, {"count": 30})
+    assert (raised.target, raised.spec, raised.state) == (30, {"count": 30}, JobState.PENDING)
+    assert (raised.finished_at, raised.message) == (None, "target raised to 30")
+    assert await store.get_job("grow") == raised
+
+
+async def test_raise_target_never_lowers_it_and_leaves_an_unfinished_state(store: SqlStore) -> None:
+    await store.create_job("j", {"count": 10}, 10)
+    await store.set_job_state("j", JobState.PAUSED, "paused by user")
+    lower = await store.raise_target("j", 5, {"count": 5})
+    assert (lower.target, lower.spec, lower.state, lower.message) == (
+        10,
+        {"count": 5},
+        JobState.PAUSED,
+        "paused by user",
+    )
+    higher = await store.raise_target("j", 12, {"count": 12})
+    assert (higher.target, higher.state) == (12, JobState.PAUSED)
+    await store.set_job_state("j", JobState.DONE)
+    same = await store.raise_target("j", 12, {"count": 12, "note": 1})
+    assert (same.target, same.state, same.spec) == (12, JobState.DONE, {"count": 12, "note": 1})
+
+
+async def test_raise_target_of_an_unknown_job_is_an_error(store: SqlStore) -> None:
+    with pytest.raises(StoreError, match="has no job 'ghost'"):
+        await store.raise_target("ghost", 3, {})

@@ -59,12 +59,12 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     parts = processes_for(spec)
-    if parts > 1 and is_memory_store(app.store_url):  # forked workers would each open an empty database
-        if spec.processes is not None:
+    if is_memory_store(app.store_url):  # forked workers would each open an empty database
+        if spec.processes is not None and spec.processes > 1:
             raise ConfigError(
                 source,
-                f"processes = {parts} needs a store every process can open, and {app.store_url} is in memory: "
-                "use a database file (sqlite:///PATH) or PostgreSQL, or processes = 1",
+                f"processes = {spec.processes} needs a store every process can open, and {app.store_url} is in "
+                "memory: use a database file (sqlite:///PATH) or PostgreSQL, or processes = 1",
                 "$.processes",
             )
         parts = 1

@@ -31,6 +31,8 @@ AUTO_MIN_SLOTS = 32
 """Each process of an automatic split keeps at least this many requests in flight."""
 MAX_REQUESTS = 1000
 """The automatic slot count follows at most this many requests in flight, however many providers allow."""
+MIN_SAMPLES_PER_PROCESS = 32
+"""A process is forked for at most every this many samples: for fewer, wiring it costs more than it gives."""
 HEADROOM = 0.5
 """Extra slots beyond the requests in flight, as a share of them (see `slots_for`)."""
 
@@ -81,12 +83,18 @@ def slots_for(spec: JobSpec) -> int:
 
 
 def processes_for(spec: JobSpec) -> int:
-    """How many processes work the job: the spec's `processes`, or a split sized to machine and job."""
+    """How many processes work the job: the spec's `processes`, or a split sized to machine and job.
+
+    Either way no more than the job can use: one per `MIN_SAMPLES_PER_PROCESS` samples and one
+    per slot (`processes = 1000` for 10 samples forks nothing).
+    """
     if spec.processes is not None:
-        return spec.processes
-    if not hasattr(os, "fork") or spec.count < AUTO_MIN_COUNT:
+        wanted = spec.processes
+    elif not hasattr(os, "fork") or spec.count < AUTO_MIN_COUNT:
         return 1
-    return max(1, min(os.cpu_count() or 1, AUTO_MAX_PROCESSES, in_flight(spec) // AUTO_MIN_SLOTS))
+    else:
+        wanted = min(os.cpu_count() or 1, AUTO_MAX_PROCESSES, in_flight(spec) // AUTO_MIN_SLOTS)
+    return max(1, min(wanted, math.ceil(spec.count / MIN_SAMPLES_PER_PROCESS), slots_for(spec)))
 
 
 def share(total: int, parts: int) -> int:

@@ -81,17 +81,7 @@ class InputsPlanner:
         if self.path.suffix.lower() == ".csv":
             yield from self._csv_rows()
             return
-        with self.path.open(encoding="utf-8", newline="") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{self.path}:{number}", f"invalid JSON line: {exc.msg}") from None
-                if not isinstance(row, dict):
-                    row = {"prompt": row}
-                yield row
+        yield from json_input_rows(self.path)
 
     def _csv_rows(self) -> Iterator[dict[str, JSON]]:
         """Rows under the header; a first row that cannot be a header, or a row of another width, is an error."""
@@ -150,6 +140,35 @@ class InputsPlanner:
             index, self._next = self._next, self._next + 1
             if index >= start:
                 yield TaskSeed(index, {}, row)
+
+
+def json_input_rows(path: Path) -> Iterator[dict[str, JSON]]:
+    """The rows of a JSON-lines inputs file; a line that does not parse stops it with its line number.
+
+    A line must hold an object (a bare string is taken as its `prompt`). `count()` reads every row
+    before a job is created, so `check` and `run` both refuse a broken line before a task is planned.
+    """
+    with path.open(encoding="utf-8", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}", f"invalid JSON line: {exc.msg}") from None
+            if isinstance(value, str):
+                value = {"prompt": value}
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}:{number}", f"expected a JSON object (or a string), got {_json_kind(value)}")
+            yield value
+
+
+def _json_kind(value: JSON) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else "a number"
 
 
 Planner = AxesPlanner | InputsPlanner

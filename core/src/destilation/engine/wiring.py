@@ -14,8 +14,19 @@ import attrs
 from destilation.config import JobSpec, structure
 from destilation.errors import ConfigError, PluginError
 from destilation.interfaces import PluginContext, Provider, ProviderInfo, Router
+from destilation.plugins import DestilationPluginManager
 from destilation.registry import Registration, Registry
-from destilation.templates import Template, load_template_file
+from destilation.templates import Template, load_template_file, schema_error
+
+
+def check_plugins_loaded(pm: DestilationPluginManager) -> None:
+    """Refuse to wire a job while a plugin failed to load: what it would have added is silently missing."""
+    if not pm.load_failures:
+        return
+    failed = "; ".join(f"plugin {f.name!r} from {f.distribution} failed to load ({f.error})" for f in pm.load_failures)
+    names = ",".join(f.name for f in pm.load_failures)
+    them = "it" if len(pm.load_failures) == 1 else "them"
+    raise PluginError(f"{failed}; fix or uninstall {them}, or skip {them} with DESTILATION_DISABLE_PLUGINS={names}")
 
 
 def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template:
@@ -26,9 +37,14 @@ def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template
             raise ConfigError(source, f"template file {ref} not found", "$.template")
         return load_template_file(ref)
     try:
-        return registry.get("templates", ref).obj  # type: ignore[no-any-return]
+        template: Template = registry.get("templates", ref).obj
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.template") from None
+    problem = schema_error(template.schema)
+    if problem is not None:
+        where, message = problem
+        raise ConfigError(source, f"template {ref!r}: schema{where}: {message}", "$.template")
+    return template
 
 
 def make_config(reg: Registration, options: dict[str, Any], source: str, path: str) -> Any:
@@ -119,6 +135,7 @@ def check_providers(spec: JobSpec, registry: Registry, source: str) -> list[tupl
 
 
 def build_providers(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> list[Provider]:
+    """Build every provider; a factory refusing its config (a missing key, say) names the job file and provider."""
     providers: list[Provider] = []
     for info, reg, config in check_providers(spec, registry, source):
         try:

@@ -59,6 +59,20 @@ def set_job_state(conn: Connection, name: str, state: JobState, message: str | N
     return bool(result.rowcount)
 
 
+def raise_target(conn: Connection, name: str, target: int, spec: dict[str, JSON], now: float) -> JobRecord | None:
+    """Store the new spec; a higher target replaces the old one and reopens a done job (None: no job)."""
+    found = get_job(conn, name)
+    if found is None:
+        return None
+    values: dict[str, Any] = {"spec": codec.dumps(spec, f"spec of job {name}"), "updated_at": now}
+    if target > found.target:
+        values["target"] = target
+        if found.state is JobState.DONE:
+            values.update(state=JobState.PENDING.value, finished_at=None, message=f"target raised to {target}")
+    conn.execute(update(jobs).where(jobs.c.name == name).values(**values))
+    return get_job(conn, name)
+
+
 def add_events(conn: Connection, batch: Sequence[Event], now: float) -> None:
     if batch:
         conn.execute(events.insert(), [codec.event_to_row(e, now) for e in batch])

@@ -118,6 +118,12 @@ class SqlStore(StateStore):
         if not await self._run(lambda c: jobs.set_job_state(c, name, state, message, time.time()), write=True):
             raise StoreError(f"{self.url} has no job {name!r}")
 
+    async def raise_target(self, name: str, target: int, spec: dict[str, JSON]) -> JobRecord:
+        record = await self._run(lambda c: jobs.raise_target(c, name, target, spec, time.time()), write=True)
+        if record is None:
+            raise StoreError(f"{self.url} has no job {name!r}")
+        return record
+
     # --- tasks -------------------------------------------------------------------------------
 
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
