@@ -30,8 +30,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 _PURE_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 """An environment reference without a default: safe to keep, it is filled again on load."""
 
-_USER_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#@:]*):(\S*)@")
-_LONE_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#@:]{16,})@")
+_AUTHORITY = r"(?i)((?:\b[a-z][a-z0-9+.-]*:)?//)"
+"""Where a URL's user information starts: after ``scheme://``, or ``//`` in a scheme-less URL."""
+_USER_PASSWORD = re.compile(_AUTHORITY + r"([^\s/?#@:]*):(\S*)@")
+_LONE_USER = re.compile(_AUTHORITY + r"([^\s/?#@:]{16,})@")
 _QUERY_PAIR = re.compile(r"([?&;])([^=&#\s;?]+)=([^&#\s;]*)")
 _SCHEME_TOKEN = re.compile(r"(?i)\b(bearer)(\s+)(?!\$\{|\*\*\*)([^\s,;\"']+)")
 _BASIC_TOKEN = re.compile(r"(?i)\b(basic)(\s+)(?=[A-Za-z0-9+/]*[0-9+/=])([A-Za-z0-9+/]{4,}=*)")
