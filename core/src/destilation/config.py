@@ -19,7 +19,7 @@ import cattrs
 from destilation.domain import JSON
 from destilation.errors import ConfigError
 from destilation.redaction import redact_tree
-from destilation.secrets import Secret
+from destilation.secrets import RedactedValueError, Secret
 
 T = TypeVar("T")
 
@@ -162,7 +162,7 @@ def _describe(exc: BaseException, expected: type | None) -> str:
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(text):
         return text
-    if isinstance(exc, TypeError) and str(exc).startswith("expected "):
+    if (isinstance(exc, TypeError) and str(exc).startswith("expected ")) or isinstance(exc, RedactedValueError):
         return str(exc)
     return cattrs.v.format_exception(exc, expected)
 

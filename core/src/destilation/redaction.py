@@ -21,10 +21,10 @@ __all__ = ["REDACTED", "is_secret_key", "redact_headers", "redact_text", "redact
 Path = tuple[str | int, ...]
 
 _SECRET_WORDS = frozenset(
-    {"token", "secret", "secrets", "password", "passwd", "pwd", "passphrase", "authorization", "auth", "apikey",
-     "credential", "credentials", "cookie", "sig", "signature"}
+    {"token", "secret", "secrets", "password", "passwords", "passwd", "pwd", "passphrase", "authorization", "auth",
+     "apikey", "credential", "credentials", "cookie", "sig", "signature"}
 )  # fmt: skip
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")})
+_SECRET_PAIRS = frozenset((first, key) for first in ("api", "private", "access", "secret") for key in ("key", "keys"))
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _WORD = re.compile(r"[a-z0-9]+")
 _PURE_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

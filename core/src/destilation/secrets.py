@@ -14,6 +14,10 @@ MIN_KNOWN_SECRET = 6
 _known: set[str] = set()
 
 
+class RedactedValueError(ValueError):
+    """A masked value was given where a secret is needed."""
+
+
 def known_secrets() -> frozenset[str]:
     """The values of the secrets this process holds, long enough to look for in free text."""
     return frozenset(_known)
@@ -26,7 +30,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         if REDACTED in value:
-            raise ValueError("this value was redacted for storage; give the secret itself, not its masked copy")
+            raise RedactedValueError("this value was redacted for storage; give the secret itself, not its masked copy")
         self._value = value
         if len(value) >= MIN_KNOWN_SECRET:
             _known.add(value)
