@@ -16,6 +16,7 @@ from destilation.domain import JSON, JobRecord
 from destilation.errors import JobError
 from destilation.interfaces import StateStore
 from destilation.plugins import DestilationPluginManager
+from destilation.redaction import redact_url
 
 if TYPE_CHECKING:
     from destilation.app import App
@@ -72,5 +73,5 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 async def require_job(store: StateStore, name: str) -> JobRecord:
     record = await store.get_job(name)
     if record is None:
-        raise JobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
+        raise JobError(f"no job named {name!r} in {redact_url(str(getattr(store, 'url', 'the store')))}")
     return record
