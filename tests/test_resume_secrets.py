@@ -206,6 +206,22 @@ def test_a_key_from_the_global_config_is_sent_on_resume(destiler, server, tmp_pa
     assert_key_stored_nowhere(destiler.data_dir, resumed.stdout, resumed.stderr)
 
 
+def test_the_same_job_file_moved_elsewhere_continues_with_run(destiler, server, tmp_path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text(job_text(provider_table(server)), encoding="utf-8")
+    run_until_paused(destiler, server, "run", str(job))
+    server.release()
+    moved = tmp_path / "elsewhere" / "job.toml"
+    moved.parent.mkdir()
+    job.rename(moved)
+
+    # Where the job file lives is not part of the job: the same content continues the job.
+    again = destiler("run", str(moved))
+    assert again.returncode == 0, again.stderr
+    assert len(destiler.lines(JOB)) == COUNT
+    assert set(server.auth) == {f"Bearer {KEY}"}
+
+
 def test_a_lent_provider_missing_today_stops_resume_with_one_line(destiler, server, tmp_path) -> None:
     config = tmp_path / "destilation-global.toml"
     config.write_text(provider_table(server), encoding="utf-8")
