@@ -19,10 +19,10 @@ from destilation.config import (
     load_settings,
     read_toml,
     redact,
-    spec_from_record,
     structure,
 )
 from destilation.errors import ConfigError
+from destilation.restore import restore_spec
 from destilation.secrets import Secret
 
 
@@ -144,7 +144,7 @@ def test_relative_inputs_and_template_paths_become_absolute(tmp_path: Path) -> N
     loaded = load_job(job)
     assert loaded.spec.inputs == str((tmp_path / "sub" / "rows.jsonl").resolve())
     assert loaded.raw["template"] == str((tmp_path / "sub" / "mine.toml").resolve())
-    again = spec_from_record(loaded.raw, "stored")
+    again = restore_spec(loaded.spec.name, loaded.raw, Settings())
     assert again == loaded.spec
 
 

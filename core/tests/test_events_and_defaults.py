@@ -97,3 +97,16 @@ def test_usage_adds_up() -> None:
         33,
         33,
     )
+
+
+def test_events_are_redacted_before_any_subscriber_or_the_store_sees_them() -> None:
+    bus = EventBus()
+    seen: list[Event] = []
+    bus.subscribe("list", seen.append)
+    bus.emit(Event("provider_error", "j", "HTTP 401 from https://u:pw@h/v1: Bearer abc123def", data={"api_key": "k"}))
+    bus.emit(Event("progress", "j", data={"accepted": 1, "target": 2}))
+    (error, progress) = seen
+    assert error.message == "HTTP 401 from https://u:***@h/v1: Bearer ***"
+    assert error.data == {"api_key": "***"}
+    assert progress.data == {"accepted": 1, "target": 2}
+    assert bus.drain() == [error]

@@ -221,3 +221,11 @@ async def test_content_echoing_the_key_is_redacted(build: Build) -> None:
     body = {"choices": [{"finish_reason": "error", "error": {"message": f"bad {KEY}"}}]}
     error = await fail(build, json_reply(body))
     assert str(error) == "t: generation failed upstream: bad ***"
+
+
+@pytest.mark.anyio
+async def test_an_error_body_that_quotes_other_credentials_is_redacted(build: Build) -> None:
+    body = {"error": {"message": "proxy https://u:pw@up.example refused Authorization: Bearer other-token-1"}}
+    error = await fail(build, json_reply(body, status=401))
+    assert "pw@" not in str(error) and "other-token-1" not in str(error)
+    assert "https://u:***@up.example" in str(error) and "Bearer ***" in str(error)

@@ -45,11 +45,13 @@ from destilation.interfaces import (
     ValidationContext,
     Validator,
 )
+from destilation.redaction import REDACTED, is_secret_key, redact_headers, redact_text, redact_url, redact_value
 from destilation.registry import Registrar
 from destilation.secrets import Secret
 from destilation.templates import FewShot, Template
 
 __all__ = [
+    "REDACTED",
     "Accept",
     "Attempt",
     "Candidate",
@@ -94,4 +96,9 @@ __all__ = [
     "Validator",
     "Verdict",
     "hookimpl",
+    "is_secret_key",
+    "redact_headers",
+    "redact_text",
+    "redact_url",
+    "redact_value",
 ]

@@ -13,7 +13,7 @@ import anyio
 import attrs
 from anyio.abc import SocketStream
 
-from destilation.config import JobSpec, Settings, load_settings, spec_from_record
+from destilation.config import JobSpec, Settings, load_settings, spec_body
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
 from destilation.engine.assembly import Prepared, Wiring, build_loop, share, slots_for
@@ -39,7 +39,9 @@ from destilation.events import EventBus
 from destilation.http import make_http_client
 from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
+from destilation.redaction import redact_url
 from destilation.registry import Registry, collect
+from destilation.restore import restore_spec
 from destilation.spec_changes import changed_keys
 from destilation.templates import Template
 
@@ -49,7 +51,8 @@ def store_scheme(url: str) -> str:
     scheme, sep, _ = url.partition(":")
     if not sep or not scheme or not scheme.replace("+", "").isalnum():
         raise ConfigError(
-            "--db", f"{url!r} is not a database URL (expected sqlite:///path/to/file.db or postgresql://host/db)"
+            "--db",
+            f"{redact_url(url)!r} is not a database URL (expected sqlite:///path/to/file.db or postgresql://host/db)",
         )
     return scheme.split("+", 1)[0].lower()
 
@@ -66,6 +69,8 @@ class App:
     settings: Settings
     store_url: str
     data_dir: str
+    config_path: Path | None = None
+    """The global config file in use, if one was found; resume falls back to the job's own."""
     _registry: Registry | None = None
 
     @property
@@ -247,13 +252,13 @@ class App:
         record = await store.get_job(spec.name)
         if record is None:
             if resume:
-                raise JobError(f"no job named {spec.name!r} in {self.store_url}")
+                raise JobError(f"no job named {spec.name!r} in {redact_url(self.store_url)}")
             return await store.create_job(spec.name, raw, target)
         if record.state is JobState.CANCELLED:
             raise JobError(f"job {spec.name!r} was cancelled; start it again under another name")
         if resume:
             return record
-        changed = changed_keys(record.spec, raw)
+        changed = changed_keys(spec_body(record.spec), spec_body(raw))
         if not changed:
             return record
         if changed == ["$.count"] and spec.count > _stored_count(record):
@@ -265,7 +270,8 @@ class App:
         )
 
     def spec_of(self, record: JobRecord) -> JobSpec:
-        return spec_from_record(dict(record.spec), f"job {record.name} (stored spec)")
+        """The stored job's spec for `resume`: secrets and lent providers from where they were given."""
+        return restore_spec(record.name, record.spec, self.settings, self.config_path)
 
 
 def _stored_count(record: JobRecord) -> int:
@@ -280,8 +286,8 @@ async def _close_all(providers: list[Provider]) -> None:
 
 
 def make_app(pm: DestilationPluginManager, *, config: Path | None, db: str | None, data_dir: str | None) -> App:
-    settings, _ = load_settings(config)
+    settings, config_path = load_settings(config)
     if data_dir is not None:
         settings = attrs.evolve(settings, data_dir=data_dir)
     store_url = db or settings.store_url
-    return App(pm, settings, store_url, settings.data_dir)
+    return App(pm, settings, store_url, settings.data_dir, config_path)

@@ -21,13 +21,16 @@ from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from destilation.domain import JSON
 from destilation.errors import ConfigError
-from destilation.secrets import Secret
+from destilation.redaction import redact_tree
+from destilation.secrets import RedactedValueError, Secret
 
 T = TypeVar("T")
 
 CONFIG_ENV = "DESTILATION_CONFIG"
 DEFAULT_CONFIG_FILE = "destilation.toml"
 DEFAULT_DATA_DIR = "destilation-data"
+ORIGIN_KEY = "$origin"
+"""The reserved key of a stored spec that says where its masked values and lent providers come from."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
@@ -35,7 +38,6 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _FIELD_MESSAGE = re.compile(r"^'(\w+)' (.*)$")
 _EXTRA = re.compile(r"^extra fields found \((.*)\)$")
 _INDEX = re.compile(r"\['([^']*)'\]")
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
 
 
 def check_job_name(name: str) -> str:
@@ -238,7 +240,9 @@ def _describe(exc: BaseException, expected: type | None) -> str:
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(text):
         return text
-    if isinstance(exc, TypeError | ValueError) and str(exc).startswith("expected "):
+    if (isinstance(exc, TypeError | ValueError) and str(exc).startswith("expected ")) or isinstance(
+        exc, RedactedValueError
+    ):
         return str(exc)
     return cattrs.v.format_exception(exc, expected)
 
@@ -286,15 +290,36 @@ def interpolate(value: Any, *, source: str, path: str = "$", environ: Mapping[st
 
 
 def redact(value: Any) -> Any:
-    """A copy safe to store: values under secret-looking keys become `***` unless they are `${REF}`s."""
-    if isinstance(value, dict):
-        return {
-            k: ("***" if _SECRET_KEY.search(k) and isinstance(v, str) and not _ENV_REF.fullmatch(v) else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+    """A copy safe to store (see `destilation.redaction.redact_tree`): secrets masked, `${REF}`s kept."""
+    return redact_tree(value)[0]
+
+
+def stored_spec(raw: dict[str, Any], job_file: Path, config_file: Path | None, lent: list[str]) -> dict[str, JSON]:
+    """The job table as the store keeps it: redacted, with an `$origin` table that says where to
+    find again what was masked (the job file) and which providers the global config lent the job."""
+    shown, masked = redact_tree(raw)
+    origin: dict[str, JSON] = {"job_file": str(job_file.resolve())}
+    if masked:
+        origin["redacted"] = [list(p) for p in masked]
+    if lent and config_file is not None:
+        origin["config_file"] = str(config_file.resolve())
+        origin["providers"] = list(lent)
+    shown[ORIGIN_KEY] = origin
+    return dict(shown)
+
+
+def spec_body(stored: Mapping[str, JSON]) -> dict[str, JSON]:
+    """A stored spec without its `$origin`: what two runs of one job must agree on."""
+    return {k: v for k, v in stored.items() if k != ORIGIN_KEY}
+
+
+def merge_providers(spec: JobSpec, providers: Mapping[str, ProviderSpec]) -> JobSpec:
+    """Global providers fill in what the job leaves out; a job's own provider of the same name wins."""
+    if not providers:
+        return spec
+    merged = dict(providers)
+    merged.update(spec.providers)
+    return attrs.evolve(spec, providers=merged)
 
 
 @attrs.frozen
@@ -324,9 +349,8 @@ def load_settings(path: Path | None) -> tuple[Settings, Path | None]:
     return settings, path
 
 
-def load_job(path: Path, settings: Settings | None = None) -> LoadedJob:
-    """Load a job file; a job file alone works, global providers fill in what it leaves out."""
-    source = str(path)
+def job_table(path: Path) -> dict[str, Any]:
+    """A job file's table before `${ENV}` is filled: its name defaulted, its file references absolute."""
     raw = read_toml(path)
     raw.setdefault("name", path.stem)
     # Stored specs must resume from any folder, so file references become absolute.
@@ -334,15 +358,14 @@ def load_job(path: Path, settings: Settings | None = None) -> LoadedJob:
         ref = raw.get(key)
         if isinstance(ref, str) and (key == "inputs" or ref.endswith(".toml")) and not Path(ref).is_absolute():
             raw[key] = str((path.parent / ref).resolve())
-    filled = interpolate(raw, source=source)
-    spec = structure(filled, JobSpec, source=source)
-    if settings is not None and settings.providers:
-        merged = dict(settings.providers)
-        merged.update(spec.providers)
-        spec = attrs.evolve(spec, providers=merged)
-    return LoadedJob(spec, redact(raw), path)
+    return raw
 
 
-def spec_from_record(raw: dict[str, JSON], source: str) -> JobSpec:
-    """Rebuild a stored job's spec (for `resume`), filling `${ENV}` again from today's environment."""
-    return structure(interpolate(raw, source=source), JobSpec, source=source)
+def load_job(path: Path, settings: Settings | None = None, config_file: Path | None = None) -> LoadedJob:
+    """Load a job file; a job file alone works, global providers (from `config_file`) fill in what it leaves out."""
+    source = str(path)
+    raw = job_table(path)
+    spec = structure(interpolate(raw, source=source), JobSpec, source=source)
+    providers = settings.providers if settings is not None else {}
+    lent = sorted(set(providers) - set(spec.providers))
+    return LoadedJob(merge_providers(spec, providers), stored_spec(raw, path, config_file, lent), path)

@@ -1,7 +1,8 @@
 """The event bus: the engine emits, subscribers (progress bar, logs, the store) listen.
 
 A subscriber that raises is dropped from the bus with a warning, so a broken plugin can never
-stop a run.
+stop a run. Every event but progress is redacted on the way in, so no subscriber and no store
+sees a credential an error message carried.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TextIO
 import attrs
 
 from destilation.domain import Event
+from destilation.redaction import redact_text, redact_value
 
 Subscriber = Callable[[Event], None]
 
@@ -32,7 +34,8 @@ class EventBus:
     def emit(self, event: Event) -> None:
         if not event.at:
             event = attrs.evolve(event, at=time.time())
-        if event.kind != "progress":
+        if event.kind != "progress":  # progress carries only counters: nothing to redact
+            event = attrs.evolve(event, message=redact_text(event.message), data=redact_value(event.data))
             self.pending.append(event)
         for name, subscriber in list(self._subscribers):
             try:

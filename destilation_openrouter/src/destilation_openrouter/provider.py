@@ -8,7 +8,7 @@ from collections.abc import Callable
 import attrs
 import httpx
 
-from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
+from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo, redact_text
 from destilation.http import HttpClient, RawResponse
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
@@ -24,14 +24,15 @@ class _TooLarge(Exception):
 
 
 def _redactor(secret: str | None) -> Callable[[ProviderError], ProviderError]:
-    """Scrub the key from an error a server may have echoed it into."""
+    """Scrub the key, and any credential the core's redactor knows, from an error a server wrote."""
 
     def redact(error: ProviderError) -> ProviderError:
         message = str(error)
-        if not secret or secret not in message:
+        shown = redact_text(message, [secret] if secret else [])
+        if shown == message:
             return error
         return ProviderError(
-            message.replace(secret, "***"),
+            shown,
             retryable=error.retryable,
             retry_after=error.retry_after,
             status=error.status,

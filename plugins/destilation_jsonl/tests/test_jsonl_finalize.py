@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from jsonl_support import make_job, make_sample, make_sink
 
-from destilation import JobState, PluginContext, PluginError, SinkCursor, TaskState
+from destilation import REDACTED, JobState, PluginContext, PluginError, SinkCursor, TaskState
 from destilation_jsonl import files
 from destilation_jsonl.card import size_category
 from destilation_jsonl.scan import scan
@@ -31,8 +31,9 @@ SPEC: dict[str, Any] = {
     },
     "routing": {"strategy": "failover", "base_url": "https://user:pw@proxy.example/v1?key=k3y&x=1"},
     "sinks": {"jsonl": {}},
+    "$origin": {"job_file": "/home/someone/private/demo.toml"},
 }
-SECRETS = ("sk-live-123", "abc.def", "user:pw", "k3y")
+SECRETS = ("sk-live-123", "abc.def", "user:pw", "k3y", "/home/someone")
 
 
 def header_of(card: str) -> dict[str, Any]:
@@ -103,9 +104,10 @@ async def test_no_secret_reaches_metadata_or_card(context: PluginContext) -> Non
         for secret in SECRETS:
             assert secret not in text, (name, secret)
     providers = meta["spec"]["providers"]
-    assert providers["teacher"]["api_key"] == "<redacted>"
-    assert providers["local"]["headers"]["Authorization"] == "<redacted>"
-    assert meta["spec"]["routing"]["base_url"] == "https://<redacted>@proxy.example/v1?key=<redacted>&x=1"
+    assert providers["teacher"]["api_key"] == REDACTED
+    assert providers["local"]["headers"]["Authorization"] == REDACTED
+    assert meta["spec"]["routing"]["base_url"] == f"https://user:{REDACTED}@proxy.example/v1?key={REDACTED}&x=1"
+    assert "$origin" not in meta["spec"]
 
 
 async def test_card_header_is_a_hugging_face_dataset_card(context: PluginContext) -> None:

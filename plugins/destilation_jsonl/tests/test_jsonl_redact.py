@@ -55,8 +55,8 @@ def test_ordinary_keys(key: object) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("https://user:pw@host/x", f"https://{REDACTED}@host/x"),
-        ("postgresql+psycopg://app:s3cr3t@db:5432/d", f"postgresql+psycopg://{REDACTED}@db:5432/d"),
+        ("https://user:pw@host/x", f"https://user:{REDACTED}@host/x"),
+        ("postgresql+psycopg://app:s3cr3t@db:5432/d", f"postgresql+psycopg://app:{REDACTED}@db:5432/d"),
         ("https://h/v1?api_key=abc&model=m", f"https://h/v1?api_key={REDACTED}&model=m"),
         ("https://h/v1?model=m&token=abc#frag", f"https://h/v1?model=m&token={REDACTED}#frag"),
         ("Bearer sk-abc, next", f"Bearer {REDACTED}, next"),

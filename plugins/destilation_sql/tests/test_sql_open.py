@@ -184,10 +184,10 @@ async def test_an_unknown_user_is_one_line_without_the_password(pg_url: str) -> 
 
 def test_driver_messages_are_folded_to_one_line_and_scrubbed() -> None:
     echoed = OperationalError("SELECT 1", {}, Exception("auth failed\n  for password 'hunter2'\n"))
-    assert describe(echoed, "hunter2") == "auth failed for password '***'"
-    assert describe(echoed, None) == "auth failed for password 'hunter2'"
-    assert describe(OperationalError("SELECT 1", {}, Exception()), None) == "Exception"
-    assert describe(NoResultFound("no rows"), "x") == "no rows"
+    assert describe(echoed, ["hunter2"]) == "auth failed for password '***'"
+    assert describe(echoed, [None]) == "auth failed for password 'hunter2'"
+    assert describe(OperationalError("SELECT 1", {}, Exception())) == "Exception"
+    assert describe(NoResultFound("no rows"), ["x"]) == "no rows"
 
 
 # --- schema version --------------------------------------------------------------------------

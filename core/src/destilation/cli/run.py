@@ -28,7 +28,7 @@ def run(state: CliState, job_file: Path) -> None:
     Exit code 0 when the dataset is complete, 1 when the job stopped short (paused, cancelled,
     failed), 2 on bad input. Ctrl-C pauses cleanly; `destiler resume` continues.
     """
-    loaded = load_job(job_file, state.app.settings)
+    loaded = load_job(job_file, state.app.settings, state.app.config_path)
     _report(state, loaded.spec.name, _run(state, loaded.spec, loaded.raw, str(job_file), resume=False))
 
 

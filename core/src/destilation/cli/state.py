@@ -16,6 +16,7 @@ from destilation.domain import JSON, JobRecord
 from destilation.errors import UnknownJobError
 from destilation.interfaces import StateStore
 from destilation.plugins import DestilationPluginManager
+from destilation.redaction import redact_url
 
 if TYPE_CHECKING:
     from destilation.app import App
@@ -73,5 +74,5 @@ async def require_job(store: StateStore, name: str) -> JobRecord:
     """The job's record, or exit 2 with one line: a name that is not in the store is bad input."""
     record = await store.get_job(name)
     if record is None:
-        raise UnknownJobError(f"no job named {name!r} in {getattr(store, 'url', 'the store')}")
+        raise UnknownJobError(f"no job named {name!r} in {redact_url(str(getattr(store, 'url', 'the store')))}")
     return record

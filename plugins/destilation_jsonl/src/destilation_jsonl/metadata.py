@@ -71,7 +71,8 @@ def build_metadata(
     language: list[str] | None = None,
 ) -> dict[str, Any]:
     """The metadata document. `license` and `language` are published only when given."""
-    spec = redact(job.spec)
+    # Keys starting with `$` are the store's bookkeeping (where the job file was), not the job's spec.
+    spec = redact({k: v for k, v in job.spec.items() if not k.startswith("$")})
     return {
         "name": job.name,
         "state": str(job.state),

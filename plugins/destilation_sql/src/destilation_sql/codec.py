@@ -1,7 +1,8 @@
 """Row ↔ domain codec: the one place that knows how domain values look in table columns.
 
 JSON goes in as text (``ensure_ascii=False``, ``allow_nan=False``) so SQLite and PostgreSQL
-store the same bytes and a NaN never becomes a file no JSON reader can load.
+store the same bytes and a NaN never becomes a file no JSON reader can load. Free text that may
+quote a server (attempt errors, job messages) is redacted on its way in.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from destilation import (
     TaskState,
     ToolCall,
     Usage,
+    redact_text,
 )
 from destilation.domain import JSON
 
@@ -136,7 +138,7 @@ def attempt_to_row(job: str, index: int, attempt: Attempt, now: float) -> dict[s
         "cost": attempt.cost,
         "finish_reason": attempt.finish_reason,
         "issues": issues_dumps(attempt.issues, f"attempt {attempt.number} of task {job}/{index}"),
-        "error": attempt.error,
+        "error": None if attempt.error is None else redact_text(attempt.error),
         "created_at": now,
     }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from destilation import Event, JobRecord, JobState, SinkCursor
+from destilation import Event, JobRecord, JobState, SinkCursor, redact_text
 from destilation.domain import JSON
 from destilation_sql import codec
 from destilation_sql.schema import dialect_insert, events, jobs, sink_cursors
@@ -51,6 +51,7 @@ def list_jobs(conn: Connection) -> list[JobRecord]:
 
 def set_job_state(conn: Connection, name: str, state: JobState, message: str | None, now: float) -> bool:
     """Record the state; a finished state stamps `finished_at`, any other clears it (resume)."""
+    message = redact_text(message) if message else message  # job messages quote errors: no credential stays
     result = conn.execute(
         update(jobs)
         .where(jobs.c.name == name)

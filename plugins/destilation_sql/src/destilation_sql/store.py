@@ -33,6 +33,7 @@ from destilation import (
     TaskSeed,
     TaskState,
     Transition,
+    redact_text,
 )
 from destilation.domain import JSON
 from destilation_sql import commit as committer
@@ -227,11 +228,11 @@ class SqlStore(StateStore):
             raise StoreError(f"{self.url}: {self._describe(exc)}") from exc
 
     def _describe(self, exc: SQLAlchemyError | sqlite3.Error) -> str:
-        return describe(exc, self._target.url.password)
+        return describe(exc, self._target.secrets)
 
 
-def describe(exc: SQLAlchemyError | sqlite3.Error, password: str | None) -> str:
-    """The driver's message on one line, with the password scrubbed should a driver echo it."""
+def describe(exc: SQLAlchemyError | sqlite3.Error, secrets: Sequence[str | None] = ()) -> str:
+    """The driver's message on one line, redacted: the URL's `secrets` too, should a driver echo them."""
     cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     line = " ".join(str(cause).split()) or type(cause).__name__
-    return line.replace(password, "***") if password else line
+    return redact_text(line, [s for s in secrets if s])

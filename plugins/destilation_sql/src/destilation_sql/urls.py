@@ -1,23 +1,21 @@
-"""Store URLs: parse, check the dialect and driver, and mask the password for messages."""
+"""Store URLs: parse, check the dialect and driver, and mask their credentials for messages."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import attrs
 from sqlalchemy.engine import URL, make_url
 
-from destilation import StoreError
+from destilation import StoreError, is_secret_key, redact_url
 
 # Drivers this distribution is built and tested with; bare schemes map to them.
 DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
 
 
 def mask(raw: str) -> str:
-    """The URL with any password replaced by ``***`` (over-masks rather than leak)."""
-    return _PASSWORD.sub(r"\1***@", raw)
+    """The URL with its password and secret query values (``?password=…``) replaced by ``***``."""
+    return redact_url(raw)
 
 
 @attrs.frozen
@@ -31,6 +29,15 @@ class StoreUrl:
     dialect: str
     path: Path | None
     """The SQLite database file, or None for PostgreSQL and in-memory SQLite."""
+
+    @property
+    def secrets(self) -> list[str]:
+        """The password and secret query values, for scrubbing a driver's message that echoes them."""
+        found = [self.url.password] if isinstance(self.url.password, str) else []
+        for key, value in self.url.query.items():
+            if is_secret_key(key):
+                found.extend([value] if isinstance(value, str) else value)
+        return [s for s in found if s]
 
     @property
     def memory(self) -> bool:
