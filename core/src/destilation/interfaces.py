@@ -315,7 +315,9 @@ class Sink(AsyncResource):
 
         Return ``SinkCursor()`` (seq 0, offset 0) when the output was missing, shorter than the
         cursor or its content up to the cursor does not match ``cursor.digest``, so the exporter
-        rebuilds it from the store. Only the holder of the job's `EXPORTER_ROLE` opens a sink.
+        rebuilds it from the store. Only the holder of the job's `EXPORTER_ROLE` opens a sink;
+        it closes the sink (``aclose``) when it hands the role back, and may open it again later,
+        so ``aclose`` must leave the sink ready for another `open` and may be called twice.
         """
         ...
 

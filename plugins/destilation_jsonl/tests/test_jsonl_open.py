@@ -166,7 +166,7 @@ async def test_a_cursor_without_a_digest_keeps_the_file_and_gains_one(
     context: PluginContext, events: list[Event]
 ) -> None:
     # Cursors recorded by an earlier release carry no digest: the file is taken as it stands.
-    path, cursors = await _written(context, [[1], [2]])
+    _, cursors = await _written(context, [[1], [2]])
     events.clear()
     sink = make_sink(context)
     legacy = SinkCursor(cursors[-1].seq, cursors[-1].offset)

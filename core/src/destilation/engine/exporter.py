@@ -169,7 +169,7 @@ class ExportRole:
             for exporter in self.exporters:
                 await exporter.open(lease.fence, self.keep)
         except RoleLost:
-            self._lost()
+            await self._lost()
             return False
         return True
 
@@ -188,8 +188,9 @@ class ExportRole:
             raise RoleLost(f"another process took over the exporter role of job {self.job!r}")
         self._renewed = now
 
-    def _lost(self) -> None:
+    async def _lost(self) -> None:
         self.fence = None
+        await self._close()
         self.emit(
             Event(
                 "exporter_lost",
@@ -208,7 +209,7 @@ class ExportRole:
             for exporter in self.exporters:
                 await exporter.catch_up()
         except RoleLost:
-            self._lost()
+            await self._lost()
             return False
         return True
 
@@ -249,8 +250,18 @@ class ExportRole:
                 await exporter.sink.finalize(record, counts)
 
     async def release(self) -> None:
-        """Hand the role back, so another process need not wait for the lease to run out."""
+        """Hand the role back, so another process need not wait for the lease to run out.
+
+        The sinks are closed first: no open file outlives the tenure, so the next holder is the
+        only process that has the dataset open.
+        """
         fence, self.fence = self.fence, None
         if fence is not None:
             with anyio.CancelScope(shield=True):
+                await self._close()
                 await self.store.release_role(self.job, EXPORTER_ROLE, self.owner, fence)
+
+    async def _close(self) -> None:
+        """Close every sink; `take` opens them again should the role come back."""
+        for exporter in self.exporters:
+            await exporter.sink.aclose()
