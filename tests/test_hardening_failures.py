@@ -127,9 +127,9 @@ def test_a_full_data_disk_fails_the_job_and_resume_finishes_once_there_is_room(
 
 
 def test_a_full_store_disk_says_so_and_resume_finishes_once_there_is_room(destiler, write_job, tmpfs) -> None:
-    disk = tmpfs("300k")
+    disk = tmpfs("500k")
     db = f"sqlite:///{disk.path / 'state.db'}"
-    job = write_job("crowded", count=1000, provider=FAST)
+    job = write_job("crowded", count=3000, provider=FAST)
     line = one_line(destiler("--db", db, "run", str(job)), 1)
     assert line.startswith("crowded: failed, ")
     assert "state.db: database or disk is full" in line
@@ -144,7 +144,7 @@ def test_a_full_store_disk_says_so_and_resume_finishes_once_there_is_room(destil
     resumed = destiler("--db", db, "resume", "crowded")
     assert resumed.returncode == 0, resumed.stderr
     assert state_of(destiler, "crowded", "--db", db)["state"] == "done"
-    assert_complete(destiler, "crowded", 1000)
+    assert_complete(destiler, "crowded", 3000)
 
 
 @pytest.mark.parametrize(("count", "provider"), [(20, ""), (1200, FAST)], ids=["one-process", "two-processes"])

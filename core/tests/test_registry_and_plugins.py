@@ -37,7 +37,7 @@ def test_registrations_know_their_plugin() -> None:
     assert reg.obj is object
     assert reg.distribution == reg.plugin
     assert registry.get("templates", "t1").obj == "template-object"
-    assert {r.name for r in registry} == {"echo", "t1", "progress"}
+    assert {r.name for r in registry} == {"echo", "t1", "progress", "dataset-notices"}
 
 
 def test_a_name_registered_twice_names_both_distributions() -> None:

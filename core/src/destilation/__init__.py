@@ -13,6 +13,7 @@ from destilation.domain import (
     JobRecord,
     JobState,
     Message,
+    RoleLease,
     Sample,
     Severity,
     SinkCursor,
@@ -27,6 +28,7 @@ from destilation.domain import (
 from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import (
+    EXPORTER_ROLE,
     Accept,
     CommitResult,
     PluginContext,
@@ -51,6 +53,7 @@ from destilation.secrets import Secret
 from destilation.templates import FewShot, Template
 
 __all__ = [
+    "EXPORTER_ROLE",
     "REDACTED",
     "Accept",
     "Attempt",
@@ -75,6 +78,7 @@ __all__ = [
     "Reject",
     "Release",
     "Retry",
+    "RoleLease",
     "Router",
     "Sample",
     "Secret",

@@ -19,11 +19,11 @@ from destilation.engine import ALREADY_DONE
 from destilation.engine.assembly import Prepared, Wiring, build_loop, share, slots_for
 from destilation.engine.attempts import Hooks, remember_fingerprints
 from destilation.engine.channel import Channel
-from destilation.engine.exporter import Exporter
+from destilation.engine.exporter import Exporter, ExportRole
 from destilation.engine.forking import WorkerProcess
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import InputsPlanner, check_inputs, make_planner
-from destilation.engine.runner import JobRunner, RunOutcome, new_owner, on_commit_waker
+from destilation.engine.runner import ROLE_WAIT_MARGIN, JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
     build_providers,
     build_router,
@@ -37,7 +37,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Provider, Sink, StateStore
+from destilation.interfaces import PluginContext, Provider, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
 from destilation.registry import Registry, collect
@@ -186,18 +186,19 @@ class App:
             task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
             target = spec.count
             record = await self._job_record(store, spec, raw, target, source, resume=resume)
-            sinks: list[Sink] = []
+            # Built, not opened: only the holder of the job's exporter role touches the dataset files.
             exporters: list[Exporter] = []
             for name, reg, config in prepared.wiring.sinks:
                 sink = reg.obj(config, context, record)
                 stack.push_async_callback(sink.aclose)
-                sinks.append(sink)
                 exporters.append(Exporter(store, spec.name, name, sink))
+            export = ExportRole(store, spec.name, owner, spec.lease_seconds, exporters, bus.emit)
+            stack.push_async_callback(export.release)
             if record.state is JobState.DONE:
-                return await self._refresh_done(store, record, sinks, exporters)
+                return await self._refresh_done(store, record, export, spec.lease_seconds)
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
-            writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(exporters))
+            writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(export))
             parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,
@@ -208,8 +209,7 @@ class App:
                 task_limit=task_limit,
                 loop=build_loop(prepared, store, writer, parts),
                 writer=writer,
-                exporters=exporters,
-                sinks=sinks,
+                export=export,
                 bus=bus,
                 owner=owner,
                 workers=share(slots_for(spec), parts),
@@ -229,17 +229,15 @@ class App:
         return lanes
 
     async def _refresh_done(
-        self, store: StateStore, record: JobRecord, sinks: list[Sink], exporters: list[Exporter]
+        self, store: StateStore, record: JobRecord, export: ExportRole, lease_s: float
     ) -> RunOutcome:
-        """A done job sends no request; its datasets are only repaired (rebuilt if missing) and refreshed."""
-        for exporter in exporters:
-            await exporter.open()
-            await exporter.catch_up()
+        """A done job sends no request; its datasets are only checked, repaired (rebuilt) and refreshed."""
+        dataset = await export.settle(lease_s + 2 * ROLE_WAIT_MARGIN)
         counts = await store.counts(record.name)
-        for sink in sinks:
-            await sink.finalize(record, counts)
+        await export.finalize(record, counts)
+        await export.release()
         accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
-        return RunOutcome(JobState.DONE, record.target, accepted, rejected, ALREADY_DONE)
+        return RunOutcome(JobState.DONE, record.target, accepted, rejected, ALREADY_DONE, dataset)
 
     async def _job_record(
         self, store: StateStore, spec: JobSpec, raw: dict[str, JSON], target: int, source: str, *, resume: bool

@@ -6,9 +6,10 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from destilation.domain import Usage
+from destilation.domain import Event, Usage
 from destilation.events import ProgressBar
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderError
@@ -55,6 +56,21 @@ def _progress_bar(context: PluginContext) -> ProgressBar | None:
     return ProgressBar() if sys.stderr.isatty() else None
 
 
+DATASET_NOTICES = frozenset({"sink_repair", "exporter_lost"})
+"""Event kinds that say the dataset was rebuilt or is written elsewhere: people must hear of them."""
+
+
+def _dataset_notices(context: PluginContext) -> Callable[[Event], None]:
+    """One line on stderr per warning about the dataset, terminal or not."""
+
+    def show(event: Event) -> None:
+        if event.kind in DATASET_NOTICES and event.severity == "warning":
+            print(f"warning: {event.job}: {event.message}", file=sys.stderr, flush=True)
+
+    return show
+
+
 @hookimpl(trylast=True)
 def register_subscribers(register: Registrar) -> None:
     register("progress", _progress_bar)
+    register("dataset-notices", _dataset_notices)

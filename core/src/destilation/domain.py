@@ -287,10 +287,35 @@ class JobRecord:
 
 @attrs.frozen
 class SinkCursor:
-    """How far a sink's file is known to be durable: last sample seq and file byte offset."""
+    """How far a sink's file is known to be durable: last sample seq and file byte offset.
+
+    `digest` proves the content up to `offset` (the sink's own format, such as ``sha256:<hex>``),
+    so `Sink.open` can tell a file that kept its size but not its bytes; "" when none is known.
+    """
 
     seq: int = 0
     offset: int = 0
+    digest: str = ""
+
+
+@attrs.frozen
+class RoleLease:
+    """Who holds a role of a job (planner, exporter, …) and until when, as the store sees it.
+
+    `fence` grows each time the role changes hands: writes fenced by it are refused once another
+    process took the role over, even if the old holder does not know yet.
+    """
+
+    job: str
+    role: str
+    owner: str | None
+    """None when the role is free (released, or never taken)."""
+    fence: int
+    expires: float
+    """Epoch seconds; past it another owner may take the role."""
+
+    def held_by(self, owner: str) -> bool:
+        return self.owner == owner
 
 
 @attrs.frozen

@@ -23,6 +23,7 @@ from destilation.domain import (
     Issue,
     JobRecord,
     JobState,
+    RoleLease,
     Sample,
     SinkCursor,
     Task,
@@ -173,6 +174,10 @@ class TaskDetail:
     sample: Sample | None
 
 
+EXPORTER_ROLE = "exporter"
+"""The role whose holder writes a job's dataset files; `StateStore.set_cursor` is fenced by it."""
+
+
 class StoreError(DestilationError):
     """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
 
@@ -197,7 +202,8 @@ class StateStore(AsyncResource):
         """Claim the right to run `job`; on SQLite a second runner gets StoreError.
 
         A store that admits only one runner also returns tasks leased by earlier, dead runners
-        to pending here, so a resume after kill -9 does not wait for their leases to expire.
+        to pending and frees the roles they held, so a resume after kill -9 does not wait for
+        their leases to expire.
         """
         ...
 
@@ -257,7 +263,43 @@ class StateStore(AsyncResource):
     async def get_cursor(self, job: str, sink: str) -> SinkCursor: ...
 
     @abc.abstractmethod
-    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor) -> None: ...
+    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor, fence: int | None = None) -> bool:
+        """Record how far `sink` of `job` is durable (seq, offset and digest); True when recorded.
+
+        With `fence`, the cursor is written only while the job's `EXPORTER_ROLE` is held under
+        that fence, checked in the same transaction; otherwise nothing changes and False comes
+        back, so a process that lost the role can never move the cursor. Without it (tools,
+        tests) the write is unconditional.
+        """
+        ...
+
+    # --- roles: leases that make one process the exporter (or planner) of a job -------------
+
+    @abc.abstractmethod
+    async def acquire_role(self, job: str, role: str, owner: str, lease_s: float) -> RoleLease:
+        """Take `role` of `job` for `owner` for `lease_s` seconds, or learn who holds it.
+
+        The role is taken when it is free (never held, released) or its lease has expired, and
+        its fence then grows by one. Held by `owner` already, its lease is extended and the fence
+        kept. Held by another owner whose lease runs, nothing changes. Atomic against callers in
+        any process: at most one owner holds a role at a time. Returns the role as it stands
+        after the call; ``lease.held_by(owner)`` tells whether the caller holds it.
+        """
+        ...
+
+    @abc.abstractmethod
+    async def renew_role(self, job: str, role: str, owner: str, fence: int, lease_s: float) -> bool:
+        """Extend `owner`'s lease on `role` to `lease_s` from now, if it still holds it under `fence`.
+
+        False when the role was released or changed hands since: the caller has lost it and must
+        stop acting in it (an expired lease nobody took yet is still the caller's).
+        """
+        ...
+
+    @abc.abstractmethod
+    async def release_role(self, job: str, role: str, owner: str, fence: int) -> None:
+        """Free `role` if `owner` holds it under `fence` (else nothing); the fence only ever grows."""
+        ...
 
     @abc.abstractmethod
     async def list_tasks(
@@ -281,10 +323,21 @@ class Sink(AsyncResource):
     async def open(self, cursor: SinkCursor) -> SinkCursor:
         """Repair the output to `cursor` (cut what lies past it) and return where to go on from.
 
-        Return ``SinkCursor()`` (seq 0, offset 0) when the output was missing or shorter than the
-        cursor, so the exporter rebuilds it from the store.
+        Return ``SinkCursor()`` (seq 0, offset 0) when the output was missing, shorter than the
+        cursor or its content up to the cursor does not match ``cursor.digest``, so the exporter
+        rebuilds it from the store. Only the holder of the job's `EXPORTER_ROLE` opens a sink;
+        it closes the sink (``aclose``) when it hands the role back, and may open it again later,
+        so ``aclose`` must leave the sink ready for another `open` and may be called twice.
         """
         ...
+
+    def digest(self) -> str:
+        """A digest of the output up to the offset `open` or `write` last returned.
+
+        The exporter stores it with the cursor, so the next `open` can prove the content and not
+        only the size. A sink that keeps none returns "".
+        """
+        return ""
 
     @abc.abstractmethod
     async def write(self, samples: Sequence[Sample]) -> int:

@@ -50,20 +50,21 @@ async def _scenario(folder: Path, batches: list[list[Any]], data: st.DataObject)
             samples[-1].append(make_sample(seq, content))
     everything = [s for batch in samples for s in batch]
 
-    # First run: the exporter records (last seq, offset) after each write returned.
+    # First run: the exporter records (last seq, offset, digest) after each write returned.
     sink = make_sink(context)
     await sink.open(SinkCursor())
     cursors = [SinkCursor()]
     for batch in samples:
         offset = await sink.write(batch)
-        cursors.append(SinkCursor(batch[-1].seq or 0, offset))
+        cursors.append(SinkCursor(batch[-1].seq or 0, offset, sink.digest()))
     await sink.aclose()
     path = sink.path
     full = path.read_bytes()
 
     # The crash: the store holds one of the recorded cursors; the file holds every byte up to it
     # (it was fsynced before the cursor was recorded), then anything: part of later writes,
-    # whole later batches, or junk such as zeros from a torn page.
+    # whole later batches, or junk such as zeros from a torn page. Or the bytes the cursor vouches
+    # for changed in place, keeping the size (a byte overwritten, say with NUL).
     recorded = data.draw(st.sampled_from(cursors), label="recorded cursor")
     if data.draw(st.booleans(), label="durable prefix"):
         cut = data.draw(st.integers(recorded.offset, len(full)), label="cut")
@@ -71,7 +72,11 @@ async def _scenario(folder: Path, batches: list[list[Any]], data: st.DataObject)
     else:  # the file lost bytes the cursor vouches for (edited, restored from an old copy)
         cut = data.draw(st.integers(0, max(recorded.offset - 1, 0)), label="short cut")
         junk = b""
-    path.write_bytes(full[:cut] + junk)
+    kept = bytearray(full[:cut] + junk)
+    if min(cut, recorded.offset) and data.draw(st.booleans(), label="overwritten in place"):
+        at = data.draw(st.integers(0, min(cut, recorded.offset) - 1), label="overwritten byte")
+        kept[at] = (kept[at] + 1) % 256
+    path.write_bytes(bytes(kept))
 
     # Resume: repair, then write everything past the cursor the sink returns, in new batch sizes.
     resumed = make_sink(context)

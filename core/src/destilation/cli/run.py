@@ -79,14 +79,13 @@ def _report(state: CliState, name: str, outcome: RunOutcome) -> None:
     line = f"{name}: {outcome.state.value}, {outcome.accepted}/{outcome.target} samples accepted"
     if outcome.rejected:
         line += f", {outcome.rejected} tasks rejected"
+    # Set when another process holds the exporter role and so still writes the dataset.
+    elsewhere = f"; {outcome.dataset}" if outcome.dataset else ""
     if outcome.state is JobState.DONE:
-        already = (
-            " (already done: no request sent, dataset checked against the store)"
-            if outcome.message == "already done"
-            else ""
-        )
-        click.echo(f"{line}{already}; dataset in {data}")
+        checked = "" if outcome.dataset else ", dataset checked against the store"
+        already = f" (already done: no request sent{checked})" if outcome.message == "already done" else ""
+        click.echo(f"{line}{already}; dataset in {data}{elsewhere}")
         raise SystemExit(EXIT_OK)
     hint = f"; `destiler resume {name}` continues" if outcome.state is JobState.PAUSED else ""
-    click.echo(f"{line}: {outcome.message}{hint}", err=True)
+    click.echo(f"{line}: {outcome.message}{hint}{elsewhere}", err=True)
     raise SystemExit(EXIT_JOB_FAILED)

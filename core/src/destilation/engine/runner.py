@@ -2,7 +2,8 @@
 
 The feeder plans and leases tasks from the store and hands them to the slots (a hand-off
 queue; its claims bound what it holds), slots run attempt loops, one writer commits transitions
-in batches through a bounded memory stream, exporters project committed samples into sinks.
+in batches through a bounded memory stream, and the holder of the job's exporter role projects
+committed samples into sinks.
 A control loop watches the store, so `destiler pause` in another terminal (or the TUI) stops
 the run within a second.
 """
@@ -24,18 +25,20 @@ import attrs
 from destilation.config import JobSpec
 from destilation.domain import Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
-from destilation.engine.exporter import Exporter
+from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
 from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
-from destilation.interfaces import Sink, StateStore
+from destilation.interfaces import StateStore
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
 COUNTS_MAX_AGE = 0.1
+ROLE_WAIT_MARGIN = 1.0
+"""Seconds past a lease's length that a finishing run waits for the exporter role."""
 
 
 def new_owner() -> str:
@@ -50,6 +53,8 @@ class RunOutcome:
     accepted: int
     rejected: int
     message: str = ""
+    dataset: str = ""
+    """Why the dataset may not hold every accepted sample yet (another process writes it), or ""."""
 
 
 @attrs.define
@@ -64,8 +69,8 @@ class JobRunner:
     task_limit: int
     loop: AttemptLoop
     writer: BatchWriter
-    exporters: Sequence[Exporter]
-    sinks: Sequence[Sink]
+    export: ExportRole | None
+    """The job's dataset: written by this process while it holds the exporter role; None in a worker."""
     bus: EventBus
     owner: str
     workers: int
@@ -124,8 +129,8 @@ class JobRunner:
             await self.store.set_job_state(self.spec.name, JobState.RUNNING, "running")
             self.record = await self.store.get_job(self.spec.name) or self.record
             self.bus.emit(Event("job_started", self.spec.name, f"target {self.target} samples"))
-        for exporter in self.exporters:
-            await exporter.open()
+        if self.export is not None:
+            await self.export.take()
         # Only now, so that workers never start on a job whose dataset cannot even be opened.
         for lane in self.lanes:
             lane.start()
@@ -144,8 +149,8 @@ class JobRunner:
                     background.start_soon(
                         lane.serve, functools.partial(self.stop, JobState.FAILED), self.worker_committed
                     )
-                for exporter in self.exporters:
-                    background.start_soon(self._guarded, exporter.run)
+                if self.export is not None:
+                    background.start_soon(self._guarded, self.export.follow)
                 background.start_soon(self._guarded, self._control)
                 if self.handle_signals:
                     background.start_soon(self._signals)
@@ -328,8 +333,10 @@ class JobRunner:
         if self.worker:  # the main process decides the job's state and finishes the dataset
             await self.store.add_events(self.bus.drain())
             return RunOutcome(self._stop or JobState.PAUSED, self.target, 0, 0, self._message)
-        for exporter in self.exporters:
-            await exporter.catch_up()
+        export = self.export
+        assert export is not None  # only a worker runs without one
+        # Wait for a holder that is finishing too, or for the lease of one that died to run out.
+        dataset = await export.settle(self.spec.lease_seconds + 2 * ROLE_WAIT_MARGIN)
         counts = await self.store.counts(self.spec.name)
         accepted, rejected = counts[TaskState.ACCEPTED], counts[TaskState.REJECTED]
         state = self._stop or JobState.PAUSED
@@ -341,21 +348,20 @@ class JobRunner:
         self._recorded = state
         record = await self.store.get_job(self.spec.name)
         assert record is not None
-        for sink in self.sinks:
-            await sink.finalize(record, counts)
+        await export.finalize(record, counts)
+        await export.release()
         kind = {JobState.DONE: "job_done", JobState.FAILED: "job_failed", JobState.CANCELLED: "job_cancelled"}
         self.bus.emit(Event(kind.get(state, "job_paused"), self.spec.name, message))
         await self.store.add_events(self.bus.drain())
-        return RunOutcome(state, self.target, accepted, rejected, message)
+        return RunOutcome(state, self.target, accepted, rejected, message, dataset)
 
 
-def on_commit_waker(exporters: Sequence[Exporter]) -> Callable[[list[Pending]], None]:
+def on_commit_waker(export: ExportRole) -> Callable[[list[Pending]], None]:
     """Hand the samples a batch accepted to the exporters, which wakes them."""
 
     def wake(batch: list[Pending]) -> None:
         accepted = [attrs.evolve(sample, seq=seq) for sample, seq in accepted_in(batch)]
         if accepted:
-            for exporter in exporters:
-                exporter.offer(accepted)
+            export.offer(accepted)
 
     return wake

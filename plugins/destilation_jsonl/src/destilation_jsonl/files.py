@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from destilation import PluginError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -59,6 +64,14 @@ def size_of(fd: int) -> int:
 
 def byte_at(fd: int, position: int) -> bytes:
     return os.pread(fd, 1, position)
+
+
+def hash_prefix(fd: int, end: int, chunk: int = 1 << 20) -> Hash:
+    """A running SHA-256 of the first `end` bytes, read in chunks so memory stays flat."""
+    hasher = hashlib.sha256()
+    for position in range(0, end, chunk):
+        hasher.update(os.pread(fd, min(chunk, end - position), position))
+    return hasher
 
 
 def truncate(fd: int, size: int, sync: bool) -> None:

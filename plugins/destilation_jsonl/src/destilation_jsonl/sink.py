@@ -1,13 +1,17 @@
 """The JSONL sink: a crash-safe projection of the store's accepted samples.
 
-The exporter in the core owns the cursor: it records ``(last seq, byte offset)`` in the store
-only after `write` returned, so the cursor never runs ahead of the disk. `open` cuts the file
-back to that cursor (a torn last line, lines written after the last recorded cursor) or, when the
-file is missing, shorter or was replaced, empties it so the exporter rebuilds it from the store.
+The exporter in the core owns the cursor: it records ``(last seq, byte offset, digest)`` in the
+store only after `write` returned, so the cursor never runs ahead of the disk. The digest is a
+SHA-256 of the file up to the offset, kept running as lines are appended. `open` hashes the file
+up to the cursor and cuts what lies past it (a torn last line, lines written after the last
+recorded cursor); when the file is missing, shorter, or its bytes do not match the digest (a line
+edited or overwritten, even keeping the size), it empties the file so the exporter rebuilds it
+from the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -73,6 +77,8 @@ class JsonlSink(Sink):
         self._kept = 0
         """Bytes that were in the file when it was opened; finalize reads only these back."""
         self._written = Tally()
+        self._hash = hashlib.sha256()
+        """SHA-256 of the file's first `_offset` bytes."""
 
     @property
     def offset(self) -> int:
@@ -102,6 +108,9 @@ class JsonlSink(Sink):
         if not samples:
             return self._offset
         return await self._in_thread("write", self._write_sync, list(samples))
+
+    def digest(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}" if self._offset else ""
 
     async def finalize(self, job: JobRecord, counts: dict[TaskState, int]) -> None:
         self._require_open()
@@ -133,6 +142,7 @@ class JsonlSink(Sink):
         files.check_regular(fd, self.path)
         name = self.config.filename
         sync = self.config.fsync
+        self._hash = hashlib.sha256()
         if created:
             if sync:
                 os.fsync(dir_fd)  # the new directory entry survives a crash too
@@ -152,20 +162,30 @@ class JsonlSink(Sink):
         elif files.byte_at(fd, cursor.offset - 1) != b"\n":
             note = (f"{name} was replaced or edited; rebuilding it from the store", WARN)
         else:
-            keep = cursor.offset
-            if size > keep:
-                note = (f"cut {size - keep} bytes past sample seq {cursor.seq} from {name}", "info")
+            hashed = files.hash_prefix(fd, cursor.offset)
+            # A cursor of an older release has no digest: its file is taken as it is, as before.
+            if cursor.digest and f"sha256:{hashed.hexdigest()}" != cursor.digest:
+                note = (
+                    f"{name} did not match the store (changed before byte {cursor.offset}); "
+                    "rebuilding it from the store",
+                    WARN,
+                )
+            else:
+                keep, self._hash = cursor.offset, hashed
+                if size > keep:
+                    note = (f"cut {size - keep} bytes past sample seq {cursor.seq} from {name}", "info")
         if size != keep:
             files.truncate(fd, keep, sync)
         self._offset = self._kept = keep
-        return (cursor if keep else SinkCursor()), note
+        return (SinkCursor(cursor.seq, keep, self.digest()) if keep else SinkCursor()), note
 
     def _write_sync(self, samples: list[Sample]) -> int:
         assert self._fd is not None  # checked by write() before the thread started
         written = Tally()
         data = encode(samples, written)
         self._offset = files.append(self._fd, data, self._offset, self.config.fsync)
-        self._written.extend(written)  # only once the lines are on disk
+        self._hash.update(data)  # only once the lines are on disk
+        self._written.extend(written)
         return self._offset
 
     def _finalize_sync(self, job: JobRecord, counts: dict[TaskState, int]) -> None:

@@ -1,4 +1,4 @@
-"""Jobs, events, sink cursors and provider statistics: the small per-job records.
+"""Jobs, events, sink cursors (fenced by the exporter role) and provider statistics: the small per-job records.
 
 Plain functions over an open connection inside a transaction; the store runs them in its
 worker thread.
@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 
 from destilation import Event, JobRecord, JobState, SinkCursor, redact_text
 from destilation.domain import JSON
-from destilation_sql import codec
+from destilation_sql import codec, roles
 from destilation_sql.schema import dialect_insert, events, jobs, sink_cursors
 from destilation_sql.schema import provider_stats as stats
 
@@ -89,22 +89,26 @@ def list_events(conn: Connection, job: str | None, limit: int) -> list[Event]:
 
 
 def get_cursor(conn: Connection, job: str, sink: str) -> SinkCursor:
-    query = select(sink_cursors.c.seq, sink_cursors.c.offset).where(
+    query = select(sink_cursors.c.seq, sink_cursors.c.offset, sink_cursors.c.digest).where(
         sink_cursors.c.job == job, sink_cursors.c.sink == sink
     )
     row = conn.execute(query).first()
-    return SinkCursor() if row is None else SinkCursor(row.seq, row.offset)
+    return SinkCursor() if row is None else SinkCursor(row.seq, row.offset, row.digest)
 
 
-def set_cursor(conn: Connection, job: str, sink: str, cursor: SinkCursor) -> None:
+def set_cursor(conn: Connection, job: str, sink: str, cursor: SinkCursor, fence: int | None) -> bool:
+    """Upsert the cursor; with `fence`, only while the job's exporter role is held under it."""
+    if fence is not None and not roles.holds_exporter(conn, job, fence):
+        return False
     insert = dialect_insert(conn.dialect.name, sink_cursors)
     conn.execute(
         insert.on_conflict_do_update(
             index_elements=[sink_cursors.c.job, sink_cursors.c.sink],
-            set_={"seq": insert.excluded.seq, "offset": insert.excluded.offset},
+            set_={"seq": insert.excluded.seq, "offset": insert.excluded.offset, "digest": insert.excluded.digest},
         ),
-        {"job": job, "sink": sink, "seq": cursor.seq, "offset": cursor.offset},
+        {"job": job, "sink": sink, "seq": cursor.seq, "offset": cursor.offset, "digest": cursor.digest},
     )
+    return True
 
 
 def provider_stats(conn: Connection, job: str) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """Tables, the schema version, and creating or checking the schema on open.
 
 The schema is versioned and never migrated silently: a database of another version is refused
-with a message that says what to do.
+with a message that says what to do. Within a version the schema only grows: a table or a
+column with a default that an older release did not create is added on open (`_grow`); older
+releases read and write such a database as before.
 """
 
 from __future__ import annotations
@@ -136,6 +138,19 @@ sink_cursors = Table(
     Column("sink", Text, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
+    # Added after version 1 shipped; `ensure` adds it to older databases (see `_grow`).
+    Column("digest", Text, nullable=False, server_default=""),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    # Leases that make one process the exporter (or planner) of a job; see destilation_sql.roles.
+    Column("job", Text, primary_key=True),
+    Column("role", Text, primary_key=True),
+    Column("owner", Text),
+    Column("fence", BigInteger, nullable=False),
+    Column("expires", Double, nullable=False),
 )
 
 events = Table(
@@ -225,3 +240,12 @@ def ensure(conn: Connection, shown: str) -> None:
             "install the destilation-sql release that wrote it, or point the store at a new database "
             "(the schema is never migrated silently)"
         )
+    _grow(conn, present)
+
+
+def _grow(conn: Connection, present: set[str]) -> None:
+    """Add what this release has beyond the first tables of version 1: the roles, the cursor digest."""
+    if roles.name not in present:
+        roles.create(conn)
+    if "digest" not in {column["name"] for column in inspect(conn).get_columns(sink_cursors.name)}:
+        conn.exec_driver_sql("ALTER TABLE sink_cursors ADD COLUMN digest TEXT NOT NULL DEFAULT ''")

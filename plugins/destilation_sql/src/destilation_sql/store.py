@@ -8,6 +8,7 @@ the (password-masked) URL.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from destilation import (
     JobRecord,
     JobState,
     PluginContext,
+    RoleLease,
     Sample,
     SinkCursor,
     StateStore,
@@ -37,7 +39,7 @@ from destilation import (
 )
 from destilation.domain import JSON
 from destilation_sql import commit as committer
-from destilation_sql import jobs, schema, tasks
+from destilation_sql import jobs, roles, schema, tasks
 from destilation_sql.coalesce import Coalescer
 from destilation_sql.connect import WRITE, make_engine
 from destilation_sql.lock import RunnerLock
@@ -97,12 +99,13 @@ class SqlStore(StateStore):
         """One runner per SQLite file; PostgreSQL lets many workers share a job.
 
         Holding the SQLite lock proves no other runner is alive, so tasks still leased by a
-        runner that died (kill -9) go back to pending at once instead of waiting out their lease.
+        runner that died (kill -9) go back to pending, and the roles it held are freed, at once
+        instead of waiting out their leases.
         """
         self._require()
         if self._lock is not None:
             self._lock.acquire()
-            await self._run(lambda c: tasks.release_all(c, job, None), write=True)
+            await self._run(functools.partial(_release_dead, job=job), write=True)
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -180,8 +183,19 @@ class SqlStore(StateStore):
     async def get_cursor(self, job: str, sink: str) -> SinkCursor:
         return await self._run(lambda c: jobs.get_cursor(c, job, sink))
 
-    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor) -> None:
-        await self._run(lambda c: jobs.set_cursor(c, job, sink, cursor), write=True)
+    async def set_cursor(self, job: str, sink: str, cursor: SinkCursor, fence: int | None = None) -> bool:
+        return await self._run(lambda c: jobs.set_cursor(c, job, sink, cursor, fence), write=True)
+
+    # --- roles -------------------------------------------------------------------------------
+
+    async def acquire_role(self, job: str, role: str, owner: str, lease_s: float) -> RoleLease:
+        return await self._run(lambda c: roles.acquire(c, job, role, owner, lease_s, time.time()), write=True)
+
+    async def renew_role(self, job: str, role: str, owner: str, fence: int, lease_s: float) -> bool:
+        return await self._run(lambda c: roles.renew(c, job, role, owner, fence, lease_s, time.time()), write=True)
+
+    async def release_role(self, job: str, role: str, owner: str, fence: int) -> None:
+        await self._run(lambda c: roles.release(c, job, role, owner, fence), write=True)
 
     # --- events and statistics ---------------------------------------------------------------
 
@@ -229,6 +243,12 @@ class SqlStore(StateStore):
 
     def _describe(self, exc: SQLAlchemyError | sqlite3.Error) -> str:
         return describe(exc, self._target.secrets)
+
+
+def _release_dead(conn: Connection, job: str) -> None:
+    """Hand back what runners of `job` that are known dead held: task leases and roles."""
+    tasks.release_all(conn, job, None)
+    roles.release_every(conn, job)
 
 
 def describe(exc: SQLAlchemyError | sqlite3.Error, secrets: Sequence[str | None] = ()) -> str:
