@@ -63,7 +63,7 @@ def test_sigkill_at_random_moments_then_resume_gives_every_sample_exactly_once(d
 
 
 def test_a_second_runner_on_the_same_sqlite_store_is_refused(destiler, write_job) -> None:
-    job = write_job("busy", count=300, provider="latency_ms = 100\nconcurrency = 2")
+    job = write_job("busy", count=3000, provider="latency_ms = 100\nconcurrency = 2")
     first = destiler.start("run", str(job))
     try:
         deadline = time.monotonic() + 30

@@ -20,7 +20,7 @@ def wait_for_accepted(destiler, job: str, at_least: int, timeout: float = 60) ->
 
 
 def test_pause_from_another_process_then_resume_completes_without_duplicates(destiler, write_job) -> None:
-    job = write_job("steered", count=300, provider="latency_ms = 50\nconcurrency = 2")
+    job = write_job("steered", count=300, provider="latency_ms = 120\nconcurrency = 2")
     running = destiler.start("run", str(job))
     try:
         wait_for_accepted(destiler, "steered", 20)
@@ -46,7 +46,7 @@ def test_pause_from_another_process_then_resume_completes_without_duplicates(des
 
 
 def test_cancel_stops_a_job_for_good(destiler, write_job) -> None:
-    job = write_job("cancelled", count=500, provider="latency_ms = 50\nconcurrency = 2")
+    job = write_job("cancelled", count=2000, provider="latency_ms = 100\nconcurrency = 2")
     running = destiler.start("run", str(job))
     try:
         wait_for_accepted(destiler, "cancelled", 5)
@@ -63,7 +63,7 @@ def test_cancel_stops_a_job_for_good(destiler, write_job) -> None:
 
 
 def test_ctrl_c_pauses_cleanly_and_resume_finishes(destiler, write_job) -> None:
-    job = write_job("interrupted", count=200, provider="latency_ms = 50\nconcurrency = 2")
+    job = write_job("interrupted", count=200, provider="latency_ms = 120\nconcurrency = 2")
     running = destiler.start("run", str(job))
     try:
         wait_for_accepted(destiler, "interrupted", 5)

@@ -57,6 +57,12 @@ def hang(owner: str, sock: socket.socket) -> int:
     return 0
 
 
+def ready_then_hang(owner: str, sock: socket.socket) -> int:
+    """Says so once its signal dispositions are set (they are, before any worker main runs)."""
+    sock.sendall(b"r")
+    return hang(owner, sock)
+
+
 def crash(owner: str, sock: socket.socket) -> int:
     raise RuntimeError("boom in the worker")
 
@@ -145,8 +151,9 @@ async def test_a_lane_passes_on_commits_and_stops_waiting_once_its_worker_has_st
 
 
 def test_the_worker_ignores_ctrl_c_and_sigterm_meant_for_the_main_process() -> None:
-    (worker,) = fork_workers(1, "o", hang)
-    time.sleep(0.2)  # let it set its signal dispositions
+    (worker,) = fork_workers(1, "o", ready_then_hang)
+    worker.sock.settimeout(30)
+    assert worker.sock.recv(1) == b"r"  # its signal dispositions are set
     os.kill(worker.pid, signal.SIGINT)
     os.kill(worker.pid, signal.SIGTERM)
     time.sleep(0.2)
