@@ -27,6 +27,7 @@ from destilation.engine.wiring import (
     build_providers,
     build_router,
     build_validators,
+    call_factory,
     check_capabilities,
     check_providers,
     check_sinks,
@@ -74,7 +75,7 @@ class App:
             reg = self.registry.get("stores", store_scheme(self.store_url))
         except PluginError as exc:
             raise ConfigError("--db", str(exc)) from None
-        store: StateStore = reg.obj(self.store_url, context)
+        store: StateStore = call_factory(reg, "store", self.store_url, context, returns=StateStore)
         return store
 
     async def open_store(self, stack: AsyncExitStack, bus: EventBus | None = None) -> StateStore:
@@ -108,7 +109,7 @@ class App:
         context = self.context(bus)
         wiring = self._wire(spec, source, context)
         for reg in registry.table("subscribers").values():
-            subscriber = reg.obj(context)
+            subscriber = call_factory(reg, "subscriber", context)
             if subscriber is not None:
                 bus.subscribe(reg.name, subscriber)
         providers = build_providers(spec, registry, context, source)
@@ -160,7 +161,7 @@ class App:
             sinks: list[Sink] = []
             exporters: list[Exporter] = []
             for name, reg, config in prepared.wiring.sinks:
-                sink = reg.obj(config, context, record)
+                sink: Sink = call_factory(reg, "sink", config, context, record, returns=Sink)
                 stack.push_async_callback(sink.aclose)
                 sinks.append(sink)
                 exporters.append(Exporter(store, spec.name, name, sink))

@@ -14,7 +14,7 @@ from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderError
 
 if TYPE_CHECKING:
-    from destilation.registry import Registrar
+    from destilation.registry import SubscriberRegistrar
 
 _SPACE = re.compile(r"\s+")
 
@@ -56,5 +56,5 @@ def _progress_bar(context: PluginContext) -> ProgressBar | None:
 
 
 @hookimpl(trylast=True)
-def register_subscribers(register: Registrar) -> None:
+def register_subscribers(register: SubscriberRegistrar) -> None:
     register("progress", _progress_bar)

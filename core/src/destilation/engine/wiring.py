@@ -1,7 +1,9 @@
 """Turn a job spec and the registry into live objects: template, providers, validators, router, sinks.
 
 Everything a job file can get wrong is found here, before a single request is sent, so
-`destiler check` and `destiler run` report the same one-line errors.
+`destiler check` and `destiler run` report the same one-line errors. Every call of a plugin's
+factory goes through `call_factory`, so a factory with a wrong signature (or one that crashes) is
+one line naming the plugin and its distribution, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,10 +14,31 @@ from typing import Any
 import attrs
 
 from destilation.config import JobSpec, structure
-from destilation.errors import ConfigError, PluginError
+from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.interfaces import PluginContext, Provider, ProviderInfo, Router
+from destilation.plugins import one_line
 from destilation.registry import Registration, Registry
 from destilation.templates import Template, load_template_file
+
+
+def plugin_error(reg: Registration, kind: str, problem: str) -> PluginError:
+    return PluginError(f"plugin {reg.plugin!r} (distribution {reg.distribution}): {kind} {reg.name!r} {problem}")
+
+
+def call_factory(reg: Registration, kind: str, *args: Any, returns: type | None = None) -> Any:
+    """Call what a plugin registered; a crash or a wrong result becomes a PluginError naming the plugin.
+
+    A DestilationError the factory raises on purpose (a missing key, a bad option) passes through.
+    """
+    try:
+        made = reg.obj(*args)
+    except DestilationError:
+        raise
+    except Exception as exc:
+        raise plugin_error(reg, kind, f"factory failed: {one_line(exc)}") from exc
+    if returns is not None and not isinstance(made, returns):
+        raise plugin_error(reg, kind, f"factory returned {type(made).__name__}, not a {returns.__name__}")
+    return made
 
 
 def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template:
@@ -26,9 +49,12 @@ def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template
             raise ConfigError(source, f"template file {ref} not found", "$.template")
         return load_template_file(ref)
     try:
-        return registry.get("templates", ref).obj  # type: ignore[no-any-return]
+        reg = registry.get("templates", ref)
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.template") from None
+    if not isinstance(reg.obj, Template):
+        raise plugin_error(reg, "template", f"is a {type(reg.obj).__name__}, not a destilation.Template")
+    return reg.obj
 
 
 def make_config(reg: Registration, options: dict[str, Any], source: str, path: str) -> Any:
@@ -72,7 +98,7 @@ def build_validators(
         except PluginError as exc:
             raise ConfigError(source, str(exc), f"$.validators.{name}") from None
         config = make_config(reg, options, source, f"$.validators.{name}")
-        slots.append(ValidatorSlot(name, reg.obj(config, context)))
+        slots.append(ValidatorSlot(name, call_factory(reg, "validator", config, context)))
     return slots
 
 
@@ -85,7 +111,8 @@ def build_router(spec: JobSpec, registry: Registry, context: PluginContext, sour
         reg = registry.get("routers", strategy)
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.routing.strategy") from None
-    router: Router = reg.obj(make_config(reg, options, source, "$.routing"), context)
+    config = make_config(reg, options, source, "$.routing")
+    router: Router = call_factory(reg, "router", config, context, returns=Router)
     return router
 
 
@@ -121,7 +148,7 @@ def check_providers(spec: JobSpec, registry: Registry, source: str) -> list[tupl
 def build_providers(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> list[Provider]:
     providers: list[Provider] = []
     for info, reg, config in check_providers(spec, registry, source):
-        providers.append(reg.obj(config, context, info))
+        providers.append(call_factory(reg, "provider", config, context, info, returns=Provider))
     return providers
 
 
