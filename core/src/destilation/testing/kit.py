@@ -41,6 +41,7 @@ QA = Template(
     system_prompt="You write short questions and answers.",
     user_prompt="Write question {index} about {topic}.",
     default_validators=(),
+    capabilities=(),
     description="The testing kit's template: a question and an answer, no validators of its own.",
 )
 
@@ -64,7 +65,7 @@ class FirstRouter:
         self.observed.append((provider, ok))
 
 
-@attrs.define
+@attrs.define(eq=False)  # a plugin is hashed by identity
 class TestingKit:
     """The kit as a plugin. `scripts` maps a provider's configured name to its script."""
 
