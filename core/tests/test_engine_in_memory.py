@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from destilation import (
     JobState,
     ProviderError,
     SinkCursor,
+    SubscriberRegistrar,
     TaskState,
     ValidationContext,
     ValidatorRegistrar,
@@ -28,7 +30,8 @@ from destilation.app import App, make_app
 from destilation.config import JobSpec, Settings, structure
 from destilation.engine.exporter import Exporter
 from destilation.engine.runner import RunOutcome
-from destilation.errors import JobError
+from destilation.errors import ConfigError, JobError
+from destilation.events import EventBus
 from destilation.plugins import make_plugin_manager
 from destilation.testing import MemorySink, MemoryStore, ScriptedProvider, TestingKit, job_table, qa_answer
 
@@ -176,18 +179,23 @@ async def test_provider_errors_back_off_or_abort_the_job(tmp_path: Path) -> None
 
 @pytest.mark.anyio
 async def test_pause_from_the_store_then_resume_finishes_exactly_once(tmp_path: Path) -> None:
-    kit = GatedKit()
-    app = kit_app(kit, tmp_path)
+    kit, collector = GatedKit(), Collector()
+    app = kit_app(kit, tmp_path, collector)
     store = store_of(kit)
-    table = job_table(count=6)
+    table = job_table(count=6, lease_seconds=0.6)  # renewed at every look at the store
 
     async def pause() -> None:
         await wait_for_accepted(store, "job", 2)
+        # Held up by the gate, the job runs long enough to report progress and renew its leases.
+        while not any(e.kind == "progress" for e in collector.events):
+            await anyio.sleep(0.01)
         await store.set_job_state("job", JobState.PAUSED, "paused by a test")
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(pause)
         outcome = await run(app, table)
+    progress = next(e for e in collector.events if e.kind == "progress")
+    assert (progress.data["accepted"], progress.data["target"]) == (2, 6)
     assert (outcome.state, outcome.accepted, outcome.message) == (JobState.PAUSED, 2, "paused by a test")
     counts = await store.counts("job")
     assert counts[TaskState.RUNNING] == 0, "every lease was handed back"
@@ -308,3 +316,47 @@ async def test_check_prepare_and_the_stored_spec(tmp_path: Path) -> None:
     assert record is not None and app.spec_of(record) == spec
     made = make_app(app.pm, config=None, db="memory://other", data_dir=str(tmp_path / "data"))
     assert (made.store_url, made.data_dir) == ("memory://other", str(tmp_path / "data"))
+
+
+class SameContent:
+    """Every answer fingerprints alike, so only the first can be accepted."""
+
+    @hookimpl
+    def fingerprint(self, sample_content: Any) -> str:
+        return "same"
+
+
+@pytest.mark.anyio
+async def test_duplicates_are_retried_with_feedback_then_rejected(tmp_path: Path) -> None:
+    kit = TestingKit()
+    outcome = await run(kit_app(kit, tmp_path, SameContent()), job_table(count=2, max_attempts=2, max_tasks=2))
+    assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.FAILED, 1, 1)
+    (rejected,) = await store_of(kit).list_tasks("job", TaskState.REJECTED)
+    assert [i.code for i in rejected.reasons] == ["duplicate"]
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    @hookimpl
+    def register_subscribers(self, register: SubscriberRegistrar) -> None:
+        register("collector", lambda context: self.events.append)
+
+
+@pytest.mark.anyio
+async def test_subscribers_see_the_run_and_the_store_url_is_checked(tmp_path: Path) -> None:
+    kit, collector = TestingKit(), Collector()
+    app = kit_app(kit, tmp_path, collector)
+    await run(app, job_table(count=1))
+    assert [e.kind for e in collector.events][:: len(collector.events) - 1] == ["job_started", "job_done"]
+    async with AsyncExitStack() as stack:
+        store = await app.open_store(stack)
+        assert store is store_of(kit) and [r.name for r in await store.list_jobs()] == ["job"]
+    await store.set_job_state("job", JobState.PAUSED)
+    with pytest.raises(JobError):  # the job exists with another spec and is not finished
+        await run(app, job_table(count=2))
+    with pytest.raises(ConfigError, match=r"--db: 'nowhere' is not a database URL"):
+        attrs.evolve(app, store_url="nowhere").make_store(app.context(EventBus()))
+    with pytest.raises(ConfigError, match="--db: unknown store 'mysql'; installed: memory"):
+        attrs.evolve(app, store_url="mysql://db").make_store(app.context(EventBus()))
