@@ -108,9 +108,11 @@ async def test_a_job_runs_to_done_and_its_dataset_follows_the_store(tmp_path: Pa
 
 
 @pytest.mark.anyio
-async def test_answers_that_fail_are_retried_with_feedback_then_rejected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parser", ["the kit's validator", "the engine"])
+async def test_answers_that_fail_are_retried_with_feedback_then_rejected(tmp_path: Path, parser: str) -> None:
     kit = TestingKit(default_script=lambda request: "not json at all")
-    table = job_table(count=2, max_attempts=2, max_tasks=2)
+    validators = {"parse_json": False} if parser == "the engine" else {}
+    table = job_table(count=2, max_attempts=2, max_tasks=2, validators=validators)
     outcome = await run(kit_app(kit, tmp_path), table)
     assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.FAILED, 0, 2)
     assert "only 0 of 2 samples accepted" in outcome.message and "task limit (2) is reached" in outcome.message

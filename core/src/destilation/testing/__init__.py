@@ -10,7 +10,7 @@
 The kit imports nothing beyond the core's own dependencies (pytest only in the fixtures module).
 """
 
-from destilation.testing.kit import QA, FirstRouter, TestingKit, job_table, qa_answer
+from destilation.testing.kit import QA, FirstRouter, ParseJson, TestingKit, job_table, qa_answer
 from destilation.testing.memory_sink import MemoryDataset, MemorySink
 from destilation.testing.memory_store import MemoryStore
 from destilation.testing.scripted import Answer, Script, ScriptedProvider
@@ -23,6 +23,7 @@ __all__ = [
     "MemoryDataset",
     "MemorySink",
     "MemoryStore",
+    "ParseJson",
     "Script",
     "ScriptedProvider",
     "StoreContract",

@@ -1,8 +1,9 @@
 """`TestingKit`: one plugin object that registers the kit, so a whole job runs without other plugins.
 
 It registers the ``memory`` store scheme (`MemoryStore`), the ``memory`` sink (`MemorySink`),
-the ``scripted`` provider kind (`ScriptedProvider`), the ``first`` router and the
-``testing.qa`` template. Give it to a plugin manager built without entry points, beside the
+the ``scripted`` provider kind (`ScriptedProvider`), the ``first`` router, the ``parse_json``
+validator and the ``testing.qa`` template (which runs ``parse_json`` first, so validators after
+it see the parsed content). Give it to a plugin manager built without entry points, beside the
 plugin under test::
 
     kit = TestingKit(scripts={"teacher": ["not json", {"question": "q?", "answer": "a"}]})
@@ -14,15 +15,23 @@ them after the run, steer a job as another `destiler` command would, or run it a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from destilation.domain import GenerationRequest, JobRecord, Task
+from destilation.domain import Candidate, GenerationRequest, Issue, JobRecord, Task, Verdict
 from destilation.hookspecs import hookimpl
-from destilation.interfaces import PluginContext, ProviderInfo
-from destilation.registry import ProviderRegistrar, RouterRegistrar, SinkRegistrar, StoreRegistrar, TemplateRegistrar
+from destilation.interfaces import PluginContext, ProviderInfo, ValidationContext
+from destilation.registry import (
+    ProviderRegistrar,
+    RouterRegistrar,
+    SinkRegistrar,
+    StoreRegistrar,
+    TemplateRegistrar,
+    ValidatorRegistrar,
+)
 from destilation.templates import Template
 from destilation.testing.memory_sink import MemoryDataset, MemorySink
 from destilation.testing.memory_store import MemoryStore
@@ -40,10 +49,27 @@ QA = Template(
     },
     system_prompt="You write short questions and answers.",
     user_prompt="Write question {index} about {topic}.",
-    default_validators=(),
+    default_validators=("parse_json",),
     capabilities=(),
-    description="The testing kit's template: a question and an answer, no validators of its own.",
+    description="The testing kit's template: a question and an answer, parsed by the kit's `parse_json`.",
 )
+
+
+class ParseJson:
+    """Parses the answer and hands the content on, as a schema validator does, so later validators see it."""
+
+    name = "parse_json"
+
+    def __init__(self, config: None, context: PluginContext) -> None:
+        pass
+
+    async def check(self, candidate: Candidate, context: ValidationContext) -> Verdict:
+        try:
+            return Verdict(content=json.loads(candidate.generation.text))
+        except ValueError as exc:
+            return Verdict(
+                issues=(Issue("invalid_json", f"the answer is not JSON: {exc}", hint="answer with JSON only"),)
+            )
 
 
 def qa_answer(request: GenerationRequest) -> Answer:
@@ -119,6 +145,10 @@ class TestingKit:
     @hookimpl
     def register_templates(self, register: TemplateRegistrar) -> None:
         register(QA.id, QA)
+
+    @hookimpl
+    def register_validators(self, register: ValidatorRegistrar) -> None:
+        register(ParseJson.name, ParseJson)
 
 
 def job_table(
