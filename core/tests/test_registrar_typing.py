@@ -9,8 +9,6 @@ import pytest
 
 from destilation.registry import KINDS, Registrar
 
-api = pytest.importorskip("mypy.api", reason="mypy is not installed here; tox -e py installs it")
-
 PLUGIN = """
 from typing import Any
 
@@ -85,6 +83,7 @@ def register_subscribers(register: SubscriberRegistrar) -> None:
 
 
 def test_mypy_refuses_a_wrong_factory_for_every_kind(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api", reason="mypy is not installed here; tox -e py installs it")
     plugin = tmp_path / "plugin.py"
     plugin.write_text(PLUGIN, encoding="utf-8")
     out, err, status = api.run(
