@@ -92,11 +92,17 @@ def test_a_plugin_added_in_process_is_held_to_the_hookspecs_too() -> None:
         @hookimpl
         def totally_unknown(self) -> None: ...
 
+        @hookimpl
+        def register_template(self, register: Any) -> None: ...
+
     typo, nothing = Misspelled(), Nothing()
     pm = make_plugin_manager(load=False, extra=[typo, nothing, Good()])
     assert [(f.distribution, f.error) for f in pm.load_failures] == [
         ("Misspelled", "implements unknown hook 'register_validator' (did you mean 'register_validators'?)"),
-        ("Nothing", "implements unknown hook 'totally_unknown'"),
+        (
+            "Nothing",
+            "implements unknown hooks 'register_template' (did you mean 'register_templates'?), 'totally_unknown'",
+        ),
     ]
     assert not pm.is_registered(typo) and not pm.is_registered(nothing)
 
@@ -106,7 +112,7 @@ def test_a_plugin_registered_twice_or_blocked_is_left_out() -> None:
     pm = make_plugin_manager(load=False, extra=[good])
     assert register_checked(pm, good, "twice", "destilation-good") is False
     assert pm.load_failures[-1].name == "twice"
-    assert pm.load_failures[-1].error.startswith("ValueError: Plugin already registered under a different name")
+    assert pm.load_failures[-1].error == "ValueError: Plugin already registered under a different name"
     pm.set_blocked("blocked")
     assert register_checked(pm, Good(), "blocked", "destilation-good") is False
     assert len(pm.load_failures) == 1, "a blocked plugin is not a failure"

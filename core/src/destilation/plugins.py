@@ -99,17 +99,22 @@ def register_checked(pm: DestilationPluginManager, plugin: object, name: str | N
     """
     try:
         registered = pm.register(plugin, name=name)
-    except Exception as exc:  # a hookimpl whose arguments the hookspec does not have, a name taken twice
+    except pluggy.PluginValidationError as exc:  # a hookimpl with arguments its hookspec does not have
         pm.load_failures.append(LoadFailure(name or distribution, distribution, one_line(exc)))
         return False
-    if registered is None:  # blocked, or already registered under another name
+    except ValueError as exc:  # already registered; pluggy's message goes on to list every plugin
+        reason = str(exc).split(":", 1)[0]
+        pm.load_failures.append(LoadFailure(name or distribution, distribution, f"ValueError: {reason}"))
+        return False
+    if registered is None:  # the name is blocked
         return False
     try:
         pm.check_pending()
     except pluggy.PluginValidationError:
-        hooks = ", ".join(unknown_hooks(pm, plugin))
+        hooks = unknown_hooks(pm, plugin)
         pm.unregister(plugin)
-        pm.load_failures.append(LoadFailure(registered, distribution, f"implements unknown hook {hooks}"))
+        what = "hook" if len(hooks) == 1 else "hooks"
+        pm.load_failures.append(LoadFailure(registered, distribution, f"implements unknown {what} {', '.join(hooks)}"))
         return False
     return True
 
