@@ -258,14 +258,14 @@ PREFIX = "plugin 'broken' (distribution destilation-broken): "
 @pytest.mark.parametrize(
     ("kind", "problem"),
     [
-        ("validator", "validator 'strict' factory failed: TypeError: "),
-        ("router", "router 'broken' factory failed: TypeError: broken() takes no arguments (2 given)"),
-        ("router-result", "router 'broken' factory returned str, not a Router"),
-        ("provider", "provider 'broken' factory failed: TypeError: broken() takes no arguments (3 given)"),
-        ("provider-result", "provider 'broken' factory returned object, not a Provider"),
-        ("store", "store 'brokendb' factory failed: TypeError: broken() takes no arguments (2 given)"),
-        ("sink", "sink 'broken' factory failed: TypeError: broken() takes no arguments (3 given)"),
-        ("subscriber", "subscriber 'broken' factory failed: TypeError: broken() takes no arguments (1 given)"),
+        ("validator", "validator factory 'strict' failed: TypeError: "),
+        ("router", "router factory 'broken' failed: TypeError: broken() takes no arguments (2 given)"),
+        ("router-result", "router factory 'broken' returned str, not a Router"),
+        ("provider", "provider factory 'broken' failed: TypeError: broken() takes no arguments (3 given)"),
+        ("provider-result", "provider factory 'broken' returned object, not a Provider"),
+        ("store", "store factory 'brokendb' failed: TypeError: broken() takes no arguments (2 given)"),
+        ("sink", "sink factory 'broken' failed: TypeError: broken() takes no arguments (3 given)"),
+        ("subscriber", "subscriber factory 'broken' failed: TypeError: broken() takes no arguments (1 given)"),
         ("template", "template 'broken' is a dict, not a destilation.Template"),
     ],
 )
@@ -294,4 +294,4 @@ def test_destiler_check_reports_a_broken_validator_factory_in_one_line(tmp_path:
     result = CliRunner().invoke(make_cli(with_broken("validator")), ["--db", "memory://", "check", str(job)])
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: {PREFIX}validator 'strict' factory failed: TypeError: ")
+    assert line.startswith(f"error: {PREFIX}validator factory 'strict' failed: TypeError: ")

@@ -21,8 +21,8 @@ from destilation.registry import Registration, Registry
 from destilation.templates import Template, load_template_file
 
 
-def plugin_error(reg: Registration, kind: str, problem: str) -> PluginError:
-    return PluginError(f"plugin {reg.plugin!r} (distribution {reg.distribution}): {kind} {reg.name!r} {problem}")
+def plugin_error(reg: Registration, what: str) -> PluginError:
+    return PluginError(f"plugin {reg.plugin!r} (distribution {reg.distribution}): {what}")
 
 
 def call_factory(reg: Registration, kind: str, *args: Any, returns: type | None = None) -> Any:
@@ -35,9 +35,9 @@ def call_factory(reg: Registration, kind: str, *args: Any, returns: type | None 
     except DestilationError:
         raise
     except Exception as exc:
-        raise plugin_error(reg, kind, f"factory failed: {one_line(exc)}") from exc
+        raise plugin_error(reg, f"{kind} factory {reg.name!r} failed: {one_line(exc)}") from exc
     if returns is not None and not isinstance(made, returns):
-        raise plugin_error(reg, kind, f"factory returned {type(made).__name__}, not a {returns.__name__}")
+        raise plugin_error(reg, f"{kind} factory {reg.name!r} returned {type(made).__name__}, not a {returns.__name__}")
     return made
 
 
@@ -53,7 +53,7 @@ def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.template") from None
     if not isinstance(reg.obj, Template):
-        raise plugin_error(reg, "template", f"is a {type(reg.obj).__name__}, not a destilation.Template")
+        raise plugin_error(reg, f"template {reg.name!r} is a {type(reg.obj).__name__}, not a destilation.Template")
     return reg.obj
 
 
