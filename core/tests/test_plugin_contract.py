@@ -295,3 +295,15 @@ def test_destiler_check_reports_a_broken_validator_factory_in_one_line(tmp_path:
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {PREFIX}validator factory 'strict' failed: TypeError: ")
+
+
+def test_destiler_plugins_documents_the_hooks_and_names_disabled_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    hooks = runner.invoke(make_cli(make_plugin_manager(load=False)), ["plugins", "--hooks"])
+    assert hooks.exit_code == 0
+    assert "register_validators(register: 'ValidatorRegistrar') -> 'None'" in hooks.stdout
+    docs = json.loads(runner.invoke(make_cli(make_plugin_manager(load=False)), ["plugins", "--hooks", "--json"]).stdout)
+    assert docs[0]["name"] == "register_providers" and "Example::" in docs[0]["doc"]
+    monkeypatch.setattr(md, "entry_points", lambda group: [FakeEntryPoint("good", Good())])
+    disabled = runner.invoke(make_cli(make_plugin_manager(disable=["good"])), ["plugins"])
+    assert (disabled.exit_code, disabled.stderr) == (0, "disabled: good\n")
