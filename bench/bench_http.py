@@ -17,12 +17,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 
-from destilation import GenerationRequest, Message, PluginContext, Provider, ProviderError, ProviderInfo, Registrar
+from destilation import (
+    GenerationRequest,
+    Message,
+    PluginContext,
+    Provider,
+    ProviderError,
+    ProviderInfo,
+    ProviderRegistrar,
+)
 from destilation.http import make_http_client
 from destilation.registry import Registration
 from destilation_openrouter.config import OpenRouterConfig
@@ -37,9 +46,13 @@ SCHEMA = {
 }
 
 
+FAKE_OPENAI = Path(__file__).resolve().parents[1] / "destilation_openrouter" / "tests" / "fake_openai.py"
+"""The fake server is test support of the OpenRouter distribution, shipped in no wheel: run by path."""
+
+
 def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "destilation.testing.fake_openai", "--port", "0", "--latency-ms", str(latency_ms)],
+        [sys.executable, str(FAKE_OPENAI), "--port", "0", "--latency-ms", str(latency_ms)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -64,7 +77,7 @@ def process_cpu_s(pid: int) -> float | None:
 def build_provider(base_url: str, transport: str, concurrency: int) -> Provider:
     """Build the provider the way the core does: through the plugin's registration and factory."""
     found: dict[str, Registration] = {}
-    register_providers(register=Registrar("providers", "openrouter", "destilation-openrouter", found))
+    register_providers(register=ProviderRegistrar("providers", "openrouter", "destilation-openrouter", found))
     http_client: Any = make_http_client
     if transport == "httpx":
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)

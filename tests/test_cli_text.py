@@ -89,7 +89,7 @@ def test_a_plugin_that_fails_to_load_is_shown_and_others_still_work(cli, monkeyp
 
     monkeypatch.setattr(md, "entry_points", lambda group: [*real(group=group), Broken()])
     result = cli("plugins")
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # the others are listed, and the failure fails the command
     assert "failed to load broken (broken): ImportError: No module named 'destilation_broken'" in result.output
     assert "destilation-mock" in result.output
     assert cli("templates").exit_code == 0

@@ -6,6 +6,11 @@ import importlib.metadata as md
 
 import pytest
 
+from destilation.app import App
+from destilation.config import JobSpec, structure
+from destilation.testing import TestingKit, job_table
+from destilation.testing.pytest_plugin import kit_app, testing_kit  # noqa: F401 - what docs/plugins.md opts into
+
 try:
     md.distribution("destilation-wordcount")
 except md.PackageNotFoundError:  # pragma: no cover - tox and ./bootstrap install it
@@ -37,3 +42,22 @@ def test_example_plugin_options_are_checked(destiler, write_job) -> None:
     result = destiler("check", str(job))
     assert result.returncode == 2
     assert "$.validators.min_words.words" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_short_answers_are_sent_back(kit_app: App, testing_kit: TestingKit) -> None:  # noqa: F811
+    """The example of docs/plugins.md: the plugin tested on the testing kit alone."""
+    import destilation_wordcount.plugin
+
+    kit_app.pm.register(destilation_wordcount.plugin)  # your entry-point module is the plugin
+    testing_kit.scripts["teacher"] = [
+        {"question": "Why is the sky blue?", "answer": "Rayleigh."},
+        {"question": "Why is the sky blue?", "answer": "Short waves scatter more."},
+    ]
+    table = job_table(count=1, validators={"min_words": {"words": 3}})
+    spec = structure(table, JobSpec, source="job.toml")
+    outcome = await kit_app.run(spec, table, "job.toml", resume=False, handle_signals=False)
+    assert outcome.accepted == 1
+    retry = testing_kit.providers["teacher"].requests[1]
+    assert "too_few_words" in retry.messages[-1].content
+    assert testing_kit.dataset("job").records()[0]["answer"] == "Short waves scatter more."

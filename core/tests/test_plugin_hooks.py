@@ -64,6 +64,6 @@ def test_a_broken_register_commands_is_reported_not_fatal() -> None:
     pm = make_plugin_manager(load=False, extra=[BrokenCommands()])
     cli = make_cli(pm)
     result = CliRunner().invoke(cli, ["plugins", "--json"])
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # listed, and the failure makes `destiler plugins` fail
     report = json.loads(result.output)
     assert report["failed"][0]["error"] == "register_commands failed: RuntimeError: cannot build my command"

@@ -16,12 +16,14 @@ import pytest
 if getattr(sys.modules.get("destilation_openrouter"), "__file__", None) is None:
     sys.modules.pop("destilation_openrouter", None)
     importlib.import_module("destilation_openrouter")
-# Importlib mode puts no test folder on sys.path; the helpers have a name no other tests use.
+# Importlib mode puts no test folder on sys.path; the helpers (and the fake OpenAI server, which
+# the repository's benchmarks run by path) have names no other tests use.
 sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_openai import FakeOpenAI, start_fake_openai
 
 from destilation import PluginContext, ProviderInfo
 from destilation.http import make_http_client
-from destilation.testing.fake_openai import FakeOpenAI, start_fake_openai
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.factory import make_provider
 from destilation_openrouter.provider import OpenRouterProvider

@@ -12,14 +12,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+from fake_openai import FakeOpenAI, Words, fake_value, main, start_fake_openai
 
 from destilation import GenerationRequest, Message, ProviderError
-from destilation.testing.fake_openai import FakeOpenAI, Words, fake_value, main, start_fake_openai
 from destilation_openrouter.provider import OpenRouterProvider
 
 Build = Callable[..., OpenRouterProvider]
@@ -192,7 +193,7 @@ def test_main_serves_until_sigterm() -> None:
 
 def test_runs_as_a_program() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "destilation.testing.fake_openai", "--port", "0", "--latency-ms", "0"],
+        [sys.executable, str(Path(__file__).with_name("fake_openai.py")), "--port", "0", "--latency-ms", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -28,6 +28,7 @@ from destilation.engine.wiring import (
     build_providers,
     build_router,
     build_validators,
+    call_factory,
     check_capabilities,
     check_plugins_loaded,
     check_sinks,
@@ -37,7 +38,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.http import make_http_client
-from destilation.interfaces import PluginContext, Provider, StateStore
+from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
 from destilation.registry import Registry, collect
@@ -87,7 +88,7 @@ class App:
             reg = self.registry.get("stores", store_scheme(self.store_url))
         except PluginError as exc:
             raise ConfigError("--db", str(exc)) from None
-        store: StateStore = reg.obj(self.store_url, context)
+        store: StateStore = call_factory(reg, "store", self.store_url, context, returns=StateStore)
         return store
 
     async def open_store(self, stack: AsyncExitStack, bus: EventBus | None = None) -> StateStore:
@@ -138,7 +139,7 @@ class App:
         context = self.context(bus)
         wiring = self._wire(spec, source, context)
         for reg in registry.table("subscribers").values():
-            subscriber = reg.obj(context)
+            subscriber = call_factory(reg, "subscriber", context)
             if subscriber is not None:
                 bus.subscribe(reg.name, subscriber)
         providers = build_providers(spec, registry, context, source)
@@ -189,7 +190,7 @@ class App:
             # Built, not opened: only the holder of the job's exporter role touches the dataset files.
             exporters: list[Exporter] = []
             for name, reg, config in prepared.wiring.sinks:
-                sink = reg.obj(config, context, record)
+                sink: Sink = call_factory(reg, "sink", config, context, record, returns=Sink)
                 stack.push_async_callback(sink.aclose)
                 exporters.append(Exporter(store, spec.name, name, sink))
             export = ExportRole(store, spec.name, owner, spec.lease_seconds, exporters, bus.emit)

@@ -15,7 +15,7 @@ from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderError
 
 if TYPE_CHECKING:
-    from destilation.registry import Registrar
+    from destilation.registry import SubscriberRegistrar
 
 _SPACE = re.compile(r"\s+")
 
@@ -71,6 +71,6 @@ def _dataset_notices(context: PluginContext) -> Callable[[Event], None]:
 
 
 @hookimpl(trylast=True)
-def register_subscribers(register: Registrar) -> None:
+def register_subscribers(register: SubscriberRegistrar) -> None:
     register("progress", _progress_bar)
     register("dataset-notices", _dataset_notices)

@@ -4,7 +4,9 @@ Hooks are synchronous and cheap. They register objects or make small decisions; 
 I/O methods are ``async``. Nothing on the per-sample hot path awaits a hook.
 
 Registration hooks are called once per plugin with a registrar bound to that plugin, so a
-duplicate name is reported with both distributions named.
+duplicate name is reported with both distributions named. Each kind has its own registrar type
+(`destilation.registry.KINDS`), so a plugin that annotates ``register`` with it has every factory
+it registers checked by mypy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ if TYPE_CHECKING:
     import click
 
     from destilation.domain import Usage
-    from destilation.registry import Registrar
+    from destilation.registry import (
+        ProviderRegistrar,
+        RouterRegistrar,
+        SinkRegistrar,
+        StoreRegistrar,
+        SubscriberRegistrar,
+        TemplateRegistrar,
+        ValidatorRegistrar,
+    )
 
 PROJECT = "destilation"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -28,7 +38,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_providers(register: Registrar) -> None:
+def register_providers(register: ProviderRegistrar) -> None:
     """Register model providers by kind.
 
     :param register: ``register(kind, factory, config=ConfigClass)``; the factory is called as
@@ -43,7 +53,7 @@ def register_providers(register: Registrar) -> None:
 
 
 @hookspec
-def register_validators(register: Registrar) -> None:
+def register_validators(register: ValidatorRegistrar) -> None:
     """Register validators by name.
 
     :param register: ``register(name, factory, config=ConfigClass)``; ``factory(config, context)``
@@ -58,7 +68,7 @@ def register_validators(register: Registrar) -> None:
 
 
 @hookspec
-def register_routers(register: Registrar) -> None:
+def register_routers(register: RouterRegistrar) -> None:
     """Register provider-selection strategies by name.
 
     :param register: ``register(name, factory, config=ConfigClass)``; ``factory(config, context)``
@@ -73,7 +83,7 @@ def register_routers(register: Registrar) -> None:
 
 
 @hookspec
-def register_templates(register: Registrar) -> None:
+def register_templates(register: TemplateRegistrar) -> None:
     """Register built-in templates by id.
 
     :param register: ``register(template_id, template)`` where ``template`` is a
@@ -88,7 +98,7 @@ def register_templates(register: Registrar) -> None:
 
 
 @hookspec
-def register_stores(register: Registrar) -> None:
+def register_stores(register: StoreRegistrar) -> None:
     """Register state stores by URL scheme.
 
     :param register: ``register(scheme, factory)``; ``factory(url, context)`` returns a
@@ -104,7 +114,7 @@ def register_stores(register: Registrar) -> None:
 
 
 @hookspec
-def register_sinks(register: Registrar) -> None:
+def register_sinks(register: SinkRegistrar) -> None:
     """Register dataset sinks by name.
 
     :param register: ``register(name, factory, config=ConfigClass)``; ``factory(config, context,
@@ -133,7 +143,7 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_subscribers(register: Registrar) -> None:
+def register_subscribers(register: SubscriberRegistrar) -> None:
     """Register event subscribers (progress, logs, metrics).
 
     :param register: ``register(name, factory)``; ``factory(context)`` returns a callable taking an
@@ -203,18 +213,7 @@ def estimate_cost(provider: str, model: str, usage: Usage) -> float | None:
     """
 
 
-HOOK_NAMES: tuple[str, ...] = (
-    "register_providers",
-    "register_validators",
-    "register_routers",
-    "register_templates",
-    "register_stores",
-    "register_sinks",
-    "register_commands",
-    "register_subscribers",
-    "fingerprint",
-    "classify_error",
-    "estimate_cost",
-)
+HOOK_NAMES: tuple[str, ...] = tuple(name for name, fn in list(globals().items()) if hasattr(fn, f"{PROJECT}_spec"))
+"""Every hook, in the order this module declares them."""
 
 __all__ = ["HOOK_NAMES", "PROJECT", "hookimpl", "hookspec"]

@@ -358,3 +358,13 @@ class Subscriber(Protocol):
 
 StoreFactory = Callable[[str, PluginContext], StateStore]
 SinkFactory = Callable[[Any, PluginContext, JobRecord], Sink]
+
+
+# --- what the registration hooks take: the factory of each kind ------------------------------
+
+ProviderFactory = Callable[[Any, PluginContext, ProviderInfo], Provider]
+"""``factory(config, context, info)``; `config` is an instance of the class registered with it, or None."""
+ValidatorFactory = Callable[[Any, PluginContext], Validator]
+RouterFactory = Callable[[Any, PluginContext], Router]
+SubscriberFactory = Callable[[PluginContext], Callable[[Event], object] | None]
+"""Returns the subscriber, or None to stay out of this run (a progress bar without a terminal)."""

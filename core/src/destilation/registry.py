@@ -6,34 +6,25 @@ name registered twice is an error naming both distributions.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 import pluggy
 
 from destilation.errors import PluginError
+from destilation.interfaces import (
+    ProviderFactory,
+    RouterFactory,
+    SinkFactory,
+    StoreFactory,
+    SubscriberFactory,
+    ValidatorFactory,
+)
+from destilation.templates import Template
 
-KINDS: dict[str, str] = {
-    "providers": "register_providers",
-    "validators": "register_validators",
-    "routers": "register_routers",
-    "templates": "register_templates",
-    "stores": "register_stores",
-    "sinks": "register_sinks",
-    "subscribers": "register_subscribers",
-}
-
-# What to install when a kind has nothing registered, for the error that says so.
-PACKAGE_FOR_KIND: dict[str, str] = {
-    "providers": "destilation-mock",
-    "validators": "destilation-validators",
-    "routers": "destilation-routing",
-    "templates": "destilation-templates",
-    "stores": "destilation-sql",
-    "sinks": "destilation-jsonl",
-    "subscribers": "destilation",
-}
+F = TypeVar("F")
 
 
 @attrs.frozen
@@ -48,15 +39,19 @@ class Registration:
 
 
 @attrs.define
-class Registrar:
-    """The ``register`` callable a plugin receives, bound to that plugin."""
+class Registrar(Generic[F]):
+    """The ``register`` callable a plugin receives, bound to that plugin; `F` is what the kind registers.
+
+    Annotate a hook implementation with the kind's registrar (``register: ProviderRegistrar``)
+    and mypy checks every factory the plugin registers against the factory type of the kind.
+    """
 
     kind: str
     plugin: str
     distribution: str
     table: dict[str, Registration]
 
-    def __call__(self, name: str, obj: Any, *, config: type | None = None) -> None:
+    def __call__(self, name: str, obj: F, *, config: type | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise PluginError(f"{self.distribution}: {self.kind} names must be non-empty strings, got {name!r}")
         previous = self.table.get(name)
@@ -66,6 +61,70 @@ class Registrar:
                 f"and by {self.distribution}; uninstall or disable one of them"
             )
         self.table[name] = Registration(name, obj, config, self.plugin, self.distribution)
+
+
+class ProviderRegistrar(Registrar[ProviderFactory]):
+    """``register(kind, factory, config=ConfigClass)``; ``factory(config, context, info)`` returns a Provider."""
+
+
+class ValidatorRegistrar(Registrar[ValidatorFactory]):
+    """``register(name, factory, config=ConfigClass)``; ``factory(config, context)`` returns a Validator."""
+
+
+class RouterRegistrar(Registrar[RouterFactory]):
+    """``register(name, factory, config=ConfigClass)``; ``factory(config, context)`` returns a Router."""
+
+
+class TemplateRegistrar(Registrar[Template]):
+    """``register(template_id, template)`` with a :class:`destilation.templates.Template`."""
+
+
+class StoreRegistrar(Registrar[StoreFactory]):
+    """``register(scheme, factory)``; ``factory(url, context)`` returns a StateStore."""
+
+
+class SinkRegistrar(Registrar[SinkFactory]):
+    """``register(name, factory, config=ConfigClass)``; ``factory(config, context, job)`` returns a Sink."""
+
+
+class SubscriberRegistrar(Registrar[SubscriberFactory]):
+    """``register(name, factory)``; ``factory(context)`` returns a callable taking an Event, or None."""
+
+
+@attrs.frozen
+class Kind:
+    """One kind of thing plugins register: its registry table, its hook, its registrar, what to install."""
+
+    name: str
+    hook: str
+    registrar: type[Registrar[Any]]
+    package: str
+    """Installed when nothing of this kind is: named in the error that says so."""
+
+    @property
+    def singular(self) -> str:
+        return self.name[:-1]
+
+    @property
+    def factory(self) -> object:
+        """The type a plugin registers for this kind: its registrar's type parameter."""
+        (base,) = typing.get_args(self.registrar.__orig_bases__[0])  # type: ignore[attr-defined]
+        return base
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("providers", "register_providers", ProviderRegistrar, "destilation-mock"),
+        Kind("validators", "register_validators", ValidatorRegistrar, "destilation-validators"),
+        Kind("routers", "register_routers", RouterRegistrar, "destilation-routing"),
+        Kind("templates", "register_templates", TemplateRegistrar, "destilation-templates"),
+        Kind("stores", "register_stores", StoreRegistrar, "destilation-sql"),
+        Kind("sinks", "register_sinks", SinkRegistrar, "destilation-jsonl"),
+        Kind("subscribers", "register_subscribers", SubscriberRegistrar, "destilation"),
+    )
+}
+"""Every registration kind, in the order plugins are asked for them."""
 
 
 @attrs.define
@@ -82,9 +141,9 @@ class Registry:
         table = self.tables[kind]
         if name in table:
             return table[name]
-        singular = kind[:-1]
+        singular = KINDS[kind].singular
         if not table:
-            raise PluginError(f"no {singular} plugin is installed (wanted {name!r}): install {PACKAGE_FOR_KIND[kind]}")
+            raise PluginError(f"no {singular} plugin is installed (wanted {name!r}): install {KINDS[kind].package}")
         known = ", ".join(sorted(table))
         raise PluginError(f"unknown {singular} {name!r}; installed: {known}")
 
@@ -102,12 +161,14 @@ def distribution_of(pm: pluggy.PluginManager, plugin_name: str) -> str:
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Call every registration hook once per plugin, binding the registrar to that plugin."""
     registry = Registry()
-    for kind, hook_name in KINDS.items():
-        caller: Any = getattr(pm.hook, hook_name)
+    for kind in KINDS.values():
+        caller: Any = getattr(pm.hook, kind.hook)
         impls: list[pluggy.HookImpl] = caller.get_hookimpls()
         # pluggy keeps implementations in call order reversed; registration follows load order.
         for impl in reversed(impls):
-            registrar = Registrar(kind, impl.plugin_name, distribution_of(pm, impl.plugin_name), registry.tables[kind])
+            registrar = kind.registrar(
+                kind.name, impl.plugin_name, distribution_of(pm, impl.plugin_name), registry.tables[kind.name]
+            )
             fn: Callable[..., object] = impl.function
             fn(register=registrar)
     return registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from destilation import PluginContext, ProviderInfo, Registrar, hookimpl
+from destilation import PluginContext, ProviderInfo, ProviderRegistrar, hookimpl
 from destilation_openrouter.config import OpenRouterConfig
 
 if TYPE_CHECKING:
@@ -19,6 +19,6 @@ def _factory(config: OpenRouterConfig, context: PluginContext, info: ProviderInf
 
 
 @hookimpl
-def register_providers(register: Registrar) -> None:
+def register_providers(register: ProviderRegistrar) -> None:
     register("openrouter", _factory, config=OpenRouterConfig)
     register("openai", _factory, config=OpenRouterConfig)

@@ -1,4 +1,7 @@
-"""`destiler plugins`: what is installed, what each plugin implements, and what failed to load."""
+"""`destiler plugins`: what is installed, what each plugin implements, and what failed to load.
+
+It exits 2 when a plugin failed to load, so a script or CI step notices a broken install.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import click
 
 from destilation import hookspecs
 from destilation.cli.state import CliState, emit_json, json_option, pass_state, table
+from destilation.errors import EXIT_BAD_INPUT
 from destilation.plugins import DestilationPluginManager
 
 
@@ -33,8 +37,9 @@ def hook_docs() -> list[dict[str, str]]:
 @json_option
 @click.option("--hooks", "show_hooks", is_flag=True, help="Document every hook instead.")
 @pass_state
-def plugins(state: CliState, as_json: bool, show_hooks: bool) -> None:
-    """List installed plugins with their distribution, version and hooks; show load failures."""
+@click.pass_context
+def plugins(ctx: click.Context, state: CliState, as_json: bool, show_hooks: bool) -> None:
+    """List installed plugins with their distribution, version and hooks; show load failures (exit 2)."""
     if show_hooks:
         docs = hook_docs()
         if as_json:
@@ -47,7 +52,13 @@ def plugins(state: CliState, as_json: bool, show_hooks: bool) -> None:
     report = plugin_report(state.pm)
     if as_json:
         emit_json(report)
-        return
+    else:
+        print_report(report)
+    if report["failed"]:
+        ctx.exit(EXIT_BAD_INPUT)
+
+
+def print_report(report: dict[str, object]) -> None:
     rows = [(p["name"], p["distribution"], p["version"], ", ".join(p["hooks"])) for p in report["plugins"]]  # type: ignore[attr-defined]
     table(rows, ("PLUGIN", "DISTRIBUTION", "VERSION", "HOOKS"))
     for failure in report["failed"]:  # type: ignore[attr-defined]

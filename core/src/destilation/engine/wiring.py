@@ -1,7 +1,9 @@
 """Turn a job spec and the registry into live objects: template, providers, validators, router, sinks.
 
 Everything a job file can get wrong is found here, before a single request is sent, so
-`destiler check` and `destiler run` report the same one-line errors.
+`destiler check` and `destiler run` report the same one-line errors. Every call of a plugin's
+factory goes through `call_factory`, so a factory with a wrong signature (or one that crashes) is
+one line naming the plugin and its distribution, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import Any
 import attrs
 
 from destilation.config import JobSpec, structure
-from destilation.errors import ConfigError, PluginError
+from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.interfaces import PluginContext, Provider, ProviderInfo, Router
-from destilation.plugins import DestilationPluginManager
+from destilation.plugins import DestilationPluginManager, one_line
 from destilation.registry import Registration, Registry
 from destilation.templates import Template, load_template_file, schema_error
 
@@ -29,6 +31,26 @@ def check_plugins_loaded(pm: DestilationPluginManager) -> None:
     raise PluginError(f"{failed}; fix or uninstall {them}, or skip {them} with DESTILATION_DISABLE_PLUGINS={names}")
 
 
+def plugin_error(reg: Registration, what: str) -> PluginError:
+    return PluginError(f"plugin {reg.plugin!r} (distribution {reg.distribution}): {what}")
+
+
+def call_factory(reg: Registration, kind: str, *args: Any, returns: type | None = None) -> Any:
+    """Call what a plugin registered; a crash or a wrong result becomes a PluginError naming the plugin.
+
+    A DestilationError the factory raises on purpose (a missing key, a bad option) passes through.
+    """
+    try:
+        made = reg.obj(*args)
+    except DestilationError:
+        raise
+    except Exception as exc:
+        raise plugin_error(reg, f"{kind} factory {reg.name!r} failed: {one_line(exc)}") from exc
+    if returns is not None and not isinstance(made, returns):
+        raise plugin_error(reg, f"{kind} factory {reg.name!r} returned {type(made).__name__}, not a {returns.__name__}")
+    return made
+
+
 def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template:
     """A template id registered by a plugin, or a path to a user's TOML template file."""
     ref = spec.template
@@ -37,9 +59,12 @@ def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template
             raise ConfigError(source, f"template file {ref} not found", "$.template")
         return load_template_file(ref)
     try:
-        template: Template = registry.get("templates", ref).obj
+        reg = registry.get("templates", ref)
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.template") from None
+    if not isinstance(reg.obj, Template):
+        raise plugin_error(reg, f"template {reg.name!r} is a {type(reg.obj).__name__}, not a destilation.Template")
+    template = reg.obj
     problem = schema_error(template.schema)
     if problem is not None:
         where, message = problem
@@ -88,7 +113,7 @@ def build_validators(
         except PluginError as exc:
             raise ConfigError(source, str(exc), f"$.validators.{name}") from None
         config = make_config(reg, options, source, f"$.validators.{name}")
-        slots.append(ValidatorSlot(name, reg.obj(config, context)))
+        slots.append(ValidatorSlot(name, call_factory(reg, "validator", config, context)))
     return slots
 
 
@@ -101,7 +126,8 @@ def build_router(spec: JobSpec, registry: Registry, context: PluginContext, sour
         reg = registry.get("routers", strategy)
     except PluginError as exc:
         raise ConfigError(source, str(exc), "$.routing.strategy") from None
-    router: Router = reg.obj(make_config(reg, options, source, "$.routing"), context)
+    config = make_config(reg, options, source, "$.routing")
+    router: Router = call_factory(reg, "router", config, context, returns=Router)
     return router
 
 
@@ -139,7 +165,7 @@ def build_providers(spec: JobSpec, registry: Registry, context: PluginContext, s
     providers: list[Provider] = []
     for info, reg, config in check_providers(spec, registry, source):
         try:
-            providers.append(reg.obj(config, context, info))
+            providers.append(call_factory(reg, "provider", config, context, info, returns=Provider))
         except PluginError as exc:  # a provider that cannot be built (no API key, say): name the file
             raise ConfigError(source, str(exc), f"$.providers.{info.name}") from None
     return providers

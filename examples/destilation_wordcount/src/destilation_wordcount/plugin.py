@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from destilation import hookimpl
+from destilation import ValidatorRegistrar, hookimpl
 
 
 @hookimpl
-def register_validators(register: Any) -> None:
+def register_validators(register: ValidatorRegistrar) -> None:
     from destilation_wordcount.validator import MinWords, MinWordsConfig
 
     register("min_words", MinWords, config=MinWordsConfig)

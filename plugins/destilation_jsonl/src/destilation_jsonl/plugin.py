@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from destilation import JobRecord, PluginContext, hookimpl
+from destilation import JobRecord, PluginContext, SinkRegistrar, hookimpl
 from destilation_jsonl.config import JsonlConfig
 
 if TYPE_CHECKING:
@@ -20,5 +19,5 @@ def make_sink(config: JsonlConfig | None, context: PluginContext, job: JobRecord
 
 
 @hookimpl
-def register_sinks(register: Callable[..., None]) -> None:
+def register_sinks(register: SinkRegistrar) -> None:
     register("jsonl", make_sink, config=JsonlConfig)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from destilation import hookimpl
+from destilation import ProviderRegistrar, hookimpl
 
 
 @hookimpl
-def register_providers(register: Callable[..., None]) -> None:
+def register_providers(register: ProviderRegistrar) -> None:
     # Imported here so loading the entry point (e.g. for `destiler --help`) stays cheap.
     from destilation_mock.config import MockConfig
     from destilation_mock.provider import MockProvider

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from destilation import hookimpl
+from destilation import RouterRegistrar, hookimpl
 
 
 @hookimpl
-def register_routers(register: Callable[..., None]) -> None:
+def register_routers(register: RouterRegistrar) -> None:
     # Imported here so loading the entry point (e.g. for `destiler --help`) stays cheap.
     from destilation_routing.capability import CapabilityConfig, CapabilityRouter
     from destilation_routing.round_robin import RoundRobinRouter

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 from destilation import hookimpl
 
 if TYPE_CHECKING:
-    from destilation import PluginContext
-    from destilation.registry import Registrar
+    from destilation import PluginContext, StoreRegistrar
     from destilation_sql.store import SqlStore
 
 
@@ -20,6 +19,6 @@ def make_store(url: str, context: PluginContext) -> SqlStore:
 
 
 @hookimpl
-def register_stores(register: Registrar) -> None:
+def register_stores(register: StoreRegistrar) -> None:
     register("sqlite", make_store)
     register("postgresql", make_store)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from destilation import hookimpl
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from destilation import Template
+from destilation import TemplateRegistrar, hookimpl
 
 
 @hookimpl
-def register_templates(register: Callable[[str, Template], None]) -> None:
+def register_templates(register: TemplateRegistrar) -> None:
     from destilation_templates.builtin import BUILTIN
 
     for template in BUILTIN:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from destilation import hookimpl
+from destilation import ValidatorRegistrar, hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
 
 @hookimpl
-def register_validators(register: Callable[..., None]) -> None:
+def register_validators(register: ValidatorRegistrar) -> None:
     from destilation_validators.exact_dedup import ExactDedupValidator
     from destilation_validators.json_schema import JsonSchemaConfig, JsonSchemaValidator
     from destilation_validators.rules import RulesConfig, RulesValidator

@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible chat server for tests and benchmarks.
+"""A fake OpenAI-compatible chat server for tests and benchmarks (test support: in no wheel).
 
 It answers `POST /chat/completions` (also under `/v1` and `/api/v1`) in OpenAI/OpenRouter shape
 after a configurable latency, with content that fits the request's `response_format` JSON schema
@@ -8,9 +8,12 @@ Nth. It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep
 asyncio protocol: benchmarks run it on the same cores as the pipeline they measure, so it must
 cost far less than what it serves (aiohttp's web stack spent half its CPU).
 
-    python -m destilation.testing.fake_openai --port 0 --latency-ms 200   # prints "PORT <n>" first
+    python destilation_openrouter/tests/fake_openai.py --port 0 --latency-ms 200   # prints "PORT <n>" first
 
 From pytest, `with start_fake_openai(latency_ms=0) as base_url:` runs it on a background thread.
+It lives beside the OpenRouter provider's tests, which put this folder on `sys.path`; the
+repository's other tests and benchmarks import it by path (`FAKE_OPENAI` there). It needs only
+`multidict`, which every install of the core brings through aiohttp.
 """
 
 from __future__ import annotations
@@ -333,9 +336,7 @@ async def _serve_until_signalled(fake: FakeOpenAI, host: str, port: int, out: Te
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m destilation.testing.fake_openai", description="A fake OpenAI-compatible chat server."
-    )
+    parser = argparse.ArgumentParser(prog="fake_openai.py", description="A fake OpenAI-compatible chat server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as 'PORT <n>')")
     parser.add_argument("--latency-ms", type=float, default=0.0)
