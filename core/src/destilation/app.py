@@ -77,10 +77,13 @@ class App:
         store: StateStore = reg.obj(self.store_url, context)
         return store
 
-    async def open_store(self, stack: AsyncExitStack, bus: EventBus | None = None) -> StateStore:
+    async def open_store(
+        self, stack: AsyncExitStack, bus: EventBus | None = None, *, create: bool = True
+    ) -> StateStore:
+        """Open the store for the rest of `stack`; with ``create=False`` a missing one raises StoreMissing."""
         store = self.make_store(self.context(bus or EventBus()))
         await stack.enter_async_context(store)
-        await store.open()
+        await store.open(create=create)
         return store
 
     def check(self, spec: JobSpec, source: str) -> Template:

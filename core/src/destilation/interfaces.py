@@ -30,7 +30,7 @@ from destilation.domain import (
     TaskState,
     Verdict,
 )
-from destilation.errors import DestilationError
+from destilation.errors import DestilationError, JobError
 
 if TYPE_CHECKING:
     from destilation.http import HttpClient
@@ -177,6 +177,17 @@ class StoreError(DestilationError):
     """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
 
 
+class StoreMissing(StoreError):
+    """`open(create=False)` found no store: no database file, or a database without our schema.
+
+    Read and steer commands open that way, so looking never creates a database.
+    """
+
+
+class JobRunning(JobError):
+    """`delete_job` refused: a live runner may hold the job. The message says what shows it is alive."""
+
+
 class StateStore(AsyncResource):
     """The truth about jobs, tasks, attempts, samples, sink cursors and events.
 
@@ -188,8 +199,12 @@ class StateStore(AsyncResource):
     url: str
 
     @abc.abstractmethod
-    async def open(self) -> None:
-        """Create or check the schema; raise StoreError with one clear line when it cannot."""
+    async def open(self, *, create: bool = True) -> None:
+        """Create or check the schema; raise StoreError with one clear line when it cannot.
+
+        With ``create=False`` nothing is created (no file, no directory, no table): a store that
+        does not exist yet raises `StoreMissing`. Only `destiler run` creates a store.
+        """
         ...
 
     @abc.abstractmethod
@@ -212,6 +227,17 @@ class StateStore(AsyncResource):
 
     @abc.abstractmethod
     async def set_job_state(self, name: str, state: JobState, message: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_job(self, name: str) -> bool:
+        """Remove the job and everything of it (tasks, attempts, samples, cursors, events, statistics).
+
+        One transaction: afterwards nothing of the job is left and other jobs are untouched.
+        Returns False when there was no such job. Raises `JobRunning` while a live runner may
+        hold the job (its runner lock is taken, or tasks are leased with unexpired heartbeats);
+        a job marked running whose runner is provably dead (SQLite: the lock is free) is deleted.
+        """
+        ...
 
     @abc.abstractmethod
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:

@@ -14,7 +14,7 @@ import click
 
 from destilation.domain import JSON, JobRecord
 from destilation.errors import JobError
-from destilation.interfaces import StateStore
+from destilation.interfaces import StateStore, StoreMissing
 from destilation.plugins import DestilationPluginManager
 
 if TYPE_CHECKING:
@@ -41,15 +41,24 @@ class CliState:
             self._app = make_app(self.pm, config=self.config, db=self.db, data_dir=self.data_dir)
         return self._app
 
-    def with_store(self, work: Callable[[StateStore], Awaitable[T]]) -> T:
-        """Open the store, run `work` with it, close it; for the read and steer commands."""
+    def with_store(self, work: Callable[[StateStore], Awaitable[T]], *, job: str | None = None) -> T:
+        """Open the store, run `work` with it, close it; for the read and steer commands.
+
+        They never create a store (only `run` does): where there is none yet, StoreMissing says
+        so, as "no job named JOB" when `job` is given.
+        """
 
         async def main() -> T:
             async with AsyncExitStack() as stack:
-                store = await self.app.open_store(stack)
+                store = await self.app.open_store(stack, create=False)
                 return await work(store)
 
-        return anyio.run(main)
+        try:
+            return anyio.run(main)
+        except StoreMissing as exc:
+            if job is None:
+                raise
+            raise StoreMissing(f"no job named {job!r}: {exc}") from None
 
 
 pass_state = click.make_pass_decorator(CliState)

@@ -6,15 +6,16 @@ worker thread.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
-from destilation import Event, JobRecord, JobState, SinkCursor
+from destilation import Event, JobRecord, JobRunning, JobState, SinkCursor, TaskState
 from destilation.domain import JSON
 from destilation_sql import codec
-from destilation_sql.schema import dialect_insert, events, jobs, sink_cursors
+from destilation_sql.schema import dialect_insert, events, jobs, metadata, sink_cursors, tasks
 from destilation_sql.schema import provider_stats as stats
 
 FINISHED = frozenset({JobState.DONE, JobState.CANCELLED, JobState.FAILED})
@@ -57,6 +58,49 @@ def set_job_state(conn: Connection, name: str, state: JobState, message: str | N
         .values(state=state.value, message=message, updated_at=now, finished_at=now if state in FINISHED else None)
     )
     return bool(result.rowcount)
+
+
+def delete_job(conn: Connection, name: str, now: float, check: bool, holder: str | None) -> bool:
+    """Delete the job from every table that has a `job` column, then the job; False: no such job.
+
+    With `check`, refuse (JobRunning) while a live runner may hold it: unexpired leases, or,
+    when `holder` (another process) holds the SQLite runner lock, a job marked running.
+    """
+    record = get_job(conn, name)
+    if record is None:
+        return False
+    if check:
+        _refuse_if_live(conn, record, now, holder)
+    for table in metadata.sorted_tables:
+        if "job" in table.c:
+            conn.execute(delete(table).where(table.c.job == name))
+    conn.execute(delete(jobs).where(jobs.c.name == name))
+    return True
+
+
+def _refuse_if_live(conn: Connection, record: JobRecord, now: float, holder: str | None) -> None:
+    name = record.name
+    live = tasks.c.state == TaskState.RUNNING.value, tasks.c.lease_expires > now
+    leased, until = conn.execute(
+        select(func.count(), func.max(tasks.c.lease_expires)).where(tasks.c.job == name, *live)
+    ).one()
+    if holder is not None:
+        if leased or record.state in (JobState.RUNNING, JobState.PENDING):
+            raise JobRunning(
+                f"job {name!r} is running (destiler pid {holder} holds the store's runner lock): "
+                "cancel it first, then delete it"
+            )
+        # One run per SQLite file: the holder runs another job, or is still winding this one down.
+        raise JobRunning(
+            f"the store is in use by destiler pid {holder} (one run at a time per SQLite file), which may "
+            f"still be finishing job {name!r}: delete it once that run has ended"
+        )
+    if leased:
+        at = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%H:%M:%S UTC")
+        raise JobRunning(
+            f"job {name!r} is running: {leased} of its tasks are leased by a runner whose heartbeat "
+            f"keeps them; cancel it first, then delete it (if that runner died, its leases expire by {at})"
+        )
 
 
 def add_events(conn: Connection, batch: Sequence[Event], now: float) -> None:

@@ -28,6 +28,7 @@ from destilation import (
     SinkCursor,
     StateStore,
     StoreError,
+    StoreMissing,
     Task,
     TaskDetail,
     TaskSeed,
@@ -62,19 +63,22 @@ class SqlStore(StateStore):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
         if self._engine is not None:
             return
+        if not create and self._target.path is not None and not self._target.path.is_file():
+            # Checked before connecting: sqlite3 would create the file (and we its directory).
+            raise StoreMissing(f"{self.url} does not exist yet (`destiler run JOB.toml` creates it)")
         self._limiter = anyio.CapacityLimiter(1)
-        self._engine = await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
+        self._engine = await anyio.to_thread.run_sync(lambda: self._open(create), limiter=self._limiter)
 
-    def _open(self) -> Engine:
+    def _open(self, create: bool) -> Engine:
         engine = make_engine(self._target)
         try:
             with engine.connect() as conn:
-                conn.execution_options(**{WRITE: True})
+                conn.execution_options(**{WRITE: create})
                 with conn.begin():
-                    schema.ensure(conn, self.url)
+                    schema.ensure(conn, self.url, create=create)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"{self.url}: cannot open the database: {self._describe(exc)}") from None
@@ -117,6 +121,28 @@ class SqlStore(StateStore):
     async def set_job_state(self, name: str, state: JobState, message: str | None = None) -> None:
         if not await self._run(lambda c: jobs.set_job_state(c, name, state, message, time.time()), write=True):
             raise StoreError(f"{self.url} has no job {name!r}")
+
+    async def delete_job(self, name: str) -> bool:
+        """Delete the job's rows from every table, refusing while a live runner may hold it.
+
+        On a SQLite file the runner lock decides: taken here, no runner is alive, so a job left
+        `running` by a dead one is deleted; held by another process, a job it may be running
+        (marked running, or with unexpired leases) is refused. Elsewhere (PostgreSQL, where
+        runners share a job) unexpired leases show a live runner.
+        """
+        self._require()
+        lock = self._lock
+        if lock is None:
+            return await self._run(lambda c: jobs.delete_job(c, name, time.time(), True, None), write=True)
+        held = lock.held
+        holder = lock.try_acquire()  # taken: no other runner is alive, nothing to check
+        try:
+            return await self._run(
+                lambda c: jobs.delete_job(c, name, time.time(), holder is not None, holder), write=True
+            )
+        finally:
+            if holder is None and not held:
+                lock.release()
 
     # --- tasks -------------------------------------------------------------------------------
 
