@@ -28,6 +28,7 @@ from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import (
     Accept,
+    AttemptTotals,
     CommitResult,
     JobRunning,
     PluginContext,
@@ -54,6 +55,7 @@ from destilation.templates import FewShot, Template
 __all__ = [
     "Accept",
     "Attempt",
+    "AttemptTotals",
     "Candidate",
     "CommitResult",
     "ConfigError",

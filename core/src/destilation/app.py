@@ -59,6 +59,8 @@ class App:
     store_url: str
     data_dir: str
     _registry: Registry | None = None
+    verbosity: int = 0
+    """Handed to plugins in their context: -1 quiet, 0 progress, 1 verbose (``destiler run -q/-v``)."""
 
     @property
     def registry(self) -> Registry:
@@ -67,7 +69,9 @@ class App:
         return self._registry
 
     def context(self, bus: EventBus) -> PluginContext:
-        return PluginContext(data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client)
+        return PluginContext(
+            data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client, verbosity=self.verbosity
+        )
 
     def make_store(self, context: PluginContext) -> StateStore:
         try:

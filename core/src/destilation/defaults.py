@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from typing import TYPE_CHECKING, Any
 
 from destilation.domain import Usage
-from destilation.events import ProgressBar
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderError
 
 if TYPE_CHECKING:
+    from destilation.progress import LiveProgress, PlainProgress
     from destilation.registry import Registrar
 
 _SPACE = re.compile(r"\s+")
@@ -50,11 +49,13 @@ def estimate_cost(provider: str, model: str, usage: Usage) -> float:
     return 0.0
 
 
-def _progress_bar(context: PluginContext) -> ProgressBar | None:
-    """A progress bar only when a person watches a terminal; scripts and CI get none."""
-    return ProgressBar() if sys.stderr.isatty() else None
+def _progress(context: PluginContext) -> LiveProgress | PlainProgress | None:
+    """A live line on a terminal, plain lines elsewhere, nothing with `-q`."""
+    from destilation.progress import make_progress  # loads nothing heavy; rich waits for the first event
+
+    return make_progress(context.verbosity)
 
 
 @hookimpl(trylast=True)
 def register_subscribers(register: Registrar) -> None:
-    register("progress", _progress_bar)
+    register("progress", _progress)

@@ -58,6 +58,8 @@ class PluginContext:
     http_client: Callable[..., HttpClient]
     """Build an httpx client on the fast transport (`make_http_client`); tests inject a transport here."""
     secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
+    verbosity: int = 0
+    """What the person asked to see: -1 only the result (``-q``), 0 progress, 1 each provider error too (``-v``)."""
 
 
 class Provider(AsyncResource):
@@ -173,6 +175,18 @@ class TaskDetail:
     sample: Sample | None
 
 
+@attrs.frozen
+class AttemptTotals:
+    """Every recorded attempt of a job, from every process and run: what progress shows as errors and cost."""
+
+    attempts: int = 0
+    provider_errors: int = 0
+    """Attempts whose provider call failed (HTTP errors, timeouts)."""
+    invalid: int = 0
+    """Attempts whose answer came back but failed validation."""
+    cost: float = 0.0
+
+
 class StoreError(DestilationError):
     """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
 
@@ -282,6 +296,13 @@ class StateStore(AsyncResource):
 
     @abc.abstractmethod
     async def get_task(self, job: str, index: int) -> TaskDetail | None: ...
+
+    async def attempt_totals(self, job: str) -> AttemptTotals | None:
+        """Totals over every attempt recorded for `job`, read for progress twice a second.
+
+        None (the default) when the store keeps none; progress then shows no error or cost figures.
+        """
+        return None
 
     @abc.abstractmethod
     async def add_events(self, events: Iterable[Event]) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
 import pytest
 from sql_helpers import accept, reject, retry, seeds, sql
 
@@ -114,7 +115,7 @@ async def test_open_without_create_makes_no_file_and_no_directory(tmp_path: Path
     with pytest.raises(StoreMissing) as missing:
         await store.open(create=False)
     assert str(missing.value) == f"{url} does not exist yet (`destiler run JOB.toml` creates it)"
-    assert list(tmp_path.iterdir()) == []
+    assert [p async for p in anyio.Path(tmp_path).iterdir()] == []
     async with SqlStore(url) as made:
         await made.open()
         await made.create_job("j", {}, 1)

@@ -11,6 +11,7 @@ import anyio
 import click
 
 from destilation.cli.state import CliState, pass_state, require_job
+from destilation.cli.verbosity import verbosity_options
 from destilation.config import JobSpec, load_job
 from destilation.domain import JSON, JobState
 from destilation.errors import EXIT_JOB_FAILED, EXIT_OK
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("job_file", type=click.Path(dir_okay=False, path_type=Path))
+@verbosity_options
 @pass_state
 def run(state: CliState, job_file: Path) -> None:
     """Run the job described by JOB_FILE (a TOML file).
@@ -34,6 +36,7 @@ def run(state: CliState, job_file: Path) -> None:
 
 @click.command()
 @click.argument("job")
+@verbosity_options
 @pass_state
 def resume(state: CliState, job: str) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
@@ -61,7 +64,10 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
     owner = new_owner()
     workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
     run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)
-    return anyio.run(run)
+    try:
+        return anyio.run(run)
+    finally:
+        prepared.bus.close()  # however the run ended, no progress display outlives it
 
 
 def _report(state: CliState, name: str, outcome: RunOutcome) -> None:

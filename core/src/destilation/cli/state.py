@@ -31,6 +31,8 @@ class CliState:
     config: Path | None = None
     db: str | None = None
     data_dir: str | None = None
+    verbosity: int = 0
+    """-1 quiet, 0 progress, 1 verbose: set by `run -q/-v` before the app is built."""
     _app: App | None = None
 
     @property
@@ -39,6 +41,7 @@ class CliState:
             from destilation.app import make_app  # the engine and HTTP stack load only when used
 
             self._app = make_app(self.pm, config=self.config, db=self.db, data_dir=self.data_dir)
+            self._app.verbosity = self.verbosity
         return self._app
 
     def with_store(self, work: Callable[[StateStore], Awaitable[T]], *, job: str | None = None) -> T:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from destilation import Event, JobRecord, JobRunning, JobState, SinkCursor, TaskState
+from destilation import AttemptTotals, Event, JobRecord, JobRunning, JobState, SinkCursor, TaskState
 from destilation.domain import JSON
 from destilation_sql import codec
 from destilation_sql.schema import dialect_insert, events, jobs, metadata, sink_cursors, tasks
@@ -139,3 +139,10 @@ def set_cursor(conn: Connection, job: str, sink: str, cursor: SinkCursor) -> Non
 def provider_stats(conn: Connection, job: str) -> list[dict[str, Any]]:
     rows = conn.execute(select(stats).where(stats.c.job == job).order_by(stats.c.provider)).mappings()
     return [dict(r) for r in rows]
+
+
+def attempt_totals(conn: Connection, job: str) -> AttemptTotals:
+    c = stats.c
+    summed = (func.sum(c.requests), func.sum(c.errors), func.sum(c.failures - c.errors), func.sum(c.cost))
+    attempts, errors, invalid, cost = conn.execute(select(*summed).where(c.job == job)).one()
+    return AttemptTotals(int(attempts or 0), int(errors or 0), int(invalid or 0), float(cost or 0.0))

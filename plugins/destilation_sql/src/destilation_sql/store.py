@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from destilation import (
+    AttemptTotals,
     CommitResult,
     Event,
     JobRecord,
@@ -66,13 +67,13 @@ class SqlStore(StateStore):
     async def open(self, *, create: bool = True) -> None:
         if self._engine is not None:
             return
-        if not create and self._target.path is not None and not self._target.path.is_file():
-            # Checked before connecting: sqlite3 would create the file (and we its directory).
-            raise StoreMissing(f"{self.url} does not exist yet (`destiler run JOB.toml` creates it)")
         self._limiter = anyio.CapacityLimiter(1)
         self._engine = await anyio.to_thread.run_sync(lambda: self._open(create), limiter=self._limiter)
 
     def _open(self, create: bool) -> Engine:
+        if not create and self._target.path is not None and not self._target.path.is_file():
+            # Checked before connecting: sqlite3 would create the file (and we its directory).
+            raise StoreMissing(f"{self.url} does not exist yet (`destiler run JOB.toml` creates it)")
         engine = make_engine(self._target)
         try:
             with engine.connect() as conn:
@@ -219,6 +220,10 @@ class SqlStore(StateStore):
         failed), latency_s (sum), prompt/completion/reasoning_tokens, cost, last_error, updated_at.
         """
         return await self._run(lambda c: jobs.provider_stats(c, job))
+
+    async def attempt_totals(self, job: str) -> AttemptTotals:
+        """Summed from the per-provider statistics every commit keeps up to date."""
+        return await self._run(lambda c: jobs.attempt_totals(c, job))
 
     # --- plumbing ----------------------------------------------------------------------------
 
