@@ -62,7 +62,7 @@ def test_missing_file_and_missing_env(destiler, write_job, tmp_path) -> None:
 
 def test_unknown_job_and_bad_task_reference(destiler) -> None:
     result = destiler("show", "ghost")
-    assert result.returncode == 1 and "no job named 'ghost'" in result.stderr
+    assert result.returncode == 2 and "no job named 'ghost'" in result.stderr
     line = one_line_error(destiler("inspect", "ghost"))
     assert "JOB/INDEX" in line
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import re
 import sys
+from typing import cast
 
+import anyio
 import pytest
 from rich.console import Console
 
 from destilation.domain import Event
 from destilation.events import EventBus
+from destilation.interfaces import StateStore
 from destilation.progress import (
     ERASE_LINE,
     Figures,
@@ -47,6 +50,14 @@ def test_figures_read_a_progress_event_and_tolerate_missing_or_odd_values() -> N
     assert bare == Figures("physics-qa", 0, 0)
     assert bare.eta == "-"
     assert Figures("j", 10, 10, rate=5.0).eta == "-"  # done: nothing left to wait for
+
+
+def test_a_store_that_keeps_no_totals_gives_progress_no_error_or_cost_figures() -> None:
+    # The port's default: the runner then publishes progress without these keys.
+    assert anyio.run(StateStore.attempt_totals, cast(StateStore, None), "j") is None
+    figures = Figures.of(progress(accepted=1, target=2))
+    assert (figures.provider_errors, figures.invalid, figures.cost) == (0, 0, 0.0)
+    assert plain_line(figures) == "physics-qa: 1/2 accepted, 0 rejected, 0.0/s, eta -"
 
 
 def test_durations_and_money() -> None:
