@@ -42,9 +42,9 @@ def test_jobs_says_there_are_none_and_where_it_looked(tmp_path: Path) -> None:
         (("cancel", "x"), f"error: no job named 'x': {MISSING}"),
         (("delete", "x", "--yes"), f"error: no job named 'x': {MISSING}"),
         (("delete", "x", "--data"), f"error: no job named 'x': {MISSING}"),
-        (("tasks", "x"), f"error: {MISSING}"),
-        (("inspect", "x/1"), f"error: {MISSING}"),
-        (("resume", "x"), f"error: {MISSING}"),
+        (("tasks", "x"), f"error: no job named 'x': {MISSING}"),
+        (("inspect", "x/1"), f"error: no job named 'x': {MISSING}"),
+        (("resume", "x"), f"error: no job named 'x': {MISSING}"),
     ],
 )
 def test_a_command_about_a_job_says_there_is_none_and_creates_nothing(

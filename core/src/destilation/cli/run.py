@@ -40,7 +40,7 @@ def run(state: CliState, job_file: Path) -> None:
 @pass_state
 def resume(state: CliState, job: str) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
-    record = state.with_store(lambda store: require_job(store, job))
+    record = state.with_store(lambda store: require_job(store, job), job=job)
     spec = state.app.spec_of(record)
     _report(state, job, _run(state, spec, dict(record.spec), f"job {job}", resume=True))
 
