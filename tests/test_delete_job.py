@@ -16,6 +16,9 @@ from click.testing import CliRunner
 from destilation.cli.main import make_cli
 from destilation.plugins import make_plugin_manager
 
+SLOW = "latency_ms = 100\nconcurrency = 2"
+"""Minutes for 5000 samples: such a job is never done before the test has steered it."""
+
 
 def one_line(stderr: str) -> str:
     assert "Traceback" not in stderr
@@ -148,7 +151,7 @@ def test_on_a_terminal_delete_asks_first(destiler: Any, done: str) -> None:
 
 
 def test_a_running_job_is_refused_until_it_has_stopped(destiler: Any, write_job) -> None:  # type: ignore[no-untyped-def]
-    job = write_job("busy", count=400, provider="latency_ms = 100\nconcurrency = 2")
+    job = write_job("busy", count=5000, provider=SLOW, extra="processes = 1")
     running = destiler.start("run", str(job))
     try:
         deadline = time.monotonic() + 60
@@ -175,7 +178,7 @@ def test_a_running_job_is_refused_until_it_has_stopped(destiler: Any, write_job)
 
 
 def test_a_job_left_running_by_a_dead_runner_can_be_deleted(destiler: Any, write_job) -> None:  # type: ignore[no-untyped-def]
-    job = write_job("orphan", count=400, provider="latency_ms = 100\nconcurrency = 2")
+    job = write_job("orphan", count=5000, provider=SLOW, extra="processes = 1")
     running = destiler.start("run", str(job))
     try:
         deadline = time.monotonic() + 60

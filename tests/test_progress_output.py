@@ -15,7 +15,7 @@ from typing import Any
 # (published every half second) is certain to be shown.
 SLOW = "latency_ms = 100\nconcurrency = 4"
 PLAIN = re.compile(
-    r"slow: \d+/120 accepted, \d+ rejected, \d+\.\d/s, eta \S+"
+    r"slow: \d+/(120|200) accepted, \d+ rejected, \d+\.\d/s, eta \S+"
     r"(, \d+ provider errors?)?(, \d+ answers? failed validation)?"
 )
 ERROR = re.compile(r"slow: provider teacher, task \d+: ProviderError: mock provider failed on purpose \(.*\)")
@@ -32,7 +32,8 @@ def test_without_a_terminal_progress_is_a_plain_line_on_stderr(destiler: Any, wr
 
 
 def test_verbose_shows_each_provider_error_and_the_figures_count_them(destiler: Any, write_job: Any) -> None:
-    job = write_job("slow", count=120, provider=SLOW + "\nfailure_rate = 0.2\ngarbage_rate = 0.2")
+    # 200 samples: five seconds at least, so two progress lines or more, the later ones after both kinds of failure.
+    job = write_job("slow", count=200, provider=SLOW + "\nfailure_rate = 0.3\ngarbage_rate = 0.3")
     result = destiler("run", "-v", str(job))
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()

@@ -141,8 +141,9 @@ def live_line(f: Figures, width: int, *, ascii_only: bool = False) -> Text:
         line.append(empty * (bar - filled), "grey37")
         line.append(" ")
     line.append(counts, "bold")
+    sep = " | " if ascii_only else " · "
     for _, text, style in kept:
-        line.append(" · ", "dim")
+        line.append(sep, "dim")
         line.append(text, style)
     line.truncate(width, overflow="ellipsis")
     return line
