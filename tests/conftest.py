@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+
+
+PROGRESS_LINE = re.compile(r"^\S+: \d+/\d+ accepted, ")
+"""A plain progress line, which a run without a terminal writes to stderr every few seconds."""
+
+
+def problem_lines(stderr: str) -> list[str]:
+    """What a run said on stderr besides its progress lines: its warnings, errors and last line."""
+    return [line for line in stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
 
 
 class Destiler:

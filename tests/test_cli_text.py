@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 from click.testing import CliRunner, Result
 
 from destilation.cli.main import make_cli
 from destilation.plugins import make_plugin_manager
+from destilation_sql.store import SqlStore
 
 
 @pytest.fixture
@@ -21,9 +23,18 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     return invoke
 
 
-def test_empty_store_says_how_to_start(cli) -> None:  # type: ignore[no-untyped-def]
+def test_empty_store_says_how_to_start(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = f"sqlite:///{tmp_path / 'destilation.db'}"
     result = cli("jobs")
-    assert result.output == "no jobs yet: `destiler run JOB.toml` starts one\n"
+    assert result.output == f"no jobs: {db} does not exist yet (`destiler run JOB.toml` creates it)\n"
+    assert list(tmp_path.iterdir()) == []
+
+    async def make_empty_store() -> None:
+        async with SqlStore(db) as store:
+            await store.open()
+
+    anyio.run(make_empty_store)
+    assert cli("jobs").output == f"no jobs in {db} yet: `destiler run JOB.toml` starts one\n"
 
 
 def test_text_views_of_a_job_with_rejections(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Destiler
+from tests.conftest import Destiler, problem_lines
 
 FAST = "concurrency = 64\n"
 """Enough requests in flight that a job of 1000+ samples is split over two processes."""
@@ -21,7 +21,7 @@ def one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
     """The only line on stderr, after checking the exit code and that no traceback was printed."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = problem_lines(result.stderr)
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -256,14 +256,15 @@ def test_a_missing_openrouter_key_names_the_job_file(destiler, tmp_path) -> None
 )
 def test_an_unknown_job_is_bad_input(destiler, args) -> None:
     line = one_line(destiler(*args), 2)
-    assert line.startswith("error: no job named 'nope' in sqlite:///")
+    assert line.startswith("error: no job named 'nope'")  # no store yet: the line says where it looked
 
 
 def test_an_unknown_task_is_bad_input(destiler, write_job) -> None:
-    assert one_line(destiler("inspect", "nope/1"), 2).startswith("error: no job named 'nope' in sqlite:///")
+    assert one_line(destiler("inspect", "nope/1"), 2).startswith("error: no job named 'nope'")
     assert destiler("run", str(write_job("known", count=2))).returncode == 0
     line = one_line(destiler("inspect", "known/7"), 2)
     assert line == "error: job 'known' has no task 7: its tasks are known/0 to known/1"
+    assert one_line(destiler("show", "nope"), 2).startswith("error: no job named 'nope' in sqlite:///")
 
 
 # Item 11: inputs files.

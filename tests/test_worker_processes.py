@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import problem_lines
+
 pytestmark = pytest.mark.slow
 
 
@@ -181,7 +183,7 @@ def test_a_provider_that_refuses_the_key_fails_the_split_job_with_one_line(desti
     assert "HTTP 401" in result.stderr
     assert "invalid api key" in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(problem_lines(result.stderr)) == 1
 
 
 @pytest.mark.anyio

@@ -1,14 +1,12 @@
-"""The event bus, the progress bar, and the core's default decision hooks."""
+"""The event bus and the core's default decision hooks."""
 
 from __future__ import annotations
-
-import io
 
 import pytest
 
 from destilation.defaults import classify_error, estimate_cost, fingerprint, normalise
 from destilation.domain import Event, Usage
-from destilation.events import EventBus, ProgressBar
+from destilation.events import EventBus
 from destilation.interfaces import ProviderError
 from destilation.plugins import make_plugin_manager
 
@@ -38,19 +36,6 @@ def test_a_failing_subscriber_is_dropped_with_a_warning(capsys: pytest.CaptureFi
     bus.emit(Event("b", "j"))
     assert calls == ["a"]
     assert "subscriber 'broken' failed and was removed: boom" in capsys.readouterr().err
-
-
-def test_progress_bar_draws_one_line_and_ends_it() -> None:
-    out = io.StringIO()
-    bar = ProgressBar(out, width=10)
-    bar(Event("job_done", "j"))
-    assert out.getvalue() == ""
-    bar(Event("progress", "j", data={"accepted": 5, "target": 10, "rejected": 1, "rate": 2.5}))
-    assert out.getvalue() == "\rj [#####-----] 5/10 accepted, 1 rejected, 2.5/s, eta 2s "
-    bar(Event("progress", "j", data={"accepted": 10, "target": 10}))
-    assert "eta -" in out.getvalue()
-    bar(Event("job_paused", "j"))
-    assert out.getvalue().endswith("\n")
 
 
 def test_fingerprint_ignores_case_whitespace_and_key_order() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from destilation import Accept, JobState, StoreError, TaskSeed, TaskState
+from destilation import Accept, JobRunning, JobState, StoreError, TaskSeed, TaskState
 from destilation.testing import MemoryStore, StoreContract
 from destilation.testing.store_contract import attempt, job_with_tasks, sample
 
@@ -78,3 +78,17 @@ async def test_values_come_back_as_copies() -> None:
     assert again is not None and again.spec == {"axes": {"topic": ["a"]}}
     await store.set_job_state("job", JobState.PAUSED, "by a test")
     assert (await store.list_events(limit=0)) == []
+
+
+@pytest.mark.anyio
+async def test_a_job_held_by_a_runner_or_leased_is_not_deleted() -> None:
+    store = MemoryStore()
+    await job_with_tasks(store, 1)
+    await store.lock_runner("job", "runner")
+    with pytest.raises(JobRunning, match="job 'job' is running \\(runner\\)"):
+        await store.delete_job("job")
+    await store.aclose()  # the runner is gone, but its lease is not
+    await store.claim("job", "other", 1, 3600)
+    with pytest.raises(JobRunning, match="leased tasks"):
+        await store.delete_job("job")
+    assert await store.get_job("job") is not None

@@ -73,6 +73,8 @@ class App:
     config_path: Path | None = None
     """The global config file in use, if one was found; resume falls back to the job's own."""
     _registry: Registry | None = None
+    verbosity: int = 0
+    """Handed to plugins in their context: -1 quiet, 0 progress, 1 verbose (``destiler run -q/-v``)."""
 
     @property
     def registry(self) -> Registry:
@@ -81,7 +83,9 @@ class App:
         return self._registry
 
     def context(self, bus: EventBus) -> PluginContext:
-        return PluginContext(data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client)
+        return PluginContext(
+            data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client, verbosity=self.verbosity
+        )
 
     def make_store(self, context: PluginContext) -> StateStore:
         try:
@@ -91,10 +95,13 @@ class App:
         store: StateStore = call_factory(reg, "store", self.store_url, context, returns=StateStore)
         return store
 
-    async def open_store(self, stack: AsyncExitStack, bus: EventBus | None = None) -> StateStore:
+    async def open_store(
+        self, stack: AsyncExitStack, bus: EventBus | None = None, *, create: bool = True
+    ) -> StateStore:
+        """Open the store for the rest of `stack`; with ``create=False`` a missing one raises StoreMissing."""
         store = self.make_store(self.context(bus or EventBus()))
         await stack.enter_async_context(store)
-        await store.open()
+        await store.open(create=create)
         return store
 
     def check(self, spec: JobSpec, source: str) -> Template:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from destilation.domain import Event, Usage
-from destilation.events import ProgressBar
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderError
 
 if TYPE_CHECKING:
+    from destilation.progress import LiveProgress, PlainProgress
     from destilation.registry import SubscriberRegistrar
 
 _SPACE = re.compile(r"\s+")
@@ -51,9 +51,11 @@ def estimate_cost(provider: str, model: str, usage: Usage) -> float:
     return 0.0
 
 
-def _progress_bar(context: PluginContext) -> ProgressBar | None:
-    """A progress bar only when a person watches a terminal; scripts and CI get none."""
-    return ProgressBar() if sys.stderr.isatty() else None
+def _progress(context: PluginContext) -> LiveProgress | PlainProgress | None:
+    """A live line on a terminal, plain lines elsewhere, nothing with `-q`."""
+    from destilation.progress import make_progress  # loads nothing heavy; rich waits for the first event
+
+    return make_progress(context.verbosity)
 
 
 DATASET_NOTICES = frozenset({"sink_repair", "exporter_lost"})
@@ -72,5 +74,5 @@ def _dataset_notices(context: PluginContext) -> Callable[[Event], None]:
 
 @hookimpl(trylast=True)
 def register_subscribers(register: SubscriberRegistrar) -> None:
-    register("progress", _progress_bar)
+    register("progress", _progress)
     register("dataset-notices", _dataset_notices)

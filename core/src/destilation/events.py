@@ -1,8 +1,9 @@
-"""The event bus: the engine emits, subscribers (progress bar, logs, the store) listen.
+"""The event bus: the engine emits, subscribers (progress, logs, the store) listen.
 
 A subscriber that raises is dropped from the bus with a warning, so a broken plugin can never
 stop a run. Every event but progress is redacted on the way in, so no subscriber and no store
-sees a credential an error message carried.
+sees a credential an error message carried. A subscriber with a ``close()`` method is closed when
+the run is over (`EventBus.close`), however it ended, so a live display never outlives it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
 
 import attrs
 
@@ -48,31 +48,12 @@ class EventBus:
         events, self.pending = self.pending, []
         return events
 
-
-class ProgressBar:
-    """A plain one-line progress bar on a terminal, fed by `progress` events."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.active = False
-
-    def __call__(self, event: Event) -> None:
-        if event.kind == "progress":
-            data = event.data
-            done, target = int(data["accepted"]), max(int(data["target"]), 1)
-            filled = min(self.width, self.width * done // target)
-            bar = "#" * filled + "-" * (self.width - filled)
-            rate = float(data.get("rate", 0.0))
-            eta = f"{(target - done) / rate:.0f}s" if rate > 0 and done < target else "-"
-            line = (
-                f"\r{event.job} [{bar}] {done}/{target} accepted, {data.get('rejected', 0)} rejected, "
-                f"{rate:.1f}/s, eta {eta} "
-            )
-            self.stream.write(line)
-            self.stream.flush()
-            self.active = True
-        elif event.kind in ("job_done", "job_paused", "job_failed", "job_cancelled") and self.active:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.active = False
+    def close(self) -> None:
+        """The run is over: close every subscriber that has a ``close()``; one that fails is only reported."""
+        for name, subscriber in self._subscribers:
+            close = getattr(subscriber, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    print(f"warning: event subscriber {name!r} failed to close: {exc}", file=sys.stderr)

@@ -31,7 +31,7 @@ from destilation.domain import (
     TaskState,
     Verdict,
 )
-from destilation.errors import DestilationError
+from destilation.errors import DestilationError, JobError
 
 if TYPE_CHECKING:
     from destilation.http import HttpClient
@@ -59,6 +59,8 @@ class PluginContext:
     http_client: Callable[..., HttpClient]
     """Build an httpx client on the fast transport (`make_http_client`); tests inject a transport here."""
     secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
+    verbosity: int = 0
+    """What the person asked to see: -1 only the result (``-q``), 0 progress, 1 each provider error too (``-v``)."""
 
 
 class Provider(AsyncResource):
@@ -178,8 +180,31 @@ EXPORTER_ROLE = "exporter"
 """The role whose holder writes a job's dataset files; `StateStore.set_cursor` is fenced by it."""
 
 
+@attrs.frozen
+class AttemptTotals:
+    """Every recorded attempt of a job, from every process and run: what progress shows as errors and cost."""
+
+    attempts: int = 0
+    provider_errors: int = 0
+    """Attempts whose provider call failed (HTTP errors, timeouts)."""
+    invalid: int = 0
+    """Attempts whose answer came back but failed validation."""
+    cost: float = 0.0
+
+
 class StoreError(DestilationError):
     """The store cannot serve: a bad URL, a schema of another version, a busy SQLite file."""
+
+
+class StoreMissing(StoreError):
+    """`open(create=False)` found no store: no database file, or a database without our schema.
+
+    Read and steer commands open that way, so looking never creates a database.
+    """
+
+
+class JobRunning(JobError):
+    """`delete_job` refused: a live runner may hold the job. The message says what shows it is alive."""
 
 
 class StateStore(AsyncResource):
@@ -193,8 +218,12 @@ class StateStore(AsyncResource):
     url: str
 
     @abc.abstractmethod
-    async def open(self) -> None:
-        """Create or check the schema; raise StoreError with one clear line when it cannot."""
+    async def open(self, *, create: bool = True) -> None:
+        """Create or check the schema; raise StoreError with one clear line when it cannot.
+
+        With ``create=False`` nothing is created (no file, no directory, no table): a store that
+        does not exist yet raises `StoreMissing`. Only `destiler run` creates a store.
+        """
         ...
 
     @abc.abstractmethod
@@ -226,6 +255,17 @@ class StateStore(AsyncResource):
         For a job file whose `count` went up (`run` with 200 more): the target never goes down,
         and a done job whose target rises becomes pending again, so the next run plans and works
         the new tasks. Raise StoreError when there is no such job.
+        """
+        ...
+
+    @abc.abstractmethod
+    async def delete_job(self, name: str) -> bool:
+        """Remove the job and everything of it (tasks, attempts, samples, cursors, events, statistics).
+
+        One transaction: afterwards nothing of the job is left and other jobs are untouched.
+        Returns False when there was no such job. Raises `JobRunning` while a live runner may
+        hold the job (its runner lock is taken, or tasks are leased with unexpired heartbeats);
+        a job marked running whose runner is provably dead (SQLite: the lock is free) is deleted.
         """
         ...
 
@@ -308,6 +348,13 @@ class StateStore(AsyncResource):
 
     @abc.abstractmethod
     async def get_task(self, job: str, index: int) -> TaskDetail | None: ...
+
+    async def attempt_totals(self, job: str) -> AttemptTotals | None:
+        """Totals over every attempt recorded for `job`, read for progress twice a second.
+
+        None (the default) when the store keeps none; progress then shows no error or cost figures.
+        """
+        return None
 
     @abc.abstractmethod
     async def add_events(self, events: Iterable[Event]) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sql_helpers import JOB, accept, attempt, reject, release, retry, sample, seeds, sql
 
-from destilation import Accept, CommitResult, Issue, Reject, StoreError, Task, TaskState
+from destilation import Accept, AttemptTotals, CommitResult, Issue, Reject, StoreError, Task, TaskState
 from destilation_sql import commit as committer
 from destilation_sql.store import SqlStore
 
@@ -190,6 +190,20 @@ async def test_provider_stats_sum_every_attempt(store: SqlStore) -> None:
     assert stats["other"]["requests"] == 1
     assert stats["other"]["last_error"] is None
     assert await store.provider_stats("no-such-job") == []
+
+
+async def test_attempt_totals_sum_every_provider_for_progress(store: SqlStore) -> None:
+    assert await store.attempt_totals(JOB) == AttemptTotals()
+    t0, t1, t2 = await _claimed(store, 3)
+    await store.commit(
+        "w1",
+        [retry(t0, 1, error="HTTP 429"), Accept(t0, attempt(2, provider="other"), sample(t0)), retry(t1, 1)],
+    )
+    await store.commit("w1", [retry(t2, 1, error="timeout"), accept(t2, number=2)])
+    totals = await store.attempt_totals(JOB)
+    assert (totals.attempts, totals.provider_errors, totals.invalid) == (5, 2, 1)
+    assert totals.cost == pytest.approx(0.005)
+    assert await store.attempt_totals("no-such-job") == AttemptTotals()
 
 
 async def test_a_sample_of_another_task_is_refused(store: SqlStore) -> None:

@@ -54,7 +54,7 @@ def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
             raise UnknownJobError(f"job {job!r} has no task {index}: {known}")
         return detail
 
-    detail = state.with_store(work)
+    detail = state.with_store(work, job=job)
     data = task_json(detail.task)
     data["attempt_log"] = [attrs.asdict(a) for a in detail.attempts]
     data["sample"] = detail.sample.record() if detail.sample else None

@@ -6,7 +6,7 @@ import click
 
 from destilation.cli.show import job_summary
 from destilation.cli.state import CliState, emit_json, json_option, pass_state, table
-from destilation.interfaces import StateStore
+from destilation.interfaces import StateStore, StoreMissing
 
 
 @click.command()
@@ -15,15 +15,23 @@ from destilation.interfaces import StateStore
 def jobs(state: CliState, as_json: bool) -> None:
     """List jobs with their state and progress."""
 
-    async def work(store: StateStore) -> list[dict[str, object]]:
-        return [await job_summary(store, record, state.app.data_dir) for record in await store.list_jobs()]
+    async def work(store: StateStore) -> tuple[str, list[dict[str, object]]]:
+        records = await store.list_jobs()
+        return store.url, [await job_summary(store, record, state.app.data_dir) for record in records]
 
-    summaries = state.with_store(work)
+    try:
+        where, summaries = state.with_store(work)
+    except StoreMissing as exc:  # nothing has run here yet: say where we looked, create nothing
+        if as_json:
+            emit_json([])
+        else:
+            click.echo(f"no jobs: {exc}")
+        return
     if as_json:
         emit_json(summaries)
         return
     if not summaries:
-        click.echo("no jobs yet: `destiler run JOB.toml` starts one")
+        click.echo(f"no jobs in {where} yet: `destiler run JOB.toml` starts one")
         return
     rows = [(s["name"], s["state"], f"{s['accepted']}/{s['target']}", s["rejected"]) for s in summaries]
     table(rows, ("JOB", "STATE", "ACCEPTED", "REJECTED"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from destilation.cli import check, inspect, jobs, plugins, run, show, steer, tasks, templates
+from destilation.cli import check, delete, inspect, jobs, plugins, run, show, steer, tasks, templates
 from destilation.cli.state import CliState
 from destilation.errors import DestilationError
 from destilation.plugins import DestilationPluginManager, LoadFailure, make_plugin_manager
@@ -16,6 +16,7 @@ CORE_COMMANDS = (
     run.resume,
     steer.pause,
     steer.cancel,
+    delete.delete,
     jobs.jobs,
     show.show,
     tasks.tasks,

@@ -11,6 +11,7 @@ import anyio
 import click
 
 from destilation.cli.state import CliState, pass_state, require_job
+from destilation.cli.verbosity import verbosity_options
 from destilation.config import JobSpec, load_job
 from destilation.domain import JSON, JobState
 from destilation.errors import EXIT_JOB_FAILED, EXIT_OK, ConfigError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("job_file", type=click.Path(dir_okay=False, path_type=Path))
+@verbosity_options
 @pass_state
 def run(state: CliState, job_file: Path) -> None:
     """Run the job described by JOB_FILE (a TOML file).
@@ -34,10 +36,11 @@ def run(state: CliState, job_file: Path) -> None:
 
 @click.command()
 @click.argument("job")
+@verbosity_options
 @pass_state
 def resume(state: CliState, job: str) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
-    record = state.with_store(lambda store: require_job(store, job))
+    record = state.with_store(lambda store: require_job(store, job), job=job)
     spec = state.app.spec_of(record)
     _report(state, job, _run(state, spec, dict(record.spec), f"job {job}", resume=True))
 
@@ -71,7 +74,10 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
     owner = new_owner()
     workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
     run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)
-    return anyio.run(run)
+    try:
+        return anyio.run(run)
+    finally:
+        prepared.bus.close()  # however the run ended, no progress display outlives it
 
 
 def _report(state: CliState, name: str, outcome: RunOutcome) -> None:

@@ -44,7 +44,7 @@ def show(state: CliState, job: str, as_json: bool) -> None:
     async def work(store: StateStore) -> dict[str, object]:
         return await job_summary(store, await require_job(store, job), state.app.data_dir)
 
-    summary = state.with_store(work)
+    summary = state.with_store(work, job=job)
     if as_json:
         emit_json(summary)
         return

@@ -14,7 +14,7 @@ import click
 
 from destilation.domain import JSON, JobRecord
 from destilation.errors import UnknownJobError
-from destilation.interfaces import StateStore
+from destilation.interfaces import StateStore, StoreMissing
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
 
@@ -32,6 +32,8 @@ class CliState:
     config: Path | None = None
     db: str | None = None
     data_dir: str | None = None
+    verbosity: int = 0
+    """-1 quiet, 0 progress, 1 verbose: set by `run -q/-v` before the app is built."""
     _app: App | None = None
 
     @property
@@ -40,17 +42,27 @@ class CliState:
             from destilation.app import make_app  # the engine and HTTP stack load only when used
 
             self._app = make_app(self.pm, config=self.config, db=self.db, data_dir=self.data_dir)
+            self._app.verbosity = self.verbosity
         return self._app
 
-    def with_store(self, work: Callable[[StateStore], Awaitable[T]]) -> T:
-        """Open the store, run `work` with it, close it; for the read and steer commands."""
+    def with_store(self, work: Callable[[StateStore], Awaitable[T]], *, job: str | None = None) -> T:
+        """Open the store, run `work` with it, close it; for the read and steer commands.
+
+        They never create a store (only `run` does): where there is none yet, StoreMissing says
+        so, as "no job named JOB" when `job` is given.
+        """
 
         async def main() -> T:
             async with AsyncExitStack() as stack:
-                store = await self.app.open_store(stack)
+                store = await self.app.open_store(stack, create=False)
                 return await work(store)
 
-        return anyio.run(main)
+        try:
+            return anyio.run(main)
+        except StoreMissing as exc:
+            if job is None:
+                raise
+            raise StoreMissing(f"no job named {job!r}: {exc}") from None
 
 
 pass_state = click.make_pass_decorator(CliState)

@@ -19,7 +19,7 @@ def _steer(state: CliState, job: str, target: JobState, message: str) -> None:
             raise JobError(f"job {job!r} is already {record.state.value}")
         await store.set_job_state(job, target, message)
 
-    state.with_store(work)
+    state.with_store(work, job=job)
     click.echo(f"{job}: {target.value}")
 
 

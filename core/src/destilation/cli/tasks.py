@@ -50,7 +50,7 @@ def tasks(state: CliState, job: str, wanted: str | None, limit: int, offset: int
         await require_job(store, job)
         return await store.list_tasks(job, TaskState(wanted) if wanted else None, limit, offset)
 
-    found = state.with_store(work)
+    found = state.with_store(work, job=job)
     if as_json:
         emit_json([task_json(t) for t in found])
         return

@@ -23,7 +23,7 @@ import anyio
 import attrs
 
 from destilation.config import JobSpec
-from destilation.domain import Event, JobRecord, JobState, Task, TaskState
+from destilation.domain import JSON, Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import AttemptLoop, JobAborted
 from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
@@ -32,7 +32,7 @@ from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
-from destilation.interfaces import StateStore
+from destilation.interfaces import AttemptTotals, StateStore
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
@@ -306,20 +306,23 @@ class JobRunner:
                 last_beat = now
             if now - last_progress >= PROGRESS_INTERVAL and self._counts and not self.worker:
                 accepted = self._counts[TaskState.ACCEPTED]
-                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started)))
+                totals = await self.store.attempt_totals(self.spec.name)  # every process's attempts
+                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started), totals))
                 last_progress = now
             events = self.bus.drain()
             if events:
                 await self.store.add_events(events)
 
-    def _progress(self, accepted: int, rate: float) -> Event:
-        data = {
+    def _progress(self, accepted: int, rate: float, totals: AttemptTotals | None) -> Event:
+        data: dict[str, JSON] = {
             "accepted": accepted,
             "target": self.target,
             "rejected": self._counts.get(TaskState.REJECTED, 0),
             "running": self._counts.get(TaskState.RUNNING, 0),
             "rate": round(rate, 2),
         }
+        if totals is not None:
+            data.update(provider_errors=totals.provider_errors, invalid=totals.invalid, cost=totals.cost)
         return Event("progress", self.spec.name, data=data)
 
     async def _signals(self) -> None:

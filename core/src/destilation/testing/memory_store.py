@@ -39,6 +39,7 @@ from destilation.interfaces import (
     EXPORTER_ROLE,
     Accept,
     CommitResult,
+    JobRunning,
     Reject,
     Release,
     StateStore,
@@ -96,7 +97,8 @@ class MemoryStore(StateStore):
         """(job, role) → its lease; never removed, so a role's fence only grows."""
         self._seq = 0
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
+        """Memory holds nothing to create: opening only counts, however it is asked."""
         self.opened += 1
 
     async def aclose(self) -> None:
@@ -151,6 +153,20 @@ class MemoryStore(StateStore):
                 )
         self.jobs[name] = record
         return self._job(name)
+
+    async def delete_job(self, name: str) -> bool:
+        if name not in self.jobs:
+            return False
+        now = self.clock()
+        leased = [r for r in self.tasks[name].values() if r.state is TaskState.RUNNING and (r.lease_expires or 0) > now]
+        if name in self.runners or leased:
+            raise JobRunning(f"job {name!r} is running ({self.runners.get(name) or 'leased tasks'}): cancel it first")
+        for table in (self.jobs, self.tasks, self.samples, self.hashes):
+            del table[name]
+        self.cursors = {key: c for key, c in self.cursors.items() if key[0] != name}
+        self.roles = {key: r for key, r in self.roles.items() if key[0] != name}
+        self.events = [e for e in self.events if e.job != name]
+        return True
 
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
         if job not in self.jobs:

@@ -20,7 +20,17 @@ from pathlib import Path
 import anyio
 
 from destilation.domain import Attempt, Event, Issue, JobState, Sample, SinkCursor, TaskSeed, TaskState
-from destilation.interfaces import EXPORTER_ROLE, Accept, Reject, Release, Retry, StateStore, StoreError, Transition
+from destilation.interfaces import (
+    EXPORTER_ROLE,
+    Accept,
+    JobRunning,
+    Reject,
+    Release,
+    Retry,
+    StateStore,
+    StoreError,
+    Transition,
+)
 
 Scenario = Callable[[StateStore], Awaitable[None]]
 
@@ -331,5 +341,38 @@ class StoreContract:
             taken = await store.acquire_role("job", EXPORTER_ROLE, "b", 3600)
             assert taken.held_by("b") and taken.fence == first.fence + 1
             assert not await store.set_cursor("job", "jsonl", SinkCursor(1, 10), fence=first.fence)
+
+        self.scenario(tmp_path, body)
+
+    def test_deleting_a_job_leaves_nothing_of_it_and_other_jobs_untouched(self, tmp_path: Path) -> None:
+        async def body(store: StateStore) -> None:
+            await job_with_tasks(store, 2, "gone")
+            await job_with_tasks(store, 1, "kept")
+            (task,) = await store.claim("gone", "o", 1, 3600)
+            await store.commit("o", [Accept(task, attempt(), sample("gone", task.index))])
+            await store.set_cursor("gone", "jsonl", SinkCursor(1, 10))
+            await store.acquire_role("gone", EXPORTER_ROLE, "o", -1)
+            await store.add_events([Event("one", "gone"), Event("two", "kept")])
+            assert await store.delete_job("gone")
+            assert await store.get_job("gone") is None
+            assert await store.samples_after("gone", 0, 10) == []
+            assert await store.get_cursor("gone", "jsonl") == SinkCursor()
+            assert [e.kind for e in await store.list_events()] == ["two"]
+            assert (await store.counts("gone"))[TaskState.PENDING] == 0
+            assert (await store.counts("kept"))[TaskState.PENDING] == 1
+            assert not await store.delete_job("gone")
+
+        self.scenario(tmp_path, body)
+
+    def test_a_job_with_live_leases_is_not_deleted(self, tmp_path: Path) -> None:
+        """Where runners share a job, unexpired leases show one alive (a single-runner store asks its lock)."""
+        if self.single_runner:
+            return
+
+        async def body(store: StateStore) -> None:
+            await job_with_tasks(store, 1)
+            await store.claim("job", "live-runner", 1, 3600)
+            await raises(JobRunning, store.delete_job("job"))
+            assert await store.get_job("job") is not None
 
         self.scenario(tmp_path, body)

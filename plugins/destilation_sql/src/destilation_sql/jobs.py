@@ -6,15 +6,16 @@ worker thread.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
-from destilation import Event, JobRecord, JobState, SinkCursor, redact_text
+from destilation import AttemptTotals, Event, JobRecord, JobRunning, JobState, SinkCursor, TaskState, redact_text
 from destilation.domain import JSON
 from destilation_sql import codec, roles
-from destilation_sql.schema import dialect_insert, events, jobs, sink_cursors
+from destilation_sql.schema import dialect_insert, events, jobs, metadata, sink_cursors, tasks
 from destilation_sql.schema import provider_stats as stats
 
 FINISHED = frozenset({JobState.DONE, JobState.CANCELLED, JobState.FAILED})
@@ -74,6 +75,49 @@ def raise_target(conn: Connection, name: str, target: int, spec: dict[str, JSON]
     return get_job(conn, name)
 
 
+def delete_job(conn: Connection, name: str, now: float, check: bool, holder: str | None) -> bool:
+    """Delete the job from every table that has a `job` column, then the job; False: no such job.
+
+    With `check`, refuse (JobRunning) while a live runner may hold it: unexpired leases, or,
+    when `holder` (another process) holds the SQLite runner lock, a job marked running.
+    """
+    record = get_job(conn, name)
+    if record is None:
+        return False
+    if check:
+        _refuse_if_live(conn, record, now, holder)
+    for table in metadata.sorted_tables:
+        if "job" in table.c:
+            conn.execute(delete(table).where(table.c.job == name))
+    conn.execute(delete(jobs).where(jobs.c.name == name))
+    return True
+
+
+def _refuse_if_live(conn: Connection, record: JobRecord, now: float, holder: str | None) -> None:
+    name = record.name
+    live = tasks.c.state == TaskState.RUNNING.value, tasks.c.lease_expires > now
+    leased, until = conn.execute(
+        select(func.count(), func.max(tasks.c.lease_expires)).where(tasks.c.job == name, *live)
+    ).one()
+    if holder is not None:
+        if leased or record.state in (JobState.RUNNING, JobState.PENDING):
+            raise JobRunning(
+                f"job {name!r} is running (destiler pid {holder} holds the store's runner lock): "
+                "cancel it first, then delete it"
+            )
+        # One run per SQLite file: the holder runs another job, or is still winding this one down.
+        raise JobRunning(
+            f"the store is in use by destiler pid {holder} (one run at a time per SQLite file), which may "
+            f"still be finishing job {name!r}: delete it once that run has ended"
+        )
+    if leased:
+        at = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%H:%M:%S UTC")
+        raise JobRunning(
+            f"job {name!r} is running: {leased} of its tasks are leased by a runner whose heartbeat "
+            f"keeps them; cancel it first, then delete it (if that runner died, its leases expire by {at})"
+        )
+
+
 def add_events(conn: Connection, batch: Sequence[Event], now: float) -> None:
     if batch:
         conn.execute(events.insert(), [codec.event_to_row(e, now) for e in batch])
@@ -114,3 +158,10 @@ def set_cursor(conn: Connection, job: str, sink: str, cursor: SinkCursor, fence:
 def provider_stats(conn: Connection, job: str) -> list[dict[str, Any]]:
     rows = conn.execute(select(stats).where(stats.c.job == job).order_by(stats.c.provider)).mappings()
     return [dict(r) for r in rows]
+
+
+def attempt_totals(conn: Connection, job: str) -> AttemptTotals:
+    c = stats.c
+    summed = (func.sum(c.requests), func.sum(c.errors), func.sum(c.failures - c.errors), func.sum(c.cost))
+    attempts, errors, invalid, cost = conn.execute(select(*summed).where(c.job == job)).one()
+    return AttemptTotals(int(attempts or 0), int(errors or 0), int(invalid or 0), float(cost or 0.0))

@@ -27,8 +27,17 @@ class RunnerLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise StoreError naming the pid that holds it."""
+        holder = self.try_acquire()
+        if holder is not None:
+            raise StoreError(
+                f"{self.db_path} is in use by another destiler run (pid {holder}); "
+                "wait for it to finish or pause it, then try again"
+            )
+
+    def try_acquire(self) -> str | None:
+        """Take the lock if it is free (or held here already): None; else the holder's pid, as read."""
         if self._fd is not None:
-            return
+            return None
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -38,14 +47,12 @@ class RunnerLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise StoreError(
-                f"{self.db_path} is in use by another destiler run (pid {holder}); "
-                "wait for it to finish or pause it, then try again"
-            ) from None
+            return holder
         # The pid is only for the message a second runner gets; the lock itself is the flock.
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        return None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from destilation import StoreError
+from destilation import StoreError, StoreMissing
 
 SCHEMA_VERSION = 1
 
@@ -214,13 +214,14 @@ def dialect_insert(dialect: str, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def ensure(conn: Connection, shown: str) -> None:
+def ensure(conn: Connection, shown: str, *, create: bool = True) -> None:
     """Create the schema in an empty database, or check the version of an existing one.
 
     Runs inside a write transaction; on PostgreSQL an advisory lock keeps two processes that
-    open the same empty database at once from both creating it.
+    open the same empty database at once from both creating it. With ``create=False`` (a read
+    transaction) an empty database raises StoreMissing instead.
     """
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and create:
         conn.execute(text("SELECT pg_advisory_xact_lock(:a, 0)"), {"a": PG_LOCK_CLASS})
     present = set(inspect(conn).get_table_names())
     if meta.name not in present:
@@ -230,6 +231,8 @@ def ensure(conn: Connection, shown: str) -> None:
                 f"{shown} has tables {', '.join(ours)} but no destilation schema version; "
                 "it was not made by destilation-sql: point the store at another database"
             )
+        if not create:
+            raise StoreMissing(f"{shown} holds no destilation store yet (`destiler run JOB.toml` creates it)")
         metadata.create_all(conn)
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         return

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from destilation import (
+    AttemptTotals,
     CommitResult,
     Event,
     JobRecord,
@@ -30,6 +31,7 @@ from destilation import (
     SinkCursor,
     StateStore,
     StoreError,
+    StoreMissing,
     Task,
     TaskDetail,
     TaskSeed,
@@ -65,19 +67,22 @@ class SqlStore(StateStore):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
         if self._engine is not None:
             return
         self._limiter = anyio.CapacityLimiter(1)
-        self._engine = await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
+        self._engine = await anyio.to_thread.run_sync(lambda: self._open(create), limiter=self._limiter)
 
-    def _open(self) -> Engine:
+    def _open(self, create: bool) -> Engine:
+        if not create and self._target.path is not None and not self._target.path.is_file():
+            # Checked before connecting: sqlite3 would create the file (and we its directory).
+            raise StoreMissing(f"{self.url} does not exist yet (`destiler run JOB.toml` creates it)")
         engine = make_engine(self._target)
         try:
             with engine.connect() as conn:
-                conn.execution_options(**{WRITE: True})
+                conn.execution_options(**{WRITE: create})
                 with conn.begin():
-                    schema.ensure(conn, self.url)
+                    schema.ensure(conn, self.url, create=create)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"{self.url}: cannot open the database: {self._describe(exc)}") from None
@@ -127,6 +132,28 @@ class SqlStore(StateStore):
         if record is None:
             raise StoreError(f"{self.url} has no job {name!r}")
         return record
+
+    async def delete_job(self, name: str) -> bool:
+        """Delete the job's rows from every table, refusing while a live runner may hold it.
+
+        On a SQLite file the runner lock decides: taken here, no runner is alive, so a job left
+        `running` by a dead one is deleted; held by another process, a job it may be running
+        (marked running, or with unexpired leases) is refused. Elsewhere (PostgreSQL, where
+        runners share a job) unexpired leases show a live runner.
+        """
+        self._require()
+        lock = self._lock
+        if lock is None:
+            return await self._run(lambda c: jobs.delete_job(c, name, time.time(), True, None), write=True)
+        held = lock.held
+        holder = lock.try_acquire()  # taken: no other runner is alive, nothing to check
+        try:
+            return await self._run(
+                lambda c: jobs.delete_job(c, name, time.time(), holder is not None, holder), write=True
+            )
+        finally:
+            if holder is None and not held:
+                lock.release()
 
     # --- tasks -------------------------------------------------------------------------------
 
@@ -214,6 +241,10 @@ class SqlStore(StateStore):
         failed), latency_s (sum), prompt/completion/reasoning_tokens, cost, last_error, updated_at.
         """
         return await self._run(lambda c: jobs.provider_stats(c, job))
+
+    async def attempt_totals(self, job: str) -> AttemptTotals:
+        """Summed from the per-provider statistics every commit keeps up to date."""
+        return await self._run(lambda c: jobs.attempt_totals(c, job))
 
     # --- plumbing ----------------------------------------------------------------------------
 
