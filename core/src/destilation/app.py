@@ -111,9 +111,7 @@ class App:
         inputs file is read to its last row, and the store is built but not opened.
         """
         context = self.context(EventBus())
-        wiring = self._wire(spec, source, context)
-        if isinstance(wiring.planner, InputsPlanner):
-            wiring.planner.count()
+        wiring = self._wire(spec, source, context)  # reads an inputs file to its last row
         providers = build_providers(spec, self.registry, context, source)
         try:
             check_capabilities(wiring.template, providers, source)

@@ -23,7 +23,6 @@ from destilation.domain import Attempt, Event, Issue, JobState, Sample, SinkCurs
 from destilation.interfaces import (
     EXPORTER_ROLE,
     Accept,
-    JobRunning,
     Reject,
     Release,
     Retry,
@@ -361,18 +360,5 @@ class StoreContract:
             assert (await store.counts("gone"))[TaskState.PENDING] == 0
             assert (await store.counts("kept"))[TaskState.PENDING] == 1
             assert not await store.delete_job("gone")
-
-        self.scenario(tmp_path, body)
-
-    def test_a_job_with_live_leases_is_not_deleted(self, tmp_path: Path) -> None:
-        """Where runners share a job, unexpired leases show one alive (a single-runner store asks its lock)."""
-        if self.single_runner:
-            return
-
-        async def body(store: StateStore) -> None:
-            await job_with_tasks(store, 1)
-            await store.claim("job", "live-runner", 1, 3600)
-            await raises(JobRunning, store.delete_job("job"))
-            assert await store.get_job("job") is not None
 
         self.scenario(tmp_path, body)
