@@ -175,3 +175,27 @@ def boom_plugin(tmp_path: Path) -> dict[str, str]:
     (info / "entry_points.txt").write_text("[destilation]\nboom = boom_plugin\n", encoding="utf-8")
     paths = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
     return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL server (through search_path), dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("DESTILATION_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("DESTILATION_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

@@ -21,8 +21,6 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,28 +34,6 @@ rounds and kills give a few more chances to land in."""
 COUNT = 600
 KILLS = 3
 """Kills per round, each followed by a restart of the killed process."""
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema of the test PostgreSQL server (through search_path), dropped afterwards."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    base = os.environ.get("DESTILATION_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("DESTILATION_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    url = make_url(base).set(drivername="postgresql+psycopg")
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def committed(pg_url: str, job: str) -> int:

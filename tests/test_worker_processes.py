@@ -246,30 +246,6 @@ async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_sto
     assert codes == [0]
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh schema of the test PostgreSQL server (through search_path), dropped afterwards."""
-    import uuid
-
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    base = os.environ.get("DESTILATION_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("DESTILATION_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    url = make_url(base).set(drivername="postgresql+psycopg")
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
 @pytest.mark.postgres
 def test_workers_share_a_postgresql_job_and_a_kill_9_loses_and_repeats_nothing(destiler, split_job, pg_url) -> None:
     # PostgreSQL may be shared by runners on other machines, so a dead runner's leases are only
