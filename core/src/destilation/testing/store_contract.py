@@ -14,6 +14,7 @@ A store that lets many runners share a job (PostgreSQL) sets ``single_runner = F
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -67,14 +68,15 @@ async def job_with_tasks(store: StateStore, n: int, job: str = "job") -> None:
     await store.add_tasks(job, [TaskSeed(i, {"topic": f"t{i}"}) for i in range(n)])
 
 
-class StoreContract:
+class StoreContract(abc.ABC):
     """The StateStore contract as test methods; subclasses provide `make_store`."""
 
     single_runner = True
     """Whether `lock_runner` admits one runner per job and returns dead runners' leases at once."""
 
+    @abc.abstractmethod
     def make_store(self, tmp_path: Path) -> StateStore:
-        raise NotImplementedError("a StoreContract subclass says how to build its store")
+        """Build the store under test (not opened); each test opens and closes its own."""
 
     def scenario(self, tmp_path: Path, body: Scenario) -> None:
         async def main() -> None:
