@@ -330,3 +330,51 @@ class Event:
     task_index: int | None = None
     data: dict[str, JSON] = attrs.field(factory=dict)
     at: float = 0.0
+
+
+class Circuit(enum.StrEnum):
+    """A provider's circuit breaker: closed (calls go out), open (none do), half-open (probes only)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@attrs.frozen
+class ProviderHealth:
+    """One provider's health in one job, as one process's call policy measured it.
+
+    Each process working a job writes its own row (`owner`) at least once a second; `show` and
+    the dashboard add the rows of a provider up (`merge_health`). Error counts are keyed by
+    class: ``rate_limited``, ``server``, ``timeout``, ``transport``, ``auth``, ``refused``,
+    ``other``.
+    """
+
+    job: str
+    provider: str
+    owner: str
+    model: str = ""
+    requests: int = 0
+    """Requests sent, transport retries included."""
+    successes: int = 0
+    retries: int = 0
+    """Requests sent again after a provider failure (never task attempts)."""
+    failovers: int = 0
+    """Requests given up here and handed to another provider of the route."""
+    errors: dict[str, int] = attrs.field(factory=dict)
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    concurrency_limit: int = 0
+    """What adaptive concurrency allows right now (at most the configured `concurrency`)."""
+    in_flight: int = 0
+    circuit: Circuit = Circuit.CLOSED
+    held_until: float | None = None
+    """Epoch seconds until which `Retry-After` (or backoff) holds the whole provider back."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    last_error: str | None = None
+    """The latest failure, one redacted line."""
+    details: dict[str, JSON] = attrs.field(factory=dict)
+    """What the provider itself reports (`Provider.health_details`), e.g. its structured-output mode."""
+    updated_at: float = 0.0

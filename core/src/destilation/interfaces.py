@@ -23,6 +23,7 @@ from destilation.domain import (
     Issue,
     JobRecord,
     JobState,
+    ProviderHealth,
     RoleLease,
     Sample,
     SinkCursor,
@@ -74,6 +75,19 @@ class Provider(AsyncResource):
 
     @abc.abstractmethod
     async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    def health_details(self) -> dict[str, JSON]:
+        """Provider-specific state for its health row (e.g. ``{"structured_output": "json_object"}``)."""
+        return {}
+
+    async def probe(self, request: GenerationRequest) -> str:
+        """Send one small request and say in a few words what this provider settled on.
+
+        `destiler check --probe` prints it; a provider that adapts to its server (structured
+        output modes) says which mode it took. Raises ProviderError like `generate`.
+        """
+        generation = await self.generate(request)
+        return f"answered as {generation.model}"
 
     async def aclose(self) -> None:
         """Providers without I/O have nothing to close."""
@@ -355,6 +369,17 @@ class StateStore(AsyncResource):
         None (the default) when the store keeps none; progress then shows no error or cost figures.
         """
         return None
+
+    async def record_health(self, rows: Sequence[ProviderHealth]) -> None:
+        """Store each row, replacing the one of the same (job, provider, owner); at least once a second.
+
+        The default keeps nothing: a store without health support still runs jobs, and readers
+        show "no data".
+        """
+
+    async def provider_health(self, job: str) -> list[ProviderHealth]:
+        """Every health row of `job`, from every process that worked it (none by default)."""
+        return []
 
     @abc.abstractmethod
     async def add_events(self, events: Iterable[Event]) -> None: ...
