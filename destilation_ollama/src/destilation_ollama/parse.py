@@ -97,7 +97,7 @@ class ChatAnswer:
     model: str | None = None
     done: bool = False
     done_reason: str | None = None
-    usage: Usage = Usage()
+    usage: Usage = attrs.field(factory=Usage)
     seen: int = 0
     """Objects taken so far: an error after the first is one that broke a stream."""
 
