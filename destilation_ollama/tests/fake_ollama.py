@@ -45,6 +45,8 @@ class Canned:
     status: int = 200
     body: Any = None
     lines: list[bytes] | None = None
+    headers: dict[str, str] | None = None
+    delay_s: float = 0.0
 
 
 @attrs.define
@@ -106,11 +108,14 @@ class FakeOllama:
         self.requests.append(body)
         if self.failures:
             canned = self.failures.pop(0)
+            await asyncio.sleep(canned.delay_s)
             if canned.lines is not None:
                 return await self._stream(request, canned.lines)
             if isinstance(canned.body, bytes):
-                return web.Response(body=canned.body, status=canned.status, content_type="application/json")
-            return web.json_response(canned.body, status=canned.status)
+                return web.Response(
+                    body=canned.body, status=canned.status, headers=canned.headers, content_type="application/json"
+                )
+            return web.json_response(canned.body, status=canned.status, headers=canned.headers)
         model = body.get("model")
         if model not in self.models:
             return web.json_response({"error": f"model '{model}' not found"}, status=404)
