@@ -202,10 +202,10 @@ async def test_odd_but_valid_answers_are_read_leniently(build: Build, fake: Fake
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("stream", [False, True])
-async def test_an_answer_past_the_size_cap_is_refused(build: Build, fake: Fake, stream: bool) -> None:
+@pytest.mark.parametrize(("stream", "chunked"), [(False, False), (False, True), (True, True)])
+async def test_an_answer_past_the_size_cap_is_refused(build: Build, fake: Fake, stream: bool, chunked: bool) -> None:
     big = {"message": {"content": "x" * 5000}, "done": True}
-    canned = Canned(lines=ndjson(big)) if stream else Canned(200, big)
+    canned = Canned(lines=[*ndjson(big)] * 3) if chunked else Canned(200, big)
     error = await failure(build, fake, canned, stream=stream, max_response_bytes=1000)
     assert str(error) == "local: response larger than 1000 bytes (max_response_bytes)"
     assert error.retryable
@@ -260,6 +260,46 @@ async def test_requests_that_cannot_be_encoded_are_not_retryable(build: Build, f
         bad_call = Message("assistant", "", tool_calls=(ToolCall("c1", "f", "[1, 2]"),))
         with pytest.raises(ProviderError) as args:
             await provider.generate(GenerationRequest(messages=(Message("user", "hi"), bad_call)))
+        not_json = Message("assistant", "", tool_calls=(ToolCall("c1", "f", "{bad"),))
+        with pytest.raises(ProviderError, match="arguments are not a JSON object: '{bad'"):
+            await provider.generate(GenerationRequest(messages=(Message("user", "hi"), not_json)))
     assert str(nan.value).startswith("cannot encode the request body: ") and not nan.value.retryable
     assert str(args.value) == "cannot send a tool call whose arguments are not a JSON object: '[1, 2]'"
     assert not args.value.retryable
+
+
+@pytest.mark.anyio
+async def test_an_empty_tool_call_argument_text_is_an_empty_object(build: Build, fake: Fake) -> None:
+    server, url = fake
+    call = Message("assistant", "", tool_calls=(ToolCall("c1", "now", ""),))
+    async with build(url) as provider:
+        await provider.generate(GenerationRequest(messages=(Message("user", "hi"), call)))
+    assert server.last["messages"][1]["tool_calls"] == [{"id": "c1", "function": {"name": "now", "arguments": {}}}]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[]", "invalid response from local: expected a JSON object, got list"),
+        (b'{"models": {}}', "invalid response from local: no model list under 'models'"),
+    ],
+)
+async def test_a_bad_model_list_is_one_line(build: Build, body: bytes, why: str) -> None:
+    from aiohttp import web
+
+    async def tags(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/tags", tags)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        async with build(f"127.0.0.1:{runner.addresses[0][1]}") as provider:
+            with pytest.raises(ProviderError) as info:
+                await provider.models()
+    finally:
+        await runner.cleanup()
+    assert str(info.value) == why
