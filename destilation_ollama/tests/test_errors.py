@@ -65,7 +65,8 @@ async def test_a_full_queue_503_is_retryable_with_its_status(build: Build, fake:
     busy = {"error": "server busy, please try again.  maximum pending requests exceeded"}
     error = await failure(build, fake, Canned(503, busy))
     assert str(error) == (
-        "local: HTTP 503 (server busy: its queue is full): server busy, please try again. maximum pending requests exceeded"
+        "local: HTTP 503 (server busy: its queue is full): "
+        "server busy, please try again. maximum pending requests exceeded"
     )
     assert (error.retryable, error.status, error.retry_after) == (True, 503, None)
 
@@ -261,7 +262,7 @@ async def test_requests_that_cannot_be_encoded_are_not_retryable(build: Build, f
         with pytest.raises(ProviderError) as args:
             await provider.generate(GenerationRequest(messages=(Message("user", "hi"), bad_call)))
         not_json = Message("assistant", "", tool_calls=(ToolCall("c1", "f", "{bad"),))
-        with pytest.raises(ProviderError, match="arguments are not a JSON object: '{bad'"):
+        with pytest.raises(ProviderError, match=r"arguments are not a JSON object: '\{bad'"):
             await provider.generate(GenerationRequest(messages=(Message("user", "hi"), not_json)))
     assert str(nan.value).startswith("cannot encode the request body: ") and not nan.value.retryable
     assert str(args.value) == "cannot send a tool call whose arguments are not a JSON object: '[1, 2]'"

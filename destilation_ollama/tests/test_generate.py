@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fake_ollama import FakeOllama, FakeModel
+from fake_ollama import FakeModel, FakeOllama
 
 from destilation import GenerationRequest, Message, ToolCall, ToolSpec, Usage
 from destilation_ollama.provider import OllamaProvider

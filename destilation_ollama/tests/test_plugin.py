@@ -119,7 +119,7 @@ async def test_capabilities_default_to_format_and_to_reasoning_only_when_think_i
 async def test_host_comes_from_the_environment(
     context: PluginContext, monkeypatch: pytest.MonkeyPatch, fake: Any
 ) -> None:
-    server, url = fake
+    _server, url = fake
     monkeypatch.setenv("OLLAMA_HOST", url.removeprefix("http://"))
     async with make_provider(OllamaConfig(), context, ProviderInfo("local", "ollama", "qwen3:8b")) as provider:
         assert await provider.models() == ["qwen3:8b"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -44,7 +45,7 @@ def encode(objects: list[dict[str, Any]], ending: bytes) -> bytes:
 
 def cut(body: bytes, points: list[int]) -> list[bytes]:
     edges = sorted({0, len(body), *(p % (len(body) + 1) for p in points)})
-    return [body[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [body[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def read(chunks: list[bytes]) -> ChatAnswer:
