@@ -42,6 +42,7 @@ FIRST_PARTY_FOLDERS = {
     "destilation-sql": "plugins/destilation_sql",
     "destilation-jsonl": "plugins/destilation_jsonl",
     "destilation-openrouter": "destilation_openrouter",
+    "destilation-ollama": "destilation_ollama",
 }
 
 
@@ -81,6 +82,7 @@ def test_metapackage_pins_every_sibling_to_the_release_version() -> None:
     assert set(pinned) == set(FIRST_PARTY_FOLDERS)
     required = {Requirement(spec.format(version=VERSION)).name for spec in hook["dependencies"]}
     assert "destilation-openrouter" not in required
+    assert "destilation-ollama" not in required
 
 
 @pytest.mark.parametrize("folder", [*FIRST_PARTY_FOLDERS.values(), "examples/destilation_wordcount"])
