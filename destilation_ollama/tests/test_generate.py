@@ -203,7 +203,9 @@ async def test_models_lists_the_pulled_models(build: Build, fake: Fake) -> None:
 async def test_probe_and_health_details(build: Build, fake: Fake) -> None:
     _server, url = fake
     async with build(url) as provider:
-        assert await provider.probe(ask()) == "answered as qwen3:8b"
+        assert await provider.probe(ask()) == "answered as qwen3:8b (free text, whole)"
+        assert await provider.probe(ask(response_schema=SCHEMA)) == "answered as qwen3:8b (format schema, whole)"
         assert provider.health_details() == {"structured_output": "format"}
-    async with build(url, structured_outputs=False) as provider:
+    async with build(url, structured_outputs=False, stream=True) as provider:
         assert provider.health_details() == {"structured_output": "none"}
+        assert await provider.probe(ask(response_schema=SCHEMA)) == "answered as qwen3:8b (free text, streamed)"

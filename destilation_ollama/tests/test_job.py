@@ -53,7 +53,11 @@ def destiler(folder: Path, *args: str) -> Any:
 
 def test_a_streamed_thinking_job_delivers_its_count(served: tuple[FakeOllama, str], tmp_path: Path) -> None:
     server, url = served
-    job = write_job(tmp_path, url, extra='stream = true\nthink = true\nnum_ctx = 4096\nkeep_alive = "10m"\n')
+    job = write_job(
+        tmp_path,
+        url,
+        extra='stream = true\nthink = true\nnum_ctx = 4096\nkeep_alive = "10m"\noptions = { top_k = 7 }\n',
+    )
     result = destiler(tmp_path, "run", str(job))
     assert result.exit_code == 0, result.output
     assert "10/10 samples accepted" in result.stdout
@@ -62,7 +66,7 @@ def test_a_streamed_thinking_job_delivers_its_count(served: tuple[FakeOllama, st
     assert all(line["question"] and line["answer"] for line in lines)
     first = server.requests[0]
     assert first["stream"] is True and first["think"] is True and first["keep_alive"] == "10m"
-    assert first["options"]["num_ctx"] == 4096 and "seed" in first["options"]
+    assert first["options"]["num_ctx"] == 4096 and first["options"]["top_k"] == 7 and "seed" in first["options"]
     assert first["format"]["required"] == ["question", "answer"]
     shown = destiler(tmp_path, "show", "local", "--json")
     assert json.loads(shown.stdout)["accepted"] == 10

@@ -47,6 +47,14 @@ class OllamaProvider(Provider):
         latency = time.monotonic() - started
         return answer.generation(model=model, latency_s=latency, cost=self.cost(answer.usage))
 
+    async def probe(self, request: GenerationRequest) -> str:
+        """One request; says which model answered and how the answer was asked for."""
+        generation = await self.generate(request)
+        shape = (
+            "format schema" if request.response_schema is not None and self._config.structured_outputs else "free text"
+        )
+        return f"answered as {generation.model} ({shape}, {'streamed' if self._config.stream else 'whole'})"
+
     def cost(self, usage: Usage) -> float:
         """USD at the configured prices; 0 for a local server nobody priced."""
         return (
