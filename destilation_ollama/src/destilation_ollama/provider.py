@@ -19,7 +19,7 @@ not assumed (set `capabilities` in the job, or read them with `destiler ollama m
 
 def default_capabilities(config: OllamaConfig) -> frozenset[str]:
     """What the provider claims when the job names no capabilities: `reasoning` only when `think` asks for it."""
-    return BASE_CAPABILITIES | {"reasoning"} if config.think not in (None, False) else BASE_CAPABILITIES
+    return (BASE_CAPABILITIES | {"reasoning"}) if config.think not in (None, False) else BASE_CAPABILITIES
 
 
 class OllamaProvider(Provider):
