@@ -6,11 +6,12 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from destilation import ToolCall
-from destilation_ollama.parse import ChatAnswer
+from destilation import ProviderError, ToolCall
+from destilation_ollama.parse import ChatAnswer, load_json
 from destilation_ollama.stream import LineSplitter
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
@@ -53,9 +54,9 @@ def read(chunks: list[bytes]) -> ChatAnswer:
     answer = ChatAnswer("t")
     for chunk in chunks:
         for raw in splitter.feed(chunk):
-            answer.add(json.loads(raw))
+            answer.add(load_json(raw, "t"))
     for raw in splitter.end():
-        answer.add(json.loads(raw))
+        answer.add(load_json(raw, "t"))
     return answer
 
 
@@ -99,3 +100,58 @@ def test_an_empty_chunk_and_an_empty_end_give_nothing() -> None:
     splitter = LineSplitter()
     assert splitter.feed(b"") == [] and splitter.end() == []
     assert splitter.feed(b"ab") == [] and splitter.feed(b"c\n  \nd") == [b"abc"] and splitter.end() == [b"d"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "message",
+                    "content",
+                    "thinking",
+                    "tool_calls",
+                    "function",
+                    "name",
+                    "arguments",
+                    "done",
+                    "done_reason",
+                    "error",
+                    "model",
+                    "eval_count",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.lists(json_values, max_size=5), st.lists(st.binary(max_size=30), max_size=3))
+def test_whatever_a_server_streams_ends_as_an_answer_or_one_provider_error(
+    values: list[Any], garbage: list[bytes]
+) -> None:
+    body = b"".join(json.dumps(v).encode() + b"\n" for v in values) + b"".join(garbage)
+    outcome: Any
+    try:
+        outcome = read([body]).generation(model="m", latency_s=0.0, cost=0.0)
+    except ProviderError as exc:
+        outcome = exc
+    if isinstance(outcome, ProviderError):
+        assert str(outcome) and "\n" not in str(outcome)
+    else:
+        assert isinstance(outcome.text, str)
+        assert all(isinstance(call.arguments, str) for call in outcome.tool_calls)
+
+
+def test_an_error_line_anywhere_fails_the_stream() -> None:
+    lines = [{"message": {"content": "a"}}, {"error": "boom"}, {"done": True}]
+    body = b"".join(json.dumps(o).encode() + b"\n" for o in lines)
+    for size in (1, 3, len(body)):
+        with pytest.raises(ProviderError) as info:
+            read([body[i : i + size] for i in range(0, len(body), size)])
+        assert str(info.value) == "t: error mid-stream: boom"
