@@ -1,8 +1,8 @@
 """A fake Ollama server for tests (test support: in no wheel), speaking the native API on 127.0.0.1.
 
 `POST /api/chat` answers in Ollama's shape, whole or as NDJSON (`stream`, which Ollama defaults
-to true): content that fits the request's `format` schema, made of the words of the last user
-message and the seed, so different prompts give different samples; `thinking` when `think` is on;
+to true): content that fits the request's `format` schema, made of the seed and the words of the last
+user message, so different tasks give different samples; `thinking` when `think` is on;
 a call of the first tool offered (arguments as an object) when tools are given and the last
 message is not a tool result; `done_reason: "length"` when `options.num_predict` cuts the answer.
 An unknown model gets Ollama's 404. `failures` queues canned answers for the next requests.
@@ -139,8 +139,8 @@ class FakeOllama:
         last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         options = body.get("options") or {}
         words = _WORD.findall(last_user) or ["alpha", "beta", "gamma"]
-        if "seed" in options:
-            words.append(f"seed{options['seed']}")
+        # The seed leads a structured answer, so the tasks of one prompt give different samples.
+        seeded = [f"seed{options['seed']}", *words] if "seed" in options else words
         model = body["model"]
         out: list[dict[str, Any]] = []
 
@@ -164,7 +164,7 @@ class FakeOllama:
             line(content="", tool_calls=[{"function": {"index": 0, "name": name, "arguments": {"query": words[0]}}}])
             text = ""
         elif isinstance(body.get("format"), dict):
-            text = json.dumps(fake_value(body["format"], Words(words)))
+            text = json.dumps(fake_value(body["format"], Words(seeded)))
         else:
             text = " ".join(words)
         reason = "stop"

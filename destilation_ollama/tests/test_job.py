@@ -60,16 +60,16 @@ def test_a_streamed_thinking_job_delivers_its_count(served: tuple[FakeOllama, st
     )
     result = destiler(tmp_path, "run", str(job))
     assert result.exit_code == 0, result.output
-    assert "10/10 samples accepted" in result.stdout
+    assert "20/20 samples accepted" in result.stdout
     lines = [json.loads(line) for line in (tmp_path / "data" / "local" / "data.jsonl").read_text().splitlines()]
-    assert len(lines) == 10
+    assert len(lines) == 20
     assert all(line["question"] and line["answer"] for line in lines)
     first = server.requests[0]
     assert first["stream"] is True and first["think"] is True and first["keep_alive"] == "10m"
     assert first["options"]["num_ctx"] == 4096 and first["options"]["top_k"] == 7 and "seed" in first["options"]
     assert first["format"]["required"] == ["question", "answer"]
     shown = destiler(tmp_path, "show", "local", "--json")
-    assert json.loads(shown.stdout)["accepted"] == 10
+    assert json.loads(shown.stdout)["accepted"] == 20
 
 
 def test_a_model_that_is_not_pulled_stops_the_job_with_one_line(served: tuple[FakeOllama, str], tmp_path: Path) -> None:
