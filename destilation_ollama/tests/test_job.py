@@ -56,6 +56,7 @@ def test_a_streamed_thinking_job_delivers_its_count(served: tuple[FakeOllama, st
     job = write_job(
         tmp_path,
         url,
+        count=20,
         extra='stream = true\nthink = true\nnum_ctx = 4096\nkeep_alive = "10m"\noptions = { top_k = 7 }\n',
     )
     result = destiler(tmp_path, "run", str(job))
