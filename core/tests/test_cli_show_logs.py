@@ -9,7 +9,7 @@ import anyio
 import pytest
 from click.testing import CliRunner, Result
 
-from destilation import Event, LoggedEvent, StateStore
+from destilation import Event, StateStore
 from destilation.cli import logs
 from destilation.cli.main import make_cli
 from destilation.interfaces import AttemptTotals
@@ -24,14 +24,9 @@ Invoke = Callable[..., Result]
 class PlainStore(MemoryStore):
     """A third party's store: no health rows, no event ids, no attempt totals (the port's defaults)."""
 
-    async def record_health(self, rows: object) -> None:
-        await StateStore.record_health(self, [])
-
-    async def provider_health(self, job: str) -> list:  # type: ignore[type-arg]
-        return await StateStore.provider_health(self, job)
-
-    async def query_events(self, job: str, **filters: object) -> list[LoggedEvent] | None:
-        return await StateStore.query_events(self, job)
+    record_health = StateStore.record_health
+    provider_health = StateStore.provider_health
+    query_events = StateStore.query_events  # type: ignore[assignment]
 
 
 class TotalsStore(PlainStore):
