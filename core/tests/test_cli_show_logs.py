@@ -9,7 +9,7 @@ import anyio
 import pytest
 from click.testing import CliRunner, Result
 
-from destilation import Event, StateStore
+from destilation import Event, LoggedEvent, StateStore
 from destilation.cli import logs
 from destilation.cli.main import make_cli
 from destilation.interfaces import AttemptTotals
@@ -171,17 +171,23 @@ def test_follow_prints_new_events_until_ctrl_c_and_exits_0(
     store = kit.store(URL)
     fill(store)
     polls: list[float] = []
+    late: list[LoggedEvent] = []
 
     async def poll(seconds: float) -> None:
         polls.append(seconds)
         if len(polls) == 1:  # while the first poll waits, the job goes on
             await store.add_events(
                 [
-                    Event("provider_error", "job", "slow", "warning", provider="ollama", at=5.0),
+                    Event("provider_error", "job", "late", "warning", provider="ollama", at=5.0),
                     Event("noise", "job", at=6.0),
+                    Event("provider_error", "job", "slow", "warning", provider="ollama", at=7.0),
                 ]
             )
-        elif len(polls) == 3:
+            # The first of them drew its id first but commits after the others (PostgreSQL can).
+            late.append(store.logged.pop(-3))
+        elif len(polls) == 2:
+            store.logged.append(late[0])
+        elif len(polls) == 4:
             raise KeyboardInterrupt  # Ctrl-C
 
     monkeypatch.setattr(logs, "sleep", poll)
@@ -189,9 +195,10 @@ def test_follow_prints_new_events_until_ctrl_c_and_exits_0(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "1970-01-01T00:00:03Z error   job_failed: gave up",
-        "1970-01-01T00:00:05Z warning provider_error ollama: slow",
+        "1970-01-01T00:00:07Z warning provider_error ollama: slow",
+        "1970-01-01T00:00:05Z warning provider_error ollama: late",
     ]
-    assert polls == [logs.POLL_S] * 3 and result.stderr == ""
+    assert polls == [logs.POLL_S] * 4 and result.stderr == ""
 
 
 def test_a_store_without_event_ids_still_lists_but_cannot_follow(cli: Invoke, kit: TestingKit) -> None:

@@ -20,7 +20,15 @@ POLL_S = 1.0
 """How often ``--follow`` asks the store for new events."""
 
 FOLLOW_PAGE = 1000
-"""At most this many new events per poll; a busier second is read over the next polls."""
+"""At most this many events per poll; a busier second is read over the next polls."""
+
+LOOKBACK = 200
+"""How many ids below the newest printed one a poll looks again (printing only what it has not).
+
+On PostgreSQL an event's id is drawn when it is inserted, not when its transaction commits, so
+a writer that drew id 9 may commit after another writer's id 10 was printed; looking back a
+little longer than any transaction takes shows it all the same.
+"""
 
 
 class CannotFollow(DestilationError):
@@ -98,15 +106,20 @@ def logs(
             echo(logged if logged.id else None, logged.event)
         if not page and not follow:
             click.echo(f"no events in {job}" + (" that match" if severities or provider else ""), err=True)
-        last = page[-1].id if page else 0
+        start = last = page[-1].id if page else 0  # below `start`, --limit chose what to show
+        printed = {logged.id for logged in page}
         while follow:
             await sleep(POLL_S)
+            after = max(start, last - LOOKBACK)
             news = await store.query_events(
-                job, after=last, severities=severities, provider=provider, limit=FOLLOW_PAGE
+                job, after=after, severities=severities, provider=provider, limit=FOLLOW_PAGE
             )
             for logged in news or ():
-                echo(logged, logged.event)
-                last = logged.id
+                if logged.id not in printed:
+                    echo(logged, logged.event)
+                    printed.add(logged.id)
+                    last = max(last, logged.id)
+            printed = {i for i in printed if i > after}
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends: exit 0, no traceback
         state.with_store(work, job=job)
