@@ -215,3 +215,17 @@ def test_a_store_without_event_ids_still_lists_but_cannot_follow(cli: Invoke, ki
         2,
         "error: memory:// keeps no event ids: --follow cannot tell new events\n",
     )
+
+
+def test_ctrl_c_during_a_plain_listing_is_not_a_clean_exit(
+    cli: Invoke, kit: TestingKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = kit.store(URL)
+    fill(store)
+
+    async def interrupted(job: str, **filters: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "query_events", interrupted)
+    result = cli("logs", "job")
+    assert result.exit_code == 1 and "Aborted!" in result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 
@@ -121,8 +120,12 @@ def logs(
                     last = max(last, logged.id)
             printed = {i for i in printed if i > after}
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends: exit 0, no traceback
+    try:
         state.with_store(work, job=job)
+    except KeyboardInterrupt:
+        if not follow:
+            raise  # click's "Aborted!": an interrupted listing is not a finished one
+        # Ctrl-C is how --follow ends: exit 0, no traceback
 
 
 def _matches(event: Event, severities: tuple[str, ...] | None, provider: str | None) -> bool:
