@@ -43,6 +43,7 @@ def test_jobs_says_there_are_none_and_where_it_looked(tmp_path: Path) -> None:
         (("delete", "x", "--yes"), f"error: no job named 'x': {MISSING}"),
         (("delete", "x", "--data"), f"error: no job named 'x': {MISSING}"),
         (("tasks", "x"), f"error: no job named 'x': {MISSING}"),
+        (("logs", "x", "--follow"), f"error: no job named 'x': {MISSING}"),
         (("inspect", "x/1"), f"error: no job named 'x': {MISSING}"),
         (("resume", "x"), f"error: no job named 'x': {MISSING}"),
     ],

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from destilation import Accept, JobRunning, JobState, StoreError, TaskSeed, TaskState
+from destilation import Accept, JobRunning, JobState, StateStore, StoreError, TaskSeed, TaskState
 from destilation.testing import MemoryStore, StoreContract
 from destilation.testing.store_contract import attempt, job_with_tasks, sample
 
@@ -15,6 +15,24 @@ from destilation.testing.store_contract import attempt, job_with_tasks, sample
 class TestMemoryStore(StoreContract):
     def make_store(self, tmp_path: Path) -> MemoryStore:
         return MemoryStore()
+
+
+class WithoutHealth(MemoryStore):
+    """A store written before provider health: the port's defaults for health and event queries."""
+
+    record_health = StateStore.record_health
+    provider_health = StateStore.provider_health
+    query_events = StateStore.query_events  # type: ignore[assignment]
+
+
+class TestStoreWithoutHealth(StoreContract):
+    """Such a store still keeps the rest of the contract; the health and event-query tests skip."""
+
+    keeps_health = False
+    numbers_events = False
+
+    def make_store(self, tmp_path: Path) -> MemoryStore:
+        return WithoutHealth()
 
 
 class Clock:

@@ -332,6 +332,18 @@ class Event:
     at: float = 0.0
 
 
+EVENT_SEVERITIES = ("debug", "info", "warning", "error")
+"""Event severities from least to most severe; `destiler logs --level` shows one and those after it."""
+
+
+@attrs.frozen
+class LoggedEvent:
+    """An event as a store numbered it: ids grow in the order events were stored, per store."""
+
+    id: int
+    event: Event
+
+
 class Circuit(enum.StrEnum):
     """A provider's circuit breaker: closed (calls go out), open (none do), half-open (probes only)."""
 

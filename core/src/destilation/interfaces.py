@@ -23,6 +23,7 @@ from destilation.domain import (
     Issue,
     JobRecord,
     JobState,
+    LoggedEvent,
     ProviderHealth,
     RoleLease,
     Sample,
@@ -386,6 +387,24 @@ class StateStore(AsyncResource):
 
     @abc.abstractmethod
     async def list_events(self, job: str | None = None, limit: int = 100) -> list[Event]: ...
+
+    async def query_events(
+        self,
+        job: str,
+        *,
+        after: int | None = None,
+        severities: Sequence[str] | None = None,
+        provider: str | None = None,
+        limit: int = 100,
+    ) -> list[LoggedEvent] | None:
+        """`job`'s events with their ids, oldest first, for `destiler logs`; None when the store keeps no ids.
+
+        Without `after`: the newest `limit` events that match. With it: the oldest `limit` that
+        match and came after the event of id `after` (what ``--follow`` polls for). Only events
+        whose severity is in `severities` (when given) and of `provider` (when given) match. The
+        default returns None: `logs` then filters `list_events` itself and cannot follow.
+        """
+        return None
 
 
 class Sink(AsyncResource):

@@ -10,6 +10,7 @@ import pytest
 from sql_helpers import accept, reject, retry, seeds, sql
 
 from destilation import EXPORTER_ROLE, Event, JobRunning, JobState, SinkCursor, StoreMissing
+from destilation.testing.store_contract import health
 from destilation_sql import schema
 from destilation_sql.store import SqlStore
 from destilation_sql.urls import parse
@@ -20,7 +21,7 @@ JOB_TABLES = sorted(t.name for t in schema.metadata.sorted_tables if "job" in t.
 
 
 async def _fill(store: SqlStore, job: str) -> None:
-    """A job with a row in every table: tasks, attempts, samples, cursors, roles, events, statistics."""
+    """A job with a row in every table: tasks, attempts, samples, cursors, roles, events, statistics, health."""
     await store.create_job(job, {"name": job}, 3)
     await store.add_tasks(job, seeds(3))
     t0, t1, t2 = await store.claim(job, "w1", 3, 60)
@@ -29,6 +30,7 @@ async def _fill(store: SqlStore, job: str) -> None:
     await store.set_cursor(job, "jsonl", SinkCursor(1, 100))
     await store.acquire_role(job, EXPORTER_ROLE, "w1", -1)  # a role whose holder is gone
     await store.add_events([Event("job_started", job), Event("provider_error", job, "HTTP 500", "warning")])
+    await store.record_health([health(job, "mock", "w1")])
 
 
 def _rows(store: SqlStore, job: str) -> dict[str, int]:
@@ -38,7 +40,9 @@ def _rows(store: SqlStore, job: str) -> dict[str, int]:
 
 
 async def test_delete_job_removes_every_row_of_the_job_and_nothing_else(store: SqlStore) -> None:
-    assert {"tasks", "attempts", "samples", "sink_cursors", "events", "provider_stats"} <= set(JOB_TABLES)
+    assert {"tasks", "attempts", "samples", "sink_cursors", "events", "provider_stats", "provider_health"} <= set(
+        JOB_TABLES
+    )
     await _fill(store, "gone")
     await _fill(store, "kept")
     before = _rows(store, "kept")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from destilation.cli import check, delete, inspect, jobs, plugins, run, show, steer, tasks, templates
+from destilation.cli import check, delete, inspect, jobs, logs, plugins, run, show, steer, tasks, templates
 from destilation.cli.state import CliState
 from destilation.errors import DestilationError
 from destilation.plugins import DestilationPluginManager, LoadFailure, make_plugin_manager
@@ -19,6 +19,7 @@ CORE_COMMANDS = (
     delete.delete,
     jobs.jobs,
     show.show,
+    logs.logs,
     tasks.tasks,
     inspect.inspect,
     check.check,

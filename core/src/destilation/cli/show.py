@@ -1,15 +1,20 @@
-"""`destiler show JOB`: one job's state, counts and where its dataset is."""
+"""`destiler show JOB`: one job's state, counts, providers' health and cost, and where its dataset is."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import click
 
 from destilation.cli.state import CliState, emit_json, json_option, pass_state, require_job
-from destilation.domain import JobRecord, TaskState
+from destilation.domain import JSON, JobRecord, ProviderHealth, TaskState
+from destilation.health import format_cost, format_health, health_to_json, merge_health, total_cost
 from destilation.interfaces import StateStore
+
+INDENT = " " * 14
+"""Where the lines under a `show` heading start: past the right-aligned keys."""
 
 
 def _iso(ts: float | None) -> str | None:
@@ -34,17 +39,38 @@ async def job_summary(store: StateStore, record: JobRecord, data_dir: str) -> di
     }
 
 
+async def job_cost(store: StateStore, job: str, merged: list[ProviderHealth]) -> dict[str, JSON]:
+    """What the job cost so far: its total, per provider, and where the figures come from.
+
+    From the health rows (`merged`) when there are any; otherwise (a store that keeps none, a
+    job run by an older release) from the store's attempt totals, which know only the total;
+    a total of None when there is neither.
+    """
+    if merged:
+        return {
+            "total": total_cost(merged),
+            "by_provider": {row.provider: row.cost for row in merged},
+            "source": "providers",
+        }
+    totals = await store.attempt_totals(job)
+    return {"total": totals.cost if totals else None, "by_provider": {}, "source": "attempts" if totals else None}
+
+
 @click.command()
 @click.argument("job")
 @json_option
 @pass_state
 def show(state: CliState, job: str, as_json: bool) -> None:
-    """Show JOB's state, counts per task state and dataset folder."""
+    """Show JOB's state, counts per task state, providers, cost and dataset folder."""
 
-    async def work(store: StateStore) -> dict[str, object]:
-        return await job_summary(store, await require_job(store, job), state.app.data_dir)
+    async def work(store: StateStore) -> tuple[dict[str, object], list[ProviderHealth]]:
+        summary = await job_summary(store, await require_job(store, job), state.app.data_dir)
+        merged = merge_health(await store.provider_health(job))
+        summary["providers"] = [health_to_json(row) for row in merged]
+        summary["cost"] = await job_cost(store, job, merged)
+        return summary, merged
 
-    summary = state.with_store(work, job=job)
+    summary, merged = state.with_store(work, job=job)
     if as_json:
         emit_json(summary)
         return
@@ -53,4 +79,31 @@ def show(state: CliState, job: str, as_json: bool) -> None:
     counts = summary["counts"]
     assert isinstance(counts, dict)
     click.echo(f"{'tasks':>12}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _echo_providers(merged)
+    cost = summary["cost"]
+    assert isinstance(cost, dict)
+    click.echo(f"{'cost':>12}: {_cost_line(cost)}")
     click.echo(f"{'dataset':>12}: {summary['dataset']}")
+
+
+def _echo_providers(merged: list[ProviderHealth]) -> None:
+    if not merged:
+        click.echo(f"{'providers':>12}: no provider data")
+        return
+    click.echo(f"{'providers':>12}:")
+    now = time.time()
+    for row in merged:
+        click.echo(INDENT + format_health(row, now=now))
+        if row.last_error:
+            click.echo(INDENT + f"  last error: {row.last_error}")
+
+
+def _cost_line(cost: dict[str, object]) -> str:
+    total = cost["total"]
+    if not isinstance(total, float | int):
+        return "unknown (the store keeps no provider data or attempt totals)"
+    if cost["source"] == "attempts":
+        return f"{format_cost(total)} (from attempts: no provider data)"
+    by_provider = cost["by_provider"]
+    assert isinstance(by_provider, dict)
+    return f"{format_cost(total)} (" + ", ".join(f"{p} {format_cost(c)}" for p, c in by_provider.items()) + ")"

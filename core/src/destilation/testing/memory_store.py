@@ -28,6 +28,8 @@ from destilation.domain import (
     Issue,
     JobRecord,
     JobState,
+    LoggedEvent,
+    ProviderHealth,
     RoleLease,
     Sample,
     SinkCursor,
@@ -47,6 +49,7 @@ from destilation.interfaces import (
     TaskDetail,
     Transition,
 )
+from destilation.redaction import redact_text, redact_value
 
 FINISHED = frozenset({JobState.DONE, JobState.CANCELLED, JobState.FAILED})
 
@@ -90,12 +93,16 @@ class MemoryStore(StateStore):
         """Job → task index → its sample (with `seq`)."""
         self.hashes: dict[str, set[str]] = {}
         self.cursors: dict[tuple[str, str], SinkCursor] = {}
-        self.events: list[Event] = []
+        self.logged: list[LoggedEvent] = []
+        """Every stored event with its id, oldest first."""
+        self.health: dict[tuple[str, str, str], ProviderHealth] = {}
+        """(job, provider, owner) → the latest health row that owner recorded."""
         self.runners: dict[str, str] = {}
         """Job → the owner holding its runner lock, until the store is closed."""
         self.roles: dict[tuple[str, str], RoleLease] = {}
         """(job, role) → its lease; never removed, so a role's fence only grows."""
         self._seq = 0
+        self._event_id = 0
 
     async def open(self, *, create: bool = True) -> None:
         """Memory holds nothing to create: opening only counts, however it is asked."""
@@ -165,7 +172,8 @@ class MemoryStore(StateStore):
             del table[name]
         self.cursors = {key: c for key, c in self.cursors.items() if key[0] != name}
         self.roles = {key: r for key, r in self.roles.items() if key[0] != name}
-        self.events = [e for e in self.events if e.job != name]
+        self.logged = [e for e in self.logged if e.event.job != name]
+        self.health = {key: h for key, h in self.health.items() if key[0] != name}
         return True
 
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
@@ -286,15 +294,59 @@ class MemoryStore(StateStore):
             return None
         return TaskDetail(row.task(), tuple(row.tried), self.samples[job].get(index))
 
+    async def record_health(self, rows: Sequence[ProviderHealth]) -> None:
+        for row in rows:
+            what = f"health of provider {row.provider} in job {row.job}"
+            copied = json_copy({"errors": row.errors, "details": redact_value(row.details)}, what)
+            error = None if row.last_error is None else redact_text(row.last_error)
+            stored = attrs.evolve(
+                row,
+                errors=copied["errors"],
+                details=copied["details"],
+                last_error=error,
+                updated_at=row.updated_at or self.clock(),
+            )
+            self.health[(row.job, row.provider, row.owner)] = stored
+
+    async def provider_health(self, job: str) -> list[ProviderHealth]:
+        return [row for key, row in sorted(self.health.items()) if key[0] == job]
+
     async def add_events(self, events: Iterable[Event]) -> None:
         now = self.clock()
         for event in events:
             data = json_copy(event.data, f"event {event.kind} of job {event.job}") if event.data else {}
-            self.events.append(attrs.evolve(event, data=data, at=event.at or now))
+            self._event_id += 1
+            self.logged.append(LoggedEvent(self._event_id, attrs.evolve(event, data=data, at=event.at or now)))
 
     async def list_events(self, job: str | None = None, limit: int = 100) -> list[Event]:
-        found = [e for e in self.events if job is None or e.job == job]
+        found = [e.event for e in self.logged if job is None or e.event.job == job]
         return found[-limit:] if limit > 0 else []
+
+    async def query_events(
+        self,
+        job: str,
+        *,
+        after: int | None = None,
+        severities: Sequence[str] | None = None,
+        provider: str | None = None,
+        limit: int = 100,
+    ) -> list[LoggedEvent]:
+        found = [
+            e
+            for e in self.logged
+            if e.event.job == job
+            and (after is None or e.id > after)
+            and (severities is None or e.event.severity in severities)
+            and (provider is None or e.event.provider == provider)
+        ]
+        if limit <= 0:
+            return []
+        return found[:limit] if after is not None else found[-limit:]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every stored event, oldest first (without ids)."""
+        return [e.event for e in self.logged]
 
     # --- plumbing ----------------------------------------------------------------------------
 

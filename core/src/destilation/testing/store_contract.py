@@ -9,7 +9,10 @@ Subclass it in a test module and say how to build the store (not opened)::
 Each test opens a fresh store, runs one scenario and closes it. The rules are the engine's
 exactly-once guarantees: a commit is fenced by lease owner and state, a sample's content hash
 is stored once per job, an expired lease can be taken over, samples come back in `seq` order.
-A store that lets many runners share a job (PostgreSQL) sets ``single_runner = False``.
+A store that lets many runners share a job (PostgreSQL) sets ``single_runner = False``; one
+that keeps no provider health (the port's no-op default) sets ``keeps_health = False``, and one
+that does not number its events (`query_events` returns None) ``numbers_events = False``: their
+tests are then skipped, visibly.
 """
 
 from __future__ import annotations
@@ -20,7 +23,18 @@ from pathlib import Path
 
 import anyio
 
-from destilation.domain import Attempt, Event, Issue, JobState, Sample, SinkCursor, TaskSeed, TaskState
+from destilation.domain import (
+    Attempt,
+    Circuit,
+    Event,
+    Issue,
+    JobState,
+    ProviderHealth,
+    Sample,
+    SinkCursor,
+    TaskSeed,
+    TaskState,
+)
 from destilation.interfaces import (
     EXPORTER_ROLE,
     Accept,
@@ -50,6 +64,29 @@ def sample(job: str, index: int, content_hash: str | None = None) -> Sample:
     )
 
 
+def health(job: str, provider: str, owner: str, **fields: object) -> ProviderHealth:
+    """A health row with a little of everything, `fields` overriding."""
+    values: dict[str, object] = {
+        "model": "m",
+        "requests": 10,
+        "successes": 8,
+        "retries": 1,
+        "failovers": 1,
+        "errors": {"rate_limited": 1, "server": 1},
+        "latency_p50_s": 0.5,
+        "latency_p95_s": 2.0,
+        "concurrency_limit": 4,
+        "in_flight": 2,
+        "prompt_tokens": 100,
+        "completion_tokens": 200,
+        "cost": 0.25,
+        "details": {"structured_output": "json_object"},
+        "updated_at": 1000.0,
+    }
+    values.update(fields)
+    return ProviderHealth(job, provider, owner, **values)  # type: ignore[arg-type]
+
+
 def attempt(number: int = 1, ok: bool = True) -> Attempt:
     return Attempt(number=number, provider="p", model="m", ok=ok)
 
@@ -73,6 +110,12 @@ class StoreContract(abc.ABC):
 
     single_runner = True
     """Whether `lock_runner` admits one runner per job and returns dead runners' leases at once."""
+
+    keeps_health = True
+    """Whether `record_health` keeps rows for `provider_health` to read back."""
+
+    numbers_events = True
+    """Whether `query_events` numbers events (rather than returning None)."""
 
     @abc.abstractmethod
     def make_store(self, tmp_path: Path) -> StateStore:
@@ -354,7 +397,10 @@ class StoreContract(abc.ABC):
             await store.set_cursor("gone", "jsonl", SinkCursor(1, 10))
             await store.acquire_role("gone", EXPORTER_ROLE, "o", -1)
             await store.add_events([Event("one", "gone"), Event("two", "kept")])
+            await store.record_health([health("gone", "p", "o"), health("kept", "p", "o")])
             assert await store.delete_job("gone")
+            assert await store.provider_health("gone") == []
+            assert len(await store.provider_health("kept")) == (1 if self.keeps_health else 0)
             assert await store.get_job("gone") is None
             assert await store.samples_after("gone", 0, 10) == []
             assert await store.get_cursor("gone", "jsonl") == SinkCursor()
@@ -362,5 +408,100 @@ class StoreContract(abc.ABC):
             assert (await store.counts("gone"))[TaskState.PENDING] == 0
             assert (await store.counts("kept"))[TaskState.PENDING] == 1
             assert not await store.delete_job("gone")
+
+        self.scenario(tmp_path, body)
+
+    # --- provider health and event queries ---------------------------------------------------
+
+    def _needs(self, feature: bool, what: str) -> None:
+        if not feature:
+            import pytest  # only the suites that run these tests have it
+
+            pytest.skip(f"this store {what}")
+
+    def test_health_rows_round_trip_and_an_upsert_replaces_the_row(self, tmp_path: Path) -> None:
+        self._needs(self.keeps_health, "keeps no provider health")
+
+        async def body(store: StateStore) -> None:
+            await store.create_job("job", {}, 1)
+            assert await store.provider_health("job") == []
+            first = health("job", "p", "o", circuit=Circuit.OPEN, held_until=2000.0, last_error="HTTP 500")
+            await store.record_health([first])
+            assert await store.provider_health("job") == [first]
+            later = health("job", "p", "o", requests=30, errors={"timeout": 2}, details={}, updated_at=1001.0)
+            await store.record_health([later])
+            assert await store.provider_health("job") == [later]
+            await store.record_health([])
+            # A row recorded without a time gets the time it was stored.
+            await store.record_health([health("job", "p", "o", updated_at=0.0)])
+            (stamped,) = await store.provider_health("job")
+            assert stamped.updated_at > 0
+
+        self.scenario(tmp_path, body)
+
+    def test_health_rows_are_kept_per_owner_provider_and_job(self, tmp_path: Path) -> None:
+        self._needs(self.keeps_health, "keeps no provider health")
+
+        async def body(store: StateStore) -> None:
+            for job in ("job", "other"):
+                await store.create_job(job, {}, 1)
+            rows = [health("job", "p", "a"), health("job", "p", "b", requests=1), health("job", "q", "a")]
+            await store.record_health([*rows, health("other", "p", "a", requests=7)])
+            found = await store.provider_health("job")
+            assert sorted(found, key=lambda r: (r.provider, r.owner)) == rows
+            assert [r.requests for r in await store.provider_health("other")] == [7]
+            assert await store.provider_health("missing") == []
+
+        self.scenario(tmp_path, body)
+
+    def test_a_health_rows_last_error_loses_its_credentials(self, tmp_path: Path) -> None:
+        self._needs(self.keeps_health, "keeps no provider health")
+
+        async def body(store: StateStore) -> None:
+            await store.create_job("job", {}, 1)
+            key = "sk-or-v1-0123456789abcdef0123"
+            row = health("job", "p", "o", last_error=f"401 for Authorization: Bearer {key}", details={"api_key": key})
+            await store.record_health([row])
+            (stored,) = await store.provider_health("job")
+            assert stored.last_error is not None and stored.last_error.startswith("401 for Authorization")
+            assert key not in stored.last_error and key not in str(stored.details)
+
+        self.scenario(tmp_path, body)
+
+    def test_event_queries_filter_and_page_after_an_id(self, tmp_path: Path) -> None:
+        self._needs(self.numbers_events, "does not number its events")
+
+        async def body(store: StateStore) -> None:
+            for job in ("job", "other"):
+                await store.create_job(job, {}, 1)
+            await store.add_events(
+                [
+                    Event("started", "job"),
+                    Event("slow", "job", severity="warning", provider="p"),
+                    Event("noise", "other", severity="error", provider="p"),
+                    Event("failed", "job", severity="error", provider="q"),
+                    Event("done", "job", provider="p"),
+                ]
+            )
+            logged = await store.query_events("job")
+            assert logged is not None
+            assert [e.event.kind for e in logged] == ["started", "slow", "failed", "done"]
+            ids = [e.id for e in logged]
+            assert ids == sorted(ids) and len(set(ids)) == 4
+            newest = await store.query_events("job", limit=2)
+            assert newest is not None and [e.event.kind for e in newest] == ["failed", "done"]
+            loud = await store.query_events("job", severities=["warning", "error"])
+            assert loud is not None and [e.event.kind for e in loud] == ["slow", "failed"]
+            of_p = await store.query_events("job", provider="p")
+            assert of_p is not None and [e.event.kind for e in of_p] == ["slow", "done"]
+            # Paging after an id: the oldest first, `limit` at a time, and nothing after the last.
+            page = await store.query_events("job", after=ids[0], limit=2)
+            assert page is not None and [e.event.kind for e in page] == ["slow", "failed"]
+            rest = await store.query_events("job", after=page[-1].id, limit=2)
+            assert rest is not None and [e.event.kind for e in rest] == ["done"]
+            assert await store.query_events("job", after=ids[-1]) == []
+            assert await store.query_events("job", limit=0) == []
+            both = await store.query_events("job", after=ids[0], severities=["error"], provider="q")
+            assert both is not None and [e.event.kind for e in both] == ["failed"]
 
         self.scenario(tmp_path, body)

@@ -13,10 +13,13 @@ from typing import Any
 
 from destilation import (
     Attempt,
+    Circuit,
     Event,
     Issue,
     JobRecord,
     JobState,
+    LoggedEvent,
+    ProviderHealth,
     Sample,
     Severity,
     StoreError,
@@ -26,6 +29,7 @@ from destilation import (
     ToolCall,
     Usage,
     redact_text,
+    redact_value,
 )
 from destilation.domain import JSON
 
@@ -237,4 +241,62 @@ def event_from_row(row: Row) -> Event:
         task_index=row["task_index"],
         data=loads(row["data"]) or {},
         at=row["at"],
+    )
+
+
+def logged_event_from_row(row: Row) -> LoggedEvent:
+    return LoggedEvent(row["id"], event_from_row(row))
+
+
+def health_to_row(health: ProviderHealth, now: float, secrets: Sequence[str] = ()) -> dict[str, Any]:
+    """The upsert parameters of one health row; its last error and details lose any credential."""
+    what = f"health of provider {health.provider} in job {health.job}"
+    return {
+        "job": health.job,
+        "provider": health.provider,
+        "owner": health.owner,
+        "model": health.model,
+        "requests": health.requests,
+        "successes": health.successes,
+        "retries": health.retries,
+        "failovers": health.failovers,
+        "errors": dumps(health.errors, what),
+        "latency_p50_s": health.latency_p50_s,
+        "latency_p95_s": health.latency_p95_s,
+        "concurrency_limit": health.concurrency_limit,
+        "in_flight": health.in_flight,
+        "circuit": health.circuit.value,
+        "held_until": health.held_until,
+        "prompt_tokens": health.prompt_tokens,
+        "completion_tokens": health.completion_tokens,
+        "cost": health.cost,
+        "last_error": None if health.last_error is None else redact_text(health.last_error, secrets),
+        "details": dumps(redact_value(health.details), what),
+        "updated_at": health.updated_at or now,
+    }
+
+
+def health_from_row(row: Row) -> ProviderHealth:
+    return ProviderHealth(
+        job=row["job"],
+        provider=row["provider"],
+        owner=row["owner"],
+        model=row["model"],
+        requests=row["requests"],
+        successes=row["successes"],
+        retries=row["retries"],
+        failovers=row["failovers"],
+        errors=loads(row["errors"]),
+        latency_p50_s=row["latency_p50_s"],
+        latency_p95_s=row["latency_p95_s"],
+        concurrency_limit=row["concurrency_limit"],
+        in_flight=row["in_flight"],
+        circuit=Circuit(row["circuit"]),
+        held_until=row["held_until"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        cost=row["cost"],
+        last_error=row["last_error"],
+        details=loads(row["details"]),
+        updated_at=row["updated_at"],
     )

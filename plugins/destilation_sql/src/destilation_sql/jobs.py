@@ -12,7 +12,17 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from destilation import AttemptTotals, Event, JobRecord, JobRunning, JobState, SinkCursor, TaskState, redact_text
+from destilation import (
+    AttemptTotals,
+    Event,
+    JobRecord,
+    JobRunning,
+    JobState,
+    LoggedEvent,
+    SinkCursor,
+    TaskState,
+    redact_text,
+)
 from destilation.domain import JSON
 from destilation_sql import codec, roles
 from destilation_sql.schema import dialect_insert, events, jobs, metadata, sink_cursors, tasks
@@ -130,6 +140,28 @@ def list_events(conn: Connection, job: str | None, limit: int) -> list[Event]:
     rows = list(conn.execute(query).mappings())
     rows.reverse()  # newest last
     return [codec.event_from_row(r) for r in rows]
+
+
+def query_events(
+    conn: Connection, job: str, after: int | None, severities: Sequence[str] | None, provider: str | None, limit: int
+) -> list[LoggedEvent]:
+    """`job`'s matching events, oldest first: the newest `limit`, or the first `limit` after id `after`.
+
+    Each filter is a column of an index that starts with (job, …, id), so a query reads only the
+    events it returns plus those it skips within the job.
+    """
+    c = events.c
+    query = select(events).where(c.job == job).limit(max(limit, 0))
+    if severities is not None:
+        query = query.where(c.severity.in_(list(severities)))
+    if provider is not None:
+        query = query.where(c.provider == provider)
+    if after is not None:
+        rows = list(conn.execute(query.where(c.id > after).order_by(c.id)).mappings())
+    else:
+        rows = list(conn.execute(query.order_by(c.id.desc())).mappings())
+        rows.reverse()  # newest last
+    return [codec.logged_event_from_row(r) for r in rows]
 
 
 def get_cursor(conn: Connection, job: str, sink: str) -> SinkCursor:

@@ -166,6 +166,9 @@ events = Table(
     Column("data", Text),
     Column("at", Double, nullable=False),
     Index("events_job_id", "job", "id"),
+    # `destiler logs --level/--provider` read one job's events of some severities or one provider.
+    Index("events_job_severity_id", "job", "severity", "id"),
+    Index("events_job_provider_id", "job", "provider", "id"),
 )
 
 provider_stats = Table(
@@ -182,6 +185,35 @@ provider_stats = Table(
     Column("reasoning_tokens", BigInteger, nullable=False),
     Column("cost", Double, nullable=False),
     Column("last_error", Text),
+    Column("updated_at", Double, nullable=False),
+)
+
+
+provider_health = Table(
+    "provider_health",
+    metadata,
+    # One row per process (`owner`) and provider of a job, replaced about once a second by that
+    # process's call policy; readers add the owners up (destilation.health.merge_health).
+    Column("job", Text, primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("owner", Text, primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("successes", BigInteger, nullable=False),
+    Column("retries", BigInteger, nullable=False),
+    Column("failovers", BigInteger, nullable=False),
+    Column("errors", Text, nullable=False),
+    Column("latency_p50_s", Double),
+    Column("latency_p95_s", Double),
+    Column("concurrency_limit", Integer, nullable=False),
+    Column("in_flight", Integer, nullable=False),
+    Column("circuit", Text, nullable=False),
+    Column("held_until", Double),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost", Double, nullable=False),
+    Column("last_error", Text),
+    Column("details", Text, nullable=False),
     Column("updated_at", Double, nullable=False),
 )
 
@@ -247,8 +279,16 @@ def ensure(conn: Connection, shown: str, *, create: bool = True) -> None:
 
 
 def _grow(conn: Connection, present: set[str]) -> None:
-    """Add what this release has beyond the first tables of version 1: the roles, the cursor digest."""
-    if roles.name not in present:
-        roles.create(conn)
+    """Add what this release has beyond the first tables of version 1.
+
+    The roles and provider health tables, the cursor digest, the event indexes of `destiler logs`.
+    """
+    for table in (roles, provider_health):
+        if table.name not in present:
+            table.create(conn)
+    indexed = {index["name"] for index in inspect(conn).get_indexes(events.name)}
+    for index in sorted(events.indexes, key=lambda i: str(i.name)):
+        if index.name not in indexed:
+            index.create(conn)
     if "digest" not in {column["name"] for column in inspect(conn).get_columns(sink_cursors.name)}:
         conn.exec_driver_sql("ALTER TABLE sink_cursors ADD COLUMN digest TEXT NOT NULL DEFAULT ''")

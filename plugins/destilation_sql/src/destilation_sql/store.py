@@ -25,7 +25,9 @@ from destilation import (
     Event,
     JobRecord,
     JobState,
+    LoggedEvent,
     PluginContext,
+    ProviderHealth,
     RoleLease,
     Sample,
     SinkCursor,
@@ -41,7 +43,7 @@ from destilation import (
 )
 from destilation.domain import JSON
 from destilation_sql import commit as committer
-from destilation_sql import jobs, roles, schema, tasks
+from destilation_sql import health, jobs, roles, schema, tasks
 from destilation_sql.coalesce import Coalescer
 from destilation_sql.connect import WRITE, make_engine
 from destilation_sql.lock import RunnerLock
@@ -233,6 +235,28 @@ class SqlStore(StateStore):
 
     async def list_events(self, job: str | None = None, limit: int = 100) -> list[Event]:
         return await self._run(lambda c: jobs.list_events(c, job, limit))
+
+    async def query_events(
+        self,
+        job: str,
+        *,
+        after: int | None = None,
+        severities: Sequence[str] | None = None,
+        provider: str | None = None,
+        limit: int = 100,
+    ) -> list[LoggedEvent]:
+        chosen = None if severities is None else list(severities)
+        return await self._run(lambda c: jobs.query_events(c, job, after, chosen, provider, limit))
+
+    async def record_health(self, rows: Sequence[ProviderHealth]) -> None:
+        """One short write transaction for the whole batch (an upsert per row)."""
+        batch = list(rows)
+        if batch:
+            secrets = self._target.secrets
+            await self._run(lambda c: health.record(c, batch, time.time(), secrets), write=True)
+
+    async def provider_health(self, job: str) -> list[ProviderHealth]:
+        return await self._run(lambda c: health.read(c, job))
 
     async def provider_stats(self, job: str) -> list[dict[str, Any]]:
         """Per-provider totals of every recorded attempt of `job`, for dashboards.
