@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -498,7 +499,5 @@ def _system() -> Any:
 
 
 async def _swallow(call: Any) -> None:
-    try:
+    with contextlib.suppress(ProviderError):
         await call
-    except ProviderError:
-        pass

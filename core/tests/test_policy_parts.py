@@ -25,7 +25,6 @@ from destilation.policy.lanes import (
 from destilation.policy.slots import Slots
 from destilation.policy.stats import LatencyRing
 
-
 # -- slots ----------------------------------------------------------------------------------------
 
 
@@ -226,7 +225,7 @@ def test_latency_percentiles_come_from_the_recent_window_only() -> None:
 
 def test_each_process_takes_its_share_rates_rounded_down() -> None:
     assert [concurrency_share(16, parts) for parts in (1, 3, 20)] == [16, 6, 1]
-    assert [rate_share(10, parts) for parts in (1, 3, 20)] == [10, 3, 1]  # 3 processes × 3 ≤ 10
+    assert [rate_share(10, parts) for parts in (1, 3, 20)] == [10, 3, 1]  # 3 processes send 9 a minute, not 12
 
 
 def test_lanes_add_a_models_limits_to_the_providers() -> None:
