@@ -22,6 +22,8 @@ from destilation.policy import (
     make_policy,
 )
 from destilation.policy.adaptive import START
+from destilation.policy.lanes import estimate_tokens
+from destilation.policy.paced import PROBE_PROMPT
 from destilation.testing import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
@@ -432,21 +434,24 @@ async def test_a_probe_closes_an_open_circuit_with_one_small_request() -> None:
     assert [e.kind for e in events if e.kind.startswith("circuit")] == ["circuit_open", "circuit_closed"]
 
 
-async def test_a_probe_that_meets_a_bad_key_stops_the_job_and_one_held_back_waits() -> None:
+async def test_a_probe_that_meets_a_bad_key_stops_the_job() -> None:
     policy, _ = build(ScriptedProvider([ProviderError("bad key", status=403)]))
     with pytest.raises(ProviderAborted, match="check its api_key"):
         await policy.probe()
+
+
+async def test_a_probe_counts_in_the_rate_windows_and_is_no_failover() -> None:
+    probe = GenerationRequest((Message("user", PROBE_PROMPT),), max_tokens=1)
+    policy, _ = build(ScriptedProvider([answer()]), requests_per_minute=1, tokens_per_minute=100)
+    assert await policy.probe()
+    assert policy._lane.requests[0].spent(0.0) == 1
+    assert policy._lane.tokens[0].spent(0.0) == estimate_tokens(probe)  # a probe reports no usage
 
     held, _ = build(ScriptedProvider([ProviderError("later", status=429, retry_after=10_000.0)]))
     with pytest.raises(ProviderUnavailable):
         await held.generate(REQUEST)
     assert not await held.probe()
-
-
-async def test_a_paced_probe_corrects_its_token_estimate() -> None:
-    policy, _ = build(ScriptedProvider([answer(usage=Usage(5, 1))]), tokens_per_minute=100)
-    assert await policy.probe()
-    assert policy._lane.tokens[0].spent(0.0) == 6
+    assert held.health("j", "o").failovers == 1  # the request, not the probe that could not go
 
 
 # -- health ---------------------------------------------------------------------------------------

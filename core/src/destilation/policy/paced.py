@@ -44,6 +44,10 @@ def free(_provider: str, _model: str, _usage: Usage) -> float:
     return 0.0
 
 
+class _NoRoom(Exception):
+    """The pacing gate cannot let a request through before its deadline (the reason is the message)."""
+
+
 class ProviderPolicy(CallPolicy):
     """The policy of one provider in one process (see the module docstring)."""
 
@@ -97,11 +101,14 @@ class ProviderPolicy(CallPolicy):
             trial = self._admit()
             try:
                 async with self._slots, lane.slots:
-                    spends = await self._pace(lane, tokens, deadline)
+                    try:
+                        spends = await self._pace(lane, tokens, deadline)
+                    except _NoRoom as why:
+                        raise self._unavailable(str(why)) from None
                     started = self._clock.now()
                     if deadline is None:
                         deadline = started + self._spec.deadline_s
-                    failure = None
+                    failure: Exception | None = None
                     self.stats.requests += 1
                     self._in_flight += 1
                     try:
@@ -143,8 +150,8 @@ class ProviderPolicy(CallPolicy):
         failure: Exception | None = None
         async with self._slots, lane.slots:
             try:
-                spends = await self._pace(lane, estimate_tokens(request) if self._counts_tokens else 0, None)
-            except ProviderUnavailable:
+                await self._pace(lane, estimate_tokens(request) if self._counts_tokens else 0, None)
+            except _NoRoom:
                 return False  # held back past a request's deadline: no probe can go yet
             self.stats.requests += 1
             try:
@@ -156,7 +163,6 @@ class ProviderPolicy(CallPolicy):
             self._failed(failure)
             return False
         self.stats.successes += 1
-        self._correct(spends, None)
         self._breaker_success()
         return True
 
@@ -215,7 +221,7 @@ class ProviderPolicy(CallPolicy):
             while True:
                 now = clock.now()
                 if self._hold_until > hold_limit:
-                    raise self._unavailable("it is held back past the request's deadline")
+                    raise _NoRoom("it is held back past the request's deadline")
                 wait = self._hold_until - now
                 for window in lane.requests:
                     wait = max(wait, window.wait(now))
@@ -224,7 +230,7 @@ class ProviderPolicy(CallPolicy):
                 if wait <= 0:
                     break
                 if deadline is not None and now + wait > deadline:
-                    raise self._unavailable("its rate limits leave no room before the request's deadline")
+                    raise _NoRoom("its rate limits leave no room before the request's deadline")
                 await clock.sleep(wait)
             for window in lane.requests:
                 window.add(now)
@@ -250,9 +256,9 @@ class ProviderPolicy(CallPolicy):
             self._slots.resize(self._adaptive.limit)
 
     @staticmethod
-    def _correct(spends: Spends, usage: Usage | None) -> None:
+    def _correct(spends: Spends, usage: Usage) -> None:
         """Replace the token estimate by the count the provider reported, when it reported one."""
-        if usage is not None and usage.total_tokens > 0:
+        if usage.total_tokens > 0:
             for window, spend in spends:
                 window.correct(spend, usage.total_tokens)
 
