@@ -142,6 +142,10 @@ async def test_a_bad_key_aborts_with_one_line_naming_the_provider() -> None:
     assert key not in message and "\n" not in message
     assert (caught.value.retryable, caught.value.status) == (False, 401)
     assert policy.health("j", "o").errors == {"auth": 1}
+    assert not policy.available()
+    with pytest.raises(ProviderAborted, match=r"^provider scripted: HTTP 401"):  # nothing more is sent
+        await policy.generate(REQUEST)
+    assert len(provider.requests) == 1
 
 
 async def test_a_plugin_may_answer_plain_strings_and_an_unknown_one_retries_with_one_warning() -> None:
@@ -186,6 +190,7 @@ async def test_a_hold_longer_than_the_deadline_gives_requests_up_at_once() -> No
     with pytest.raises(ProviderUnavailable, match="held back"):  # a new request does not wait an hour either
         await policy.generate(REQUEST)
     assert len(provider.requests) == 1 and clock.now() == 0.0
+    assert not policy.available()  # the router should send its tasks elsewhere
     held_until = policy.health("j", "o").held_until
     assert held_until == clock.wall() + 3600.0
 

@@ -86,10 +86,17 @@ class ProviderPolicy(CallPolicy):
         self._breaker = Breaker(spec.breaker_failures, spec.breaker_cooldown_s)
         self._in_flight = 0
         self._unknown: set[str] = set()
+        self._aborted: str | None = None
+        """Why the job must stop, once a failure said so: no request goes out after it."""
         self.stats = Counters()
 
     def available(self) -> bool:
-        state = self._breaker.state(self._clock.now())
+        """False while the circuit lets nothing through, after an abort, and while the provider
+        is held back longer than a request may wait (every request would give up at once)."""
+        now = self._clock.now()
+        if self._aborted is not None or self._hold_until - now > self._spec.deadline_s:
+            return False
+        state = self._breaker.state(now)
         return state is Circuit.CLOSED or (state is Circuit.HALF_OPEN and not self._breaker.trial)
 
     async def generate(self, request: GenerationRequest) -> Generation:
@@ -198,6 +205,8 @@ class ProviderPolicy(CallPolicy):
 
     def _admit(self) -> bool:
         """Whether this request is the half-open trial; raises while the circuit lets none through."""
+        if self._aborted is not None:
+            raise ProviderAborted(self._aborted, retryable=False)
         state = self._breaker.state(self._clock.now())
         if state is Circuit.CLOSED:
             return False
@@ -269,9 +278,8 @@ class ProviderPolicy(CallPolicy):
         line = one_line(failure, self.name)
         self.stats.error(kind, line)
         if action is ErrorAction.ABORT:
-            raise ProviderAborted(
-                abort_message(failure, self.name), retryable=False, status=getattr(failure, "status", None)
-            )
+            self._aborted = abort_message(failure, self.name)
+            raise ProviderAborted(self._aborted, retryable=False, status=getattr(failure, "status", None))
         if kind not in NOT_BREAKER_FAILURES:
             self._breaker_failure()
         if action is ErrorAction.BACKOFF:
