@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import anyio
 import httpx
 import pytest
@@ -117,6 +120,26 @@ def test_latency_well_above_its_floor_cuts_the_limit() -> None:
     reasons = [limit.success(2.0, 50.0) for _ in range(10)]
     assert "latency" in reasons
     assert limit.limit == 24
+
+
+def test_the_spread_of_answer_lengths_is_not_taken_for_load_but_a_queue_is() -> None:
+    draw = random.Random(7)
+    spread = AdaptiveLimit(64)
+    now = 0.0
+    for _ in range(5000):  # median 2 s, one answer in forty over 10 s: nothing queues
+        now += 0.05
+        assert spread.success(2.0 * math.exp(draw.gauss(0.0, 0.8)), now) is None
+    queueing = AdaptiveLimit(64)
+    for _ in range(300):
+        now += 0.05
+        queueing.success(2.0 * math.exp(draw.gauss(0.0, 0.8)), now)
+    noticed = None
+    for answer in range(40):  # the server queues: every answer waits 6 s more
+        now += 0.05
+        if queueing.success(6.0 + 2.0 * math.exp(draw.gauss(0.0, 0.8)), now) == "latency":
+            noticed = answer
+            break
+    assert noticed is not None
 
 
 def test_a_fixed_limit_does_not_move() -> None:
