@@ -52,6 +52,7 @@ def test_classify_error_defaults() -> None:
     assert classify_error(ProviderError("later", retry_after=2.0), "p") == "backoff"
     assert classify_error(ProviderError("flaky"), "p") == "retry"
     assert classify_error(ProviderError("bad key", retryable=False, status=401), "p") == "abort"
+    assert classify_error(ProviderError("no such model", retryable=False, status=404), "p") == "failover"
     assert classify_error(RuntimeError("?"), "p") == "retry"
 
 

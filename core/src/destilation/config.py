@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+import cattrs.gen
 from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from destilation.domain import JSON
@@ -50,15 +51,43 @@ def check_job_name(name: str) -> str:
     return name
 
 
+_positive_count = attrs.validators.optional(attrs.validators.ge(1))
+
+
+@attrs.frozen
+class ModelLimits:
+    """Limits for one model of a provider (`[providers.NAME.model_limits."MODEL"]`), on top of the provider's."""
+
+    concurrency: int | None = attrs.field(default=None, validator=_positive_count)
+    requests_per_minute: int | None = attrs.field(default=None, validator=_positive_count)
+    tokens_per_minute: int | None = attrs.field(default=None, validator=_positive_count)
+
+
 @attrs.frozen
 class ProviderSpec:
-    """One configured provider; keys other than these go to the plugin's own config class."""
+    """One configured provider; keys other than these go to the plugin's own config class.
+
+    The pacing keys (`max_retries` … `model_limits`) configure the call policy in front of the
+    provider (`destilation.policy`); the README's provider table says what each one does.
+    """
 
     kind: str
     model: str = ""
     concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     weight: float = 1.0
     capabilities: list[str] = attrs.field(factory=list)
+    max_retries: int = attrs.field(default=8, validator=attrs.validators.ge(0))
+    """Transport retries of one request (429, 5xx, timeouts); they never use a task's attempts."""
+    deadline_s: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+    """Time one request may take from its first send, retries and waits included."""
+    requests_per_minute: int | None = attrs.field(default=None, validator=_positive_count)
+    tokens_per_minute: int | None = attrs.field(default=None, validator=_positive_count)
+    adaptive: bool = True
+    """Adaptive concurrency: the limit moves between 1 and `concurrency` with what answers say."""
+    breaker_failures: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    """Failures in a row that open the circuit (no request goes out until a probe answers)."""
+    breaker_cooldown_s: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    model_limits: dict[str, ModelLimits] = attrs.field(factory=dict)
     options: dict[str, JSON] = attrs.field(factory=dict)
 
 
@@ -207,8 +236,23 @@ def _as_str(value: Any) -> str:
     return value
 
 
+def _structure_bool(value: Any, _type: type) -> bool:
+    if not isinstance(value, bool):  # cattrs would take `"no"` as true
+        raise TypeError(f"expected true or false, got {_a(value)}")
+    return value
+
+
+def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table of limits, got {_a(value)}")
+    return _model_limits(value, ModelLimits)
+
+
 _plain = _strict(cattrs.Converter(forbid_extra_keys=True))
 """Structures a provider's own keys; the main converter's ProviderSpec hook delegates here."""
+_model_limits = cattrs.gen.make_dict_structure_fn(ModelLimits, _plain, _cattrs_forbid_extra_keys=True)
+_plain.register_structure_hook(bool, _structure_bool)
+_plain.register_structure_hook(ModelLimits, _structure_model_limits)
 
 
 CONVERTER = make_converter()

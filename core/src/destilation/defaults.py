@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from destilation.domain import Event, Usage
 from destilation.hookspecs import hookimpl
-from destilation.interfaces import PluginContext, ProviderError
+from destilation.interfaces import PluginContext
+from destilation.policy.actions import ErrorAction
+from destilation.policy.classes import default_action
 
 if TYPE_CHECKING:
     from destilation.progress import LiveProgress, PlainProgress
@@ -38,12 +40,8 @@ def fingerprint(sample_content: Any) -> str:
 
 
 @hookimpl(trylast=True)
-def classify_error(error: BaseException, provider: str) -> str:
-    if isinstance(error, ProviderError):
-        if error.status in (429, 503) or error.retry_after is not None:
-            return "backoff"
-        return "retry" if error.retryable else "abort"
-    return "retry"
+def classify_error(error: BaseException, provider: str) -> ErrorAction:
+    return default_action(error)
 
 
 @hookimpl(trylast=True)

@@ -179,10 +179,16 @@ def fingerprint(sample_content: Any) -> str | None:
 
 @hookspec(firstresult=True)
 def classify_error(error: BaseException, provider: str) -> str | None:
-    """Decide what a provider failure means: ``"retry"``, ``"backoff"``, ``"failover"`` or ``"abort"``.
+    """Decide what a provider failure means: an :class:`destilation.policy.ErrorAction`.
 
-    Stops at the first non-None result. The core default (``trylast``) retries retryable
-    :class:`destilation.interfaces.ProviderError`\\ s, backs off on 429/503 and aborts otherwise.
+    ``"retry"`` (send it again after a jittered backoff), ``"backoff"`` (hold the whole provider
+    back: its ``Retry-After``, else backoff), ``"failover"`` (give the request up here; the task
+    moves to another provider) or ``"abort"`` (stop the job). Plain strings work too; an answer
+    that is none of these is taken as ``"retry"``, with one ``classify_error_unknown`` warning
+    event. Stops at the first non-None result. The core default (``trylast``) aborts on HTTP
+    401/402/403, backs off on 429/503/529 or a ``retry_after``, retries other retryable
+    :class:`destilation.interfaces.ProviderError`\\ s (and exceptions that are not one) and fails
+    over on the rest (400, 404, …).
 
     :param error: the exception the provider raised.
     :param provider: the provider's configured name.
