@@ -1,4 +1,4 @@
-"""Each view, rendered at 80×24 from a real (memory) store, shows what the store holds."""
+"""Each view, rendered at 80x24 from a real (memory) store, shows what the store holds."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def shown(store: MemoryStore, view: int, **choices: object) -> tuple[Dashb
 
 
 async def test_dashboard_lists_every_job_with_progress_and_says_no_data_without_health(store: MemoryStore) -> None:
-    board, text = await shown(store, dash.DASHBOARD)
+    _, text = await shown(store, dash.DASHBOARD)
     lines = text.splitlines()
     assert lines[0].startswith("destiler tui [dashboard] job ")
     qa = next(line for line in lines if " qa " in line)

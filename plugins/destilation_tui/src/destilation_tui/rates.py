@@ -6,6 +6,7 @@ and derives samples per second (over a short window) and a history of the last m
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 RATE_WINDOW_S = 10.0
@@ -36,10 +37,11 @@ class Throughput:
         if not samples:
             return None
         recent = [s for s in samples if s[0] >= now - RATE_WINDOW_S]
-        first, last = recent[0], recent[-1]
-        if last[0] <= first[0]:
+        if len(recent) < 2 or recent[-1][0] <= recent[0][0]:
             return None
-        return max(0, last[1] - first[1]) / (last[0] - first[0])
+        # Only gains count: a count that drops (the job deleted and made again) is no negative speed.
+        gained = sum(max(0, b[1] - a[1]) for a, b in itertools.pairwise(recent))
+        return gained / (recent[-1][0] - recent[0][0])
 
     def history(self, now: float, buckets: int) -> list[float]:
         """Samples/s of all jobs together in `buckets` equal slices of the last HISTORY_S, oldest first."""
