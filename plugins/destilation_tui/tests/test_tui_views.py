@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from destilation.domain import TaskState
+from destilation.domain import Attempt, Event, TaskSeed, TaskState
+from destilation.interfaces import Retry
 from destilation.testing import MemoryStore
 from destilation_tui import dashboard as dash
 from destilation_tui.dashboard import Dashboard
@@ -138,3 +139,19 @@ async def test_every_view_fits_a_small_terminal_and_a_resize(store: MemoryStore)
             rows = screen(board, size).splitlines()
             assert len(rows) == size[1] and all(len(r) <= size[0] for r in rows)
             assert rows[0].startswith("destiler tui")
+
+
+async def test_inputs_errors_and_event_data_show_redacted() -> None:
+    store = MemoryStore()
+    await store.create_job("rows", {"name": "rows"}, 1)
+    await store.add_tasks("rows", [TaskSeed(0, row={"question": "why is the sky blue?"})])
+    (task,) = await store.claim("rows", "w", 1, 300)
+    failed = Attempt(1, "teacher", "", ok=False, error="401 for key sk-or-v1-0123456789abcdef0123")
+    await store.commit("w", [Retry(task, failed)])
+    await store.add_events([Event("provider_error", "rows", "bad key", data={"status": 401, "api_key": "x"})])
+    _, text = await shown(store, dash.INSPECT, job="rows", inspected=0)
+    assert 'input: {"question": "why is the sky blue?"}' in text
+    assert "Attempt 1 on teacher: failed" in text and "error: 401 for key ***" in text
+    assert "sk-or-v1" not in text
+    _, events = await shown(store, dash.EVENTS, detail=1)
+    assert '"status": 401' in events and '"api_key": "x"' not in events

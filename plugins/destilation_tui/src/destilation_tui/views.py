@@ -15,7 +15,7 @@ import attrs
 import urwid
 
 from destilation.domain import JSON, Event, JobState, Task, TaskState
-from destilation.redaction import redact_text, redact_url
+from destilation.redaction import redact_text, redact_url, redact_value
 from destilation_tui.health import provider_lines
 from destilation_tui.rates import Throughput, sparkline
 from destilation_tui.snapshot import TASK_PAGE, JobView, Snapshot
@@ -345,7 +345,8 @@ def events_view(ctx: Context) -> Page:
         text = f"{clock(event.at)} {event.severity:<7} {where} {event.kind}{who}: {redact_text(event.message)}"
         lines.append(line(text if ctx.detail else clip(text, 78), "bad" if event.severity == "error" else None))
         if ctx.detail and event.data:
-            lines.append(line("    " + redact_text(json.dumps(event.data, ensure_ascii=False, default=str)), "dim"))
+            data = json.dumps(redact_value(event.data), ensure_ascii=False, default=str)
+            lines.append(line("    " + redact_text(data), "dim"))
     return Page(lines, max(0, len(lines) - 1))
 
 
