@@ -14,6 +14,11 @@ from destilation.errors import DestilationError
 from destilation.interfaces import StateStore
 
 
+def on_terminal() -> bool:
+    """Whether a person is there to see the dashboard: stdin and stdout are terminals."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def resume_env(store_url: str, data_dir: str, config: str | None) -> dict[str, str]:
     """The environment of a `destiler resume` started from the dashboard: its store, data dir, config.
 
@@ -39,7 +44,7 @@ def tui(state: CliState, db: str | None, job: str | None) -> None:
     from destilation_tui import control, session
     from destilation_tui.dashboard import Dashboard
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not on_terminal():
         raise DestilationError("destiler tui needs a terminal; use `destiler jobs` or `destiler show JOB` in scripts")
     if db is not None:
         state.db = db
