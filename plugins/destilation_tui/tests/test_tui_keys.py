@@ -136,7 +136,10 @@ async def test_steering_needs_a_job_and_a_store(store: MemoryStore) -> None:
     board.banner = None
     assert "no job selected" in press(board, "p")
     board = await ready(store)
+    press(board, "p")  # queued, then the store goes away before the next tick
     board.disconnected(OSError("database is gone"))
+    assert not board.queue and "not done: the store is unreachable" in screen(board)
+    board.status = ""
     text = press(board, "p")
     assert "store unreachable, reconnecting: database is gone" in text
     assert "not done: the store is unreachable" in text and not board.queue
