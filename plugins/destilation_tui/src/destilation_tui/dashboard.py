@@ -340,16 +340,17 @@ class Dashboard:
         lines = list(page.lines)
         if self.banner is not None:
             lines.insert(0, views.line(self.banner, "banner"))
+        pinned = 1 + (self.banner is not None)  # the banner and the view's heading stay in sight
         if self.view in FOLLOW and not self.show_help:
-            self.body.show(lines, focus=page.focus + (self.banner is not None))
+            self.body.show(lines, focus=page.focus + (self.banner is not None), pinned=pinned)
         else:
-            most = max(0, len(lines) - self.body.rows)
+            most = max(0, len(lines) - pinned - self.body.rows)
             if self.view == EVENTS and not self.show_help:  # the newest events at the bottom, scrolling up
                 self.scroll = max(-most, min(self.scroll, 0))
-                self.body.show(lines, top=most + self.scroll)
+                self.body.show(lines, top=most + self.scroll, pinned=pinned)
             else:
                 self.scroll = max(0, min(self.scroll, most))
-                self.body.show(lines, top=self.scroll)
+                self.body.show(lines, top=self.scroll, pinned=pinned)
         footer: list[urwid.Widget] = []
         if self.confirm is not None:
             question = f"{self.confirm.verb} job {self.confirm.job!r}? y confirms, any other key keeps it"

@@ -7,6 +7,7 @@ so every view reads the same without colour (NO_COLOR).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -89,6 +90,12 @@ def line(text: Any = "", attr: str | None = None) -> urwid.Text:
     if isinstance(text, str):
         text = text.replace("\n", " ")  # one line is one row: the window counts on it
     return urwid.Text(text if attr is None else (attr, text), wrap="clip")
+
+
+def wrapped(text: str, attr: str | None = None, *, indent: str = "  ") -> list[urwid.Widget]:
+    """A long text as several one-row lines of at most 78 characters, continuations indented."""
+    rows = textwrap.wrap(" ".join(text.split()), 78, initial_indent=indent, subsequent_indent=indent + "    ")
+    return [line(r, attr) for r in rows or [indent]]
 
 
 def heading(text: str) -> urwid.Text:
@@ -322,9 +329,11 @@ def inspector(ctx: Context) -> Page:
         on = f"{attempt.provider}/{attempt.model}" if attempt.model else attempt.provider
         lines.append(line(f"Attempt {attempt.number} on {on}: {status}, {attempt.latency_s:.2f}s{finish}"))
         if attempt.error:
-            lines.append(line(f"  error: {redact_text(attempt.error)}", "bad"))
-        lines += [line(f"  feedback: {redact_text(issue.as_feedback())}") for issue in attempt.issues]
-    lines += [line(f"Rejected: {redact_text(reason.as_feedback())}", "bad") for reason in task.reasons]
+            lines += wrapped(f"error: {redact_text(attempt.error)}", "bad")
+        for issue in attempt.issues:
+            lines += wrapped(f"feedback: {redact_text(issue.as_feedback())}")
+    for reason in task.reasons:
+        lines += wrapped(f"Rejected: {redact_text(reason.as_feedback())}", "bad", indent="")
     if detail.sample is not None:
         lines.append(heading(f"Response (accepted sample, seq {detail.sample.seq})"))
         lines += [line("  " + text) for text in _json_lines(detail.sample.content, ctx.detail)]
@@ -343,10 +352,14 @@ def events_view(ctx: Context) -> Page:
         where = f"{event.job}" + (f"/{event.task_index}" if event.task_index is not None else "")
         who = f" [{event.provider}]" if event.provider else ""
         text = f"{clock(event.at)} {event.severity:<7} {where} {event.kind}{who}: {redact_text(event.message)}"
-        lines.append(line(text if ctx.detail else clip(text, 78), "bad" if event.severity == "error" else None))
-        if ctx.detail and event.data:
+        attr = "bad" if event.severity == "error" else None
+        if not ctx.detail:
+            lines.append(line(clip(text, 78), attr))
+            continue
+        lines += wrapped(text, attr, indent="")
+        if event.data:
             data = json.dumps(redact_value(event.data), ensure_ascii=False, default=str)
-            lines.append(line("    " + redact_text(data), "dim"))
+            lines += wrapped(redact_text(data), "dim", indent="    ")
     return Page(lines, max(0, len(lines) - 1))
 
 

@@ -18,15 +18,20 @@ class Window(urwid.Widget):
     def __init__(self) -> None:
         super().__init__()
         self.lines: list[urwid.Widget] = []
+        self._head: list[urwid.Widget] = []
         self.focus_line = 0
         """Follow mode: the line that must be visible (the selection)."""
         self.top: int | None = None
         """Scroll mode: the first visible line; negative counts from the end (-rows shows the tail)."""
+        self.pinned = 0
+        """Leading lines (a heading, a banner) that stay on top however far the rest scrolls."""
         self.rows = 20
-        """Rows shown at the last render, for clamping scroll positions between renders."""
+        """Rows the scrolling part had at the last render, for clamping scroll positions between renders."""
 
-    def show(self, lines: list[urwid.Widget], *, focus: int = 0, top: int | None = None) -> None:
-        self.lines, self.focus_line, self.top = lines, focus, top
+    def show(self, lines: list[urwid.Widget], *, focus: int = 0, top: int | None = None, pinned: int = 0) -> None:
+        self.pinned = pinned
+        self.lines, self.focus_line, self.top = lines[pinned:], max(0, focus - pinned), top
+        self._head = lines[:pinned]
         self._invalidate()
 
     def first_row(self, rows: int) -> int:
@@ -38,8 +43,9 @@ class Window(urwid.Widget):
 
     def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:  # type: ignore[override]
         cols, rows = size
-        self.rows = rows
-        first = self.first_row(rows)
-        shown = self.lines[first : first + rows]
+        head = self._head[:rows]
+        self.rows = rows - len(head)
+        first = self.first_row(self.rows)
+        shown = head + self.lines[first : first + self.rows]
         pile: Any = urwid.Pile(shown) if shown else urwid.Text("")
         return urwid.Filler(pile, valign="top").render((cols, rows), focus)
