@@ -196,7 +196,7 @@ def job_detail(ctx: Context) -> Page:
     record = job.record
     title = f"Job {record.name}: {record.state.value}"
     lines: list[urwid.Widget] = [heading(title)]
-    if record.message:
+    if record.message and record.message != record.state.value:  # "running" says nothing new
         lines.append(line(f"  {clip(redact_text(record.message), 76)}", "dim"))
     lines.append(
         line(
