@@ -8,7 +8,9 @@ from destilation.domain import Attempt, Event, TaskSeed, TaskState
 from destilation.interfaces import Retry
 from destilation.testing import MemoryStore
 from destilation_tui import dashboard as dash
+from destilation_tui import views
 from destilation_tui.dashboard import Dashboard
+from destilation_tui.snapshot import WorkerRow
 
 from .conftest import HealthyStore, screen
 
@@ -60,7 +62,7 @@ async def test_job_detail_shows_bars_counts_axes_and_cost(healthy: HealthyStore)
     assert "rejected  [######........................] 2" in text
     assert "template simple · providers teacher (mock, mock-1)" in text
     assert "sk-secret" not in text
-    assert "attempts 10 · invalid 3 · provider errors 1 · cost $0.0125 (no budget set)" in text
+    assert "attempts 10 · invalid 3 · provider errors 1 · cost $0.0125 (no budget)" in text
     assert "topic = optics" in text and "5 tasks     2 accepted" in text
 
 
@@ -155,3 +157,11 @@ async def test_inputs_errors_and_event_data_show_redacted() -> None:
     assert "sk-or-v1" not in text
     _, events = await shown(store, dash.EVENTS, detail=1)
     assert '"status": 401' in events and '"api_key": "x"' not in events
+
+
+def test_worker_rows_show_once_a_store_reports_them() -> None:
+    assert [w.text for w in views.worker_lines(())] == ["  none working this job"]
+    rows = views.worker_lines([WorkerRow("gpu-box-1", 4242, "working", 12, 31.5), WorkerRow("laptop", 7, "idle")])
+    texts = [w.text.split() for w in rows]
+    assert texts[0] == ["HOST", "PID", "STATE", "FLIGHT", "SAMPLES/S"]
+    assert texts[1:] == [["gpu-box-1", "4242", "working", "12", "31.5"], ["laptop", "7", "idle", "0", "-"]]

@@ -44,6 +44,18 @@ class JobView:
 
 
 @attrs.frozen
+class WorkerRow:
+    """One process working a job, as a membership query of the store will report it."""
+
+    host: str
+    pid: int
+    state: str
+    in_flight: int = 0
+    samples_per_s: float | None = None
+    heartbeat_at: float = 0.0
+
+
+@attrs.frozen
 class Wanted:
     """What the view on screen needs beyond the job list; everything else is not read."""
 
@@ -63,6 +75,8 @@ class Snapshot:
     tasks: tuple[Task, ...] = ()
     task: TaskDetail | None = None
     events: tuple[Event, ...] = ()
+    workers: tuple[WorkerRow, ...] | None = None
+    """None while no store records worker membership; a `workers` query of the store fills it."""
 
     def job(self, name: str | None) -> JobView | None:
         return next((j for j in self.jobs if j.name == name), None)

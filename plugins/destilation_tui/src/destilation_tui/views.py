@@ -19,7 +19,7 @@ from destilation.domain import JSON, Event, JobState, Task, TaskState
 from destilation.redaction import redact_text, redact_url, redact_value
 from destilation_tui.health import provider_lines
 from destilation_tui.rates import Throughput, sparkline
-from destilation_tui.snapshot import TASK_PAGE, JobView, Snapshot
+from destilation_tui.snapshot import TASK_PAGE, JobView, Snapshot, WorkerRow
 from destilation_tui.text import bar, clip, clock, per_second, percent, seconds
 
 NO_WORKERS = "no data (this store records no worker membership yet)"
@@ -220,12 +220,10 @@ def cost_lines(job: JobView) -> list[urwid.Widget]:
     totals = job.totals
     if totals is None:
         return [line("  attempts, errors and cost: no data (the store keeps no attempt totals)")]
-    budget = job.record.spec.get("budget")
-    against = f" of a {budget} budget" if isinstance(budget, int | float) else " (no budget set)"
     return [
         line(
             f"  attempts {totals.attempts} · invalid {totals.invalid} · provider errors {totals.provider_errors}"
-            f" · cost ${totals.cost:.4f}{against}"
+            f" · cost ${totals.cost:.4f} (no budget)"
         )
     ]
 
@@ -263,7 +261,7 @@ def tasks_view(ctx: Context) -> Page:
     job = ctx.focused
     if job is None:
         return Page([heading("Tasks"), line("  no job selected: pick one on the dashboard (Tab, arrows, Enter)")])
-    lines: list[urwid.Widget] = [heading("Workers and machines"), line(f"  {NO_WORKERS}")]
+    lines: list[urwid.Widget] = [heading("Workers and machines"), *worker_lines(ctx.snapshot.workers)]
     lines.append(heading("Validation"))
     lines.append(line("  " + validation_summary(job)))
     tasks = ctx.snapshot.tasks
@@ -289,6 +287,18 @@ def tasks_view(ctx: Context) -> Page:
     if not tasks:
         lines.append(line("  no tasks in this state"))
     return Page(lines, focus)
+
+
+def worker_lines(workers: Sequence[WorkerRow] | None) -> list[urwid.Widget]:
+    if workers is None:
+        return [line(f"  {NO_WORKERS}")]
+    if not workers:
+        return [line("  none working this job")]
+    out: list[urwid.Widget] = [line(f"  {'HOST':<24} {'PID':>8} {'STATE':<10} {'FLIGHT':>6} {'SAMPLES/S':>9}", "dim")]
+    for w in workers:
+        rate = per_second(w.samples_per_s)
+        out.append(line(f"  {clip(w.host, 24):<24} {w.pid:>8} {clip(w.state, 10):<10} {w.in_flight:>6} {rate:>9}"))
+    return out
 
 
 def validation_summary(job: JobView) -> str:
