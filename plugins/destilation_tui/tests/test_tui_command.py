@@ -28,9 +28,19 @@ def test_without_a_terminal_it_says_so_in_one_line() -> None:
     ]
 
 
+def test_a_store_url_no_plugin_serves_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(command, "on_terminal", lambda: True)
+    monkeypatch.setattr(session, "run", lambda *a, **k: pytest.fail("the dashboard must not start"))
+    result = CliRunner().invoke(make_cli(), ["tui", "--db", "foo://somewhere"])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: --db: ") and "'foo'" in line
+
+
 def test_the_session_gets_the_store_the_job_and_the_colour_choice(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    pytest.importorskip("destilation_sql", reason="the default store is a SQLite file")
     ran: dict[str, Any] = {}
 
     def run(dashboard: Any, open_store: Any, *, screen: Any, no_color: bool) -> None:
@@ -50,8 +60,6 @@ def test_the_session_gets_the_store_the_job_and_the_colour_choice(
     resumer = board._resume
     assert isinstance(resumer, control.Resumer) and resumer.env is not None
     assert (resumer.env["DESTILATION_DB"], resumer.env["DESTILATION_DATA_DIR"]) == (url, str(tmp_path))
-
-    pytest.importorskip("destilation_sql")
 
     async def open_missing() -> None:
         async with AsyncExitStack() as stack:

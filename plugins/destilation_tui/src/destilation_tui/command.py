@@ -11,6 +11,7 @@ import click
 from destilation.cli.plugins import plugin_report
 from destilation.cli.state import CliState, pass_state
 from destilation.errors import DestilationError
+from destilation.events import EventBus
 from destilation.interfaces import StateStore
 
 
@@ -49,6 +50,7 @@ def tui(state: CliState, db: str | None, job: str | None) -> None:
     if db is not None:
         state.db = db
     app = state.app
+    app.make_store(app.context(EventBus()))  # a --db no store plugin can serve is bad input: one line, exit 2
     report = plugin_report(state.pm)
     plugins = [f"{p['name']} ({p['distribution']} {p['version']})" for p in report["plugins"]]  # type: ignore[attr-defined]
     config = str(app.config_path) if app.config_path is not None else None
