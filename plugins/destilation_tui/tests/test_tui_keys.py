@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import attrs
 import pytest
 import urwid
@@ -227,3 +228,14 @@ def test_footer_keys_name_only_what_applies() -> None:
     assert "f filter" in dash.footer_keys(dash.EVENTS)
     for view in range(len(dash.VIEWS)):
         assert dash.footer_keys(view).endswith("Tab view ? help q quit")
+
+
+async def test_a_key_that_needs_other_reads_refreshes_at_once(store: MemoryStore) -> None:
+    board = await ready(store)
+    await board.wait(0)
+    press(board, "v")  # drawn differently, read the same
+    assert not board._wake.is_set()
+    press(board, "tab")  # the job view reads a page of tasks
+    assert board._wake.is_set()
+    with anyio.fail_after(5):
+        await board.wait(60)  # returns at once: the key woke it

@@ -187,6 +187,13 @@ class Dashboard:
     # --- keys ------------------------------------------------------------------------------
 
     def key(self, key: str) -> None:
+        before = self.wanted()
+        self._key(key)
+        if self.wanted() != before:  # the view needs other reads: refresh now, not at the next tick
+            self._wake.set()
+        self.redraw()
+
+    def _key(self, key: str) -> None:
         if self.confirm is not None:
             self._answer(key)
         elif self.filter_edit is not None:
@@ -211,7 +218,6 @@ class Dashboard:
             self._page(-1 if key == "[" else 1)
         elif key == "v":
             self.detail = 1 - self.detail
-        self.redraw()
 
     def _switch(self, step: int) -> None:
         self.view = (self.view + step) % len(VIEWS)
@@ -275,7 +281,6 @@ class Dashboard:
             at = TASK_FILTERS.index(self.task_state)
             self.task_state = TASK_FILTERS[(at + 1) % len(TASK_FILTERS)]
             self.task_offset = self.task_cursor = 0
-            self._wake.set()
         elif self.view == EVENTS:
             self.filter_edit = urwid.Edit("filter (job=NAME provider=NAME severity=LEVEL): ", self._filter_text())
         else:
@@ -294,7 +299,6 @@ class Dashboard:
             except ValueError as exc:
                 self.status = f"filter not changed: {exc}"
             self.filter_edit = None
-            self._wake.set()
         else:
             self.filter_edit.keypress((80,), key)
 
@@ -307,7 +311,6 @@ class Dashboard:
             return
         self.task_offset = max(0, self.task_offset + step * TASK_PAGE)
         self.task_cursor = 0
-        self._wake.set()
 
     # --- drawing ---------------------------------------------------------------------------
 
