@@ -9,7 +9,7 @@ from destilation import hookimpl
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    # The command module (and urwid) load only when `destiler` builds its group, never for a job.
+    # Cheap: the command module imports urwid and the dashboard only when `destiler tui` runs.
     from destilation_tui.command import tui
 
     cli.add_command(tui)
