@@ -75,13 +75,15 @@ def footer_keys(view: int) -> str:
 
 @attrs.define
 class Confirm:
+    """A cancel or delete waiting for its `y`."""
+
     verb: str
     job: str
     operation: Operation
 
 
 class Screen(urwid.WidgetWrap[urwid.Widget]):
-    """The top widget: every key goes to the dashboard first; what it leaves scrolls the body."""
+    """The top widget: every key goes to the dashboard, which scrolls and selects by itself."""
 
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
@@ -93,6 +95,8 @@ class Screen(urwid.WidgetWrap[urwid.Widget]):
 
 
 class Dashboard:
+    """Choices, the latest snapshot and the operations keys queued; `widget` shows them."""
+
     def __init__(
         self,
         *,
