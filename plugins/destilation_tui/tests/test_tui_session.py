@@ -17,6 +17,7 @@ from destilation.interfaces import StateStore, StoreMissing
 from destilation.testing import MemoryStore
 from destilation_tui import session
 from destilation_tui.dashboard import Dashboard
+from destilation_tui.snapshot import Snapshot
 
 from .conftest import fill
 
@@ -44,7 +45,11 @@ async def test_serve_waits_for_a_missing_store_then_refreshes_and_reconnects() -
         opened += 1
         if opened == 1:
             raise StoreMissing("no database file at data/destilation.db")
+        stack.push_async_callback(close_badly)
         return store
+
+    async def close_badly() -> None:
+        raise OSError("closing a broken connection fails too")
 
     def redraw() -> None:
         seen.append(board.banner)
@@ -64,6 +69,24 @@ async def test_serve_waits_for_a_missing_store_then_refreshes_and_reconnects() -
     assert seen[3] == "store unreachable, reconnecting: connection refused"
     assert None in seen[4:] and opened >= 3
     assert [j.name for j in board.snapshot.jobs] == ["qa", "old"]
+
+
+class DrawingBug(Dashboard):
+    def apply(self, snapshot: Snapshot) -> None:
+        raise RuntimeError("a bug in drawing")
+
+
+@pytest.mark.anyio
+async def test_a_bug_in_drawing_is_no_store_failure() -> None:
+    store = await fill(MemoryStore())
+
+    async def open_store(stack: AsyncExitStack) -> StateStore:
+        return store
+
+    board = DrawingBug()
+    with anyio.fail_after(10), pytest.raises(RuntimeError, match="a bug in drawing"):
+        await session.serve(board, open_store, lambda: None)
+    assert board.banner == "connecting to the store…"  # never taken for the store going away
 
 
 class Terminal:
@@ -136,6 +159,20 @@ def test_run_draws_quits_on_q_and_closes_the_store() -> None:
 class Broken(Dashboard):
     def key(self, key: str) -> None:
         raise RuntimeError("a bug in a key handler")
+
+
+def test_a_bug_in_the_refresh_task_stops_the_dashboard_and_gives_the_terminal_back() -> None:
+    terminal = Terminal()
+
+    async def open_store(stack: AsyncExitStack) -> StateStore:
+        return await fill(MemoryStore())
+
+    try:
+        with pytest.raises(RuntimeError, match="a bug in drawing"):
+            session.run(DrawingBug(), open_store, screen=terminal.screen(), no_color=False)
+        assert terminal.restored()
+    finally:
+        terminal.close()
 
 
 def test_an_error_still_gives_the_terminal_back() -> None:

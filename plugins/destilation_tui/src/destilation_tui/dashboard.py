@@ -151,15 +151,23 @@ class Dashboard:
             event_job=self.events.job,
         )
 
-    async def tick(self, store: StateStore) -> None:
-        """Run the control operations keys queued, then read and show a fresh snapshot."""
+    async def read(self, store: StateStore) -> Snapshot:
+        """Run the control operations keys queued, then read what the view on screen needs.
+
+        Only this touches the store: whatever it raises (beyond an operation's refusal, which
+        becomes the status line) means the store is in trouble, never a bug in drawing.
+        """
         queued, self.queue = self.queue, []
         for operation, job in queued:
             try:
                 self.status = await operation(store, job)
             except DestilationError as exc:
                 self.status = f"error: {redact_text(str(exc))}"
-        self.apply(await read_snapshot(store, self.wanted()))
+        return await read_snapshot(store, self.wanted())
+
+    async def tick(self, store: StateStore) -> None:
+        """One refresh: `read`, then show it."""
+        self.apply(await self.read(store))
 
     def apply(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot

@@ -45,19 +45,39 @@ async def serve(
     refresh_s: float = REFRESH_S,
     reconnect_s: float = RECONNECT_S,
 ) -> None:
-    """Refresh `dashboard` from the store for as long as the task lives, reconnecting on failure."""
-    while True:
-        try:
-            async with AsyncExitStack() as stack:
-                store = await open_store(stack)
-                while True:
-                    await dashboard.tick(store)
-                    redraw()
-                    await dashboard.wait(refresh_s)
-        except Exception as exc:  # any failure of the store: say so, keep the keys alive, retry
-            dashboard.disconnected(exc)
+    """Refresh `dashboard` from the store for as long as the task lives, reconnecting on failure.
+
+    Only opening the store and `Dashboard.read` are guarded: a failure there is the store's, shown
+    in the banner. An error while drawing is a bug and ends the task (and, in `run`, the dashboard).
+    """
+    stack: AsyncExitStack | None = None
+    try:
+        while True:
+            try:
+                if stack is None:
+                    stack = AsyncExitStack()
+                    store = await open_store(stack)
+                snapshot = await dashboard.read(store)
+            except Exception as exc:  # any failure of the store: say so, keep the keys alive, retry
+                if stack is not None:
+                    await _close(stack)
+                    stack = None
+                dashboard.disconnected(exc)
+                redraw()
+                await anyio.sleep(reconnect_s)
+                continue
+            dashboard.apply(snapshot)
             redraw()
-            await anyio.sleep(reconnect_s)
+            await dashboard.wait(refresh_s)
+    finally:
+        if stack is not None:
+            await _close(stack)
+
+
+async def _close(stack: AsyncExitStack) -> None:
+    """Close a store that failed; its own closing may fail too, which changes nothing here."""
+    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+        await stack.aclose()
 
 
 def run(dashboard: Dashboard, open_store: Opener, *, screen: urwid.display.raw.Screen, no_color: bool) -> None:
@@ -69,6 +89,9 @@ def run(dashboard: Dashboard, open_store: Opener, *, screen: urwid.display.raw.S
         dashboard.widget, PALETTE, screen=screen, event_loop=urwid.AsyncioEventLoop(loop=loop), handle_mouse=False
     )
     task = loop.create_task(serve(dashboard, open_store, main.draw_screen))
+    # A refresh task that died of a bug stops the dashboard at once: urwid re-raises what a
+    # callback of its loop raised, after giving the terminal back.
+    task.add_done_callback(lambda done: done.cancelled() or main.event_loop.alarm(0, done.result))
     try:
         main.run()
     finally:
