@@ -27,7 +27,7 @@ pytestmark = [
 
 JOB = """\
 name = "steered"
-count = 150
+count = 300
 seed = 5
 [axes]
 topic = ["tides", "bees", "taxes"]
@@ -101,7 +101,10 @@ def show(tmux: Tmux) -> dict[str, object]:
 
 
 def test_pause_and_resume_from_the_dashboard(tmux: Tmux, tmp_path: Path) -> None:
-    """About 8 s: two engine runs, a dashboard and a few `destiler show`, all real processes."""
+    """About 10 s: two engine runs, a dashboard and a few `destiler show`, all real processes.
+
+    300 samples at 4 x 60 ms take about 4.5 s: long enough that the pause lands mid-job on a busy machine.
+    """
     (tmp_path / "steered.toml").write_text(JOB, encoding="utf-8")
     # The dashboard opens first: with no store yet it shows a banner and waits for one.
     tmux.start([sys.executable, "-m", "destilation", "tui", "--job", "steered"])
@@ -126,7 +129,7 @@ def test_pause_and_resume_from_the_dashboard(tmux: Tmux, tmp_path: Path) -> None
     assert run.returncode == 1 and "paused" in stderr
     paused = show(tmux)
     assert paused["state"] == "paused" and paused["message"] == "paused from `destiler tui`"
-    assert 0 < paused["accepted"] < 150  # type: ignore[operator]
+    assert 0 < paused["accepted"] < 300  # type: ignore[operator]
     assert paused["counts"]["running"] == 0  # type: ignore[index]
     time.sleep(1.0)  # a second later nothing more was claimed or accepted
     assert show(tmux)["counts"] == paused["counts"]
@@ -134,10 +137,10 @@ def test_pause_and_resume_from_the_dashboard(tmux: Tmux, tmp_path: Path) -> None
     tmux.keys("r")
     tmux.wait_for(r"steered: resuming \(destiler resume, pid \d+\)")
     tmux.wait_for(r"Job steered: done", timeout=90)
-    screen = tmux.wait_for(r"accepted  \[#{30}\] 150")
-    assert "150/150 accepted (100%)" in tmux.screen(), screen
+    screen = tmux.wait_for(r"accepted  \[#{30}\] 300")
+    assert "300/300 accepted (100%)" in tmux.screen(), screen
     final = show(tmux)
-    assert final["state"] == "done" and final["accepted"] == 150
+    assert final["state"] == "done" and final["accepted"] == 300
     tmux.keys("Tab")
     tmux.wait_for(r"\[tasks\]")
     tmux.keys("q")
