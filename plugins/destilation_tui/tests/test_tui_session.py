@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import struct
 import termios
 import threading
@@ -154,6 +155,9 @@ def test_run_draws_quits_on_q_and_closes_the_store() -> None:
         terminal.close()
     assert store.closed and board.show_help
     assert b"destiler tui" in terminal.output
+    # NO_COLOR: the default colours only, with bold and reverse video where colour would be.
+    styles = {code for sgr in re.findall(rb"\x1b\[([0-9;]*)m", bytes(terminal.output)) for code in sgr.split(b";")}
+    assert styles <= {b"", b"0", b"1", b"7", b"39", b"49"} and b"7" in styles
 
 
 class Broken(Dashboard):
