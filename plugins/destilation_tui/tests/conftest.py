@@ -95,6 +95,9 @@ async def healthy() -> HealthyStore:
         in_flight=3,
         updated_at=5.0,
         last_error="HTTP 500 from teacher",
+        prompt_tokens=1000,
+        completion_tokens=500,
+        cost=0.01,
     )
     other = attrs.evolve(
         row,

@@ -64,6 +64,9 @@ async def test_job_detail_shows_bars_counts_axes_and_cost(healthy: HealthyStore)
     assert "sk-secret" not in text
     assert "attempts 10 · invalid 3 · provider errors 1 · cost $0.0125 (no budget)" in text
     assert "topic = optics" in text and "5 tasks     2 accepted" in text
+    by_provider = next(row for row in text.splitlines() if row.startswith("  teacher (mock-1)"))
+    # two processes' rows: 15 requests, 14 ok, their tokens and cost added up
+    assert by_provider.split()[2:] == ["15", "req", "14", "ok", "3000", "tokens", "$0.0200"]
 
 
 async def test_job_detail_without_totals_or_selection(store: MemoryStore) -> None:
@@ -71,6 +74,7 @@ async def test_job_detail_without_totals_or_selection(store: MemoryStore) -> Non
     assert "Job old: done" in text and "1 sample accepted" in text
     assert "providers (the global config's)" in text
     assert "no data (the store keeps no attempt totals)" in text
+    assert "By provider and model" in text and "no data (no provider health recorded for this job)" in text
     assert "no data (these tasks have no axis values)" in text
     _, empty = await shown(MemoryStore(), dash.JOB)
     assert "no job selected" in empty

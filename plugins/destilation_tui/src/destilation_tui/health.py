@@ -28,6 +28,8 @@ class ProviderLine:
     latency_p50_s: float | None
     latency_p95_s: float | None
     circuit: Circuit
+    prompt_tokens: int
+    completion_tokens: int
     cost: float
     last_error: str | None
 
@@ -61,6 +63,8 @@ def provider_lines(rows: Iterable[ProviderHealth]) -> list[ProviderLine]:
                 latency_p50_s=_worst(r.latency_p50_s for r in group),
                 latency_p95_s=_worst(r.latency_p95_s for r in group),
                 circuit=max((r.circuit for r in group), key=_CIRCUIT_RANK.__getitem__),
+                prompt_tokens=sum(r.prompt_tokens for r in group),
+                completion_tokens=sum(r.completion_tokens for r in group),
                 cost=sum(r.cost for r in group),
                 last_error=newest.last_error,
             )

@@ -212,8 +212,21 @@ def job_detail(ctx: Context) -> Page:
     spec = record.spec
     lines.append(line(f"  template {spec.get('template', 'simple')} · providers {', '.join(_providers(spec))}"))
     lines += cost_lines(job)
-    lines += [line(), *axis_lines(ctx, job)]
+    lines += [line(), *provider_breakdown(job), line(), *axis_lines(ctx, job)]
     return Page(lines)
+
+
+def provider_breakdown(job: JobView) -> list[urwid.Widget]:
+    """Requests, successes, tokens and cost per provider and model, from the health rows."""
+    out: list[urwid.Widget] = [heading("By provider and model")]
+    providers = provider_lines(job.health)
+    if not providers:
+        out.append(line("  no data (no provider health recorded for this job)"))
+    for p in providers:
+        name = clip(f"{p.provider} ({p.model})" if p.model else p.provider, 30)
+        tokens = f"{p.prompt_tokens + p.completion_tokens} tokens"
+        out.append(line(f"  {name:<30} {p.requests:>6} req {p.successes:>6} ok {tokens:>14}  ${p.cost:.4f}"))
+    return out
 
 
 def cost_lines(job: JobView) -> list[urwid.Widget]:
