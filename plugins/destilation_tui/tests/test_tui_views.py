@@ -133,9 +133,13 @@ async def test_settings_show_store_data_dir_plugins_and_jobs(store: MemoryStore)
 
 
 async def test_an_empty_store_says_how_to_start(tmp_path: object) -> None:
-    for view in (dash.DASHBOARD, dash.SETTINGS, dash.TASKS):
+    for view, says in (
+        (dash.DASHBOARD, "no jobs in this store yet"),
+        (dash.SETTINGS, "no jobs in this store yet"),
+        (dash.TASKS, "no job selected: pick one on the dashboard"),
+    ):
         _, text = await shown(MemoryStore(), view)
-        assert ("no jobs in this store yet" in text) or ("no job selected" in text)
+        assert says in text
 
 
 async def test_every_view_fits_a_small_terminal_and_a_resize(store: MemoryStore) -> None:
@@ -169,3 +173,16 @@ def test_worker_rows_show_once_a_store_reports_them() -> None:
     texts = [w.text.split() for w in rows]
     assert texts[0] == ["HOST", "PID", "STATE", "FLIGHT", "SAMPLES/S"]
     assert texts[1:] == [["gpu-box-1", "4242", "working", "12", "31.5"], ["laptop", "7", "idle", "0", "-"]]
+
+
+async def test_a_job_named_by_option_is_waited_for(store: MemoryStore) -> None:
+    board = Dashboard(job="later")
+    await board.tick(store)
+    assert board.job == "later" and "no job named 'later' in this store yet" in screen(board)
+    board.view = dash.TASKS
+    board.redraw()
+    assert "no job named 'later' in this store yet" in screen(board)
+    await store.create_job("later", {"name": "later"}, 5)
+    board.view = dash.JOB
+    await board.tick(store)
+    assert "Job later: pending" in screen(board)

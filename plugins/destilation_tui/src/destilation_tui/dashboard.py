@@ -170,13 +170,16 @@ class Dashboard:
         self.apply(await self.read(store))
 
     def apply(self, snapshot: Snapshot) -> None:
+        seen = {j.name for j in self.snapshot.jobs}
         self.snapshot = snapshot
         self.banner = None
         self.throughput.record(snapshot.at, {j.name: j.accepted for j in snapshot.jobs})
         names = [j.name for j in snapshot.jobs]
         if self.job in names:
             self.job_cursor = names.index(self.job)
-        elif names:
+        elif names and (self.job is None or self.job in seen):
+            # Nothing chosen, or the chosen job was deleted: select its neighbour. A job named by
+            # --job that does not exist yet stays chosen until it appears.
             self.job_cursor = min(self.job_cursor, len(names) - 1)
             self.job = names[self.job_cursor]
         self.task_cursor = max(0, min(self.task_cursor, len(snapshot.tasks) - 1))

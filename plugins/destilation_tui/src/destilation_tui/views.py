@@ -115,6 +115,12 @@ def _rates(job: JobView) -> tuple[str, str]:
     return percent(passed, totals.attempts), percent(totals.provider_errors, totals.attempts)
 
 
+def no_job(ctx: Context) -> urwid.Widget:
+    if ctx.job is not None:
+        return line(f"  no job named {ctx.job!r} in this store yet")
+    return line("  no job selected: pick one on the dashboard (Tab, arrows, Enter)")
+
+
 def no_jobs() -> list[urwid.Widget]:
     return [line("  no jobs in this store yet: start one with `destiler run JOB.toml`")]
 
@@ -192,7 +198,7 @@ def _providers(spec: dict[str, JSON]) -> list[str]:
 def job_detail(ctx: Context) -> Page:
     job = ctx.focused
     if job is None:
-        return Page([heading("Job"), line("  no job selected: pick one on the dashboard (Tab, arrows, Enter)")])
+        return Page([heading("Job"), no_job(ctx)])
     record = job.record
     title = f"Job {record.name}: {record.state.value}"
     lines: list[urwid.Widget] = [heading(title)]
@@ -273,7 +279,7 @@ def failure_reasons(tasks: Sequence[Task]) -> list[tuple[str, int]]:
 def tasks_view(ctx: Context) -> Page:
     job = ctx.focused
     if job is None:
-        return Page([heading("Tasks"), line("  no job selected: pick one on the dashboard (Tab, arrows, Enter)")])
+        return Page([heading("Tasks"), no_job(ctx)])
     lines: list[urwid.Widget] = [heading("Workers and machines"), *worker_lines(ctx.snapshot.workers)]
     lines.append(heading("Validation"))
     lines.append(line("  " + validation_summary(job)))
