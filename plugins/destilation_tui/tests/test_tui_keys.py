@@ -215,6 +215,7 @@ async def test_detail_help_and_quit(store: MemoryStore) -> None:
     assert board.detail == 1 and "4/8" in screen(board)
     text = press(board, "?")
     assert "Keys" in text and "cancel it, after you confirm with y" in text
+    assert all(len(row) <= 78 for row in dash.HELP)  # nothing cut at 80 columns
     press(board, "p")  # keys still work under the help
     assert board.queue
     text = press(board, "esc")
