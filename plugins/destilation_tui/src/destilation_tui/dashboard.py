@@ -51,7 +51,7 @@ HELP = [
     "  r                 resume it (starts `destiler resume JOB` on this machine)",
     "  c                 cancel it, after you confirm with y",
     "  d                 delete it from the store, after you confirm with y",
-    "  f                 filter tasks by state, or events by job, provider, severity",
+    "  f                 filter tasks by state, events by job, provider, severity",
     "  [ / ]             previous / next page of tasks",
     "  v                 more or less detail",
     "  ?                 this help; Esc or ? closes it",
