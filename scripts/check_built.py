@@ -28,6 +28,7 @@ FIRST_PARTY = {
     "destilation-validators": "destilation_validators",
     "destilation-sql": "destilation_sql",
     "destilation-jsonl": "destilation_jsonl",
+    "destilation-tui": "destilation_tui",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
 }

@@ -11,6 +11,7 @@ EXPECTED = {
     "validators": "destilation-validators",
     "sql": "destilation-sql",
     "jsonl": "destilation-jsonl",
+    "tui": "destilation-tui",
     "openrouter": "destilation-openrouter",
     "ollama": "destilation-ollama",
 }

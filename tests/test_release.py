@@ -41,6 +41,7 @@ FIRST_PARTY_FOLDERS = {
     "destilation-validators": "plugins/destilation_validators",
     "destilation-sql": "plugins/destilation_sql",
     "destilation-jsonl": "plugins/destilation_jsonl",
+    "destilation-tui": "plugins/destilation_tui",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
 }
