@@ -29,6 +29,7 @@ FIRST_PARTY = {
     "destilation-sql": "destilation_sql",
     "destilation-jsonl": "destilation_jsonl",
     "destilation-openrouter": "destilation_openrouter",
+    "destilation-script": "destilation_script",
 }
 EXAMPLES = {"destilation-wordcount": "destilation_wordcount"}
 

@@ -42,6 +42,7 @@ FIRST_PARTY_FOLDERS = {
     "destilation-sql": "plugins/destilation_sql",
     "destilation-jsonl": "plugins/destilation_jsonl",
     "destilation-openrouter": "destilation_openrouter",
+    "destilation-script": "destilation_script",
 }
 
 
