@@ -287,7 +287,9 @@ class ScriptProvider(Provider):
         except ProtocolError as exc:
             running.garbage += 1
             shown = line[:200].decode("utf-8", "replace")
-            self._notices.line("script_garbage", f"{self._info.name}: ignored a line on stdout ({exc}): {shown}")
+            self._notices.line(
+                "script_garbage", f"{self._info.name}: ignored a line on stdout ({exc}): {shown}", "warning"
+            )
             if running.garbage >= self._config.max_garbage_lines:
                 running.broken = f"wrote {running.garbage} lines in a row that are not protocol messages"
             return
@@ -310,12 +312,13 @@ class ScriptProvider(Provider):
             return
         running.dead = reason
         code = await running.child.kill()
+        running.dead = f"{reason} (exit code {code})"
         state = self._state
         if state is not None and state.running is running:
             state.running = None
             state.crashes += 1
             state.last_crash = time.monotonic()
-        detail = f"the program {reason} (exit code {code})"
+        detail = f"the program {running.dead}"
         if running.hello is not None:
             self._notices.say("script_crashed", f"{self._info.name}: {detail}; it will be restarted")
         self._fail_pending(running, ProviderError(f"{self._info.name}: {detail}", retryable=True))
