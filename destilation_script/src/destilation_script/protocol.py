@@ -206,7 +206,8 @@ def generation(body: dict[str, Any], *, provider: str, model: str, latency_s: fl
     content = body.get("content")
     if not isinstance(content, str):
         raise ProtocolError('result: "content" must be a string')
-    calls = body.get("tool_calls") or []
+    calls = body.get("tool_calls")
+    calls = [] if calls is None else calls
     if not isinstance(calls, list):
         raise ProtocolError('result: "tool_calls" must be a list')
     answered_by = _optional_str(body, "model") or model

@@ -13,7 +13,8 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 import anyio
 import attrs
@@ -48,6 +49,16 @@ STDERR_TAIL = 5
 CANCEL_WAIT_S = 1.0
 STDERR_DRAIN_S = 1.0
 """After the child died, how long its last stderr lines may take to arrive."""
+
+
+async def _within(scope: anyio.CancelScope, work: Coroutine[Any, Any, None]) -> None:
+    with scope:
+        await work
+
+
+async def _set_after(seconds: float, event: anyio.Event) -> None:
+    await anyio.sleep(seconds)
+    event.set()
 
 
 class _StartFailed(Exception):
@@ -195,7 +206,8 @@ class ScriptProvider(Provider):
         try:
             await running.child.send(line)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            await self._crashed(running, "closed its stdin")
+            if running.dead is None:  # else the reader found out first
+                await self._crashed(running, "closed its stdin")
 
     async def _cancel(self, running: _Running, request_id: int) -> None:
         """Tell the child a request timed out, so it may drop it; a late reply is ignored anyway."""
@@ -222,22 +234,25 @@ class ScriptProvider(Provider):
 
     # --- reading the child ---------------------------------------------------------------------
 
-    async def _pump(self, running: _Running, until: anyio.Event) -> None:
-        """Read stdout and stderr until `until` is set or the child is gone."""
+    async def _pump(self, running: _Running, until: anyio.Event, limit_s: float | None = None) -> None:
+        """Read stdout and stderr until `until` is set (a reply, the child's death, or `limit_s` passed).
+
+        Only the reading tasks are ever cancelled, each by its own scope: the waiting request is
+        woken by an event, never by an exception thrown through the frames that called it.
+        """
+        stderr_ended = anyio.Event()
+        readers = [anyio.CancelScope() for _ in range(4)]
         async with anyio.create_task_group() as group:
-
-            async def stop_when_set() -> None:
-                await until.wait()
-                group.cancel_scope.cancel()
-
-            stderr_ended = anyio.Event()
-            group.start_soon(stop_when_set)
-            group.start_soon(self._read_stderr, running, stderr_ended)
-            await self._read_stdout(running)
+            group.start_soon(_within, readers[0], self._read_stdout(running))
+            group.start_soon(_within, readers[1], self._read_stderr(running, stderr_ended))
+            if limit_s is not None:
+                group.start_soon(_within, readers[2], _set_after(limit_s, until))
+            await until.wait()
             if running.dead is not None:  # its last words on stderr explain why: let them in
-                with anyio.move_on_after(STDERR_DRAIN_S):
-                    await stderr_ended.wait()
-            group.cancel_scope.cancel()
+                group.start_soon(_within, readers[3], _set_after(STDERR_DRAIN_S, stderr_ended))
+                await stderr_ended.wait()
+            for scope in readers:
+                scope.cancel()
 
     async def _read_stdout(self, running: _Running) -> None:
         stream = running.child.process.stdout
@@ -255,6 +270,8 @@ class ScriptProvider(Provider):
                 running.broken = f"wrote a line longer than {cap} bytes (max_line_bytes)"
                 lines = []
             for line in lines:
+                if running.broken is not None:  # what a broken child says next is not trusted
+                    break
                 self._dispatch(running, line)
             if running.broken is not None:
                 await self._crashed(running, running.broken)
@@ -307,9 +324,7 @@ class ScriptProvider(Provider):
             assert isinstance(message, Other)  # a newer child's message: ignored
 
     async def _crashed(self, running: _Running, reason: str) -> None:
-        """The child is gone or broken: kill its group and fail what it held, retryably."""
-        if running.dead is not None:
-            return
+        """The child is gone or broken: kill its group and fail what it held, retryably (once per child)."""
         running.dead = reason
         code = await running.child.kill()
         running.dead = f"{reason} (exit code {code})"
@@ -372,9 +387,7 @@ class ScriptProvider(Provider):
             raise self._give_up(f"{name}: {exc}") from None
         running = _Running(child, StdoutLines(config.max_line_bytes))
         await self._send(running, encode(parent_hello(name, self._info.model)))
-        with anyio.move_on_after(config.startup_timeout_s):
-            while running.hello is None and running.dead is None:
-                await self._pump(running, running.hello_seen)
+        await self._pump(running, running.hello_seen, config.startup_timeout_s)
         hello = running.hello
         if hello is None or running.dead is not None:
             if running.dead is None:
