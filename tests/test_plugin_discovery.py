@@ -12,6 +12,7 @@ EXPECTED = {
     "sql": "destilation-sql",
     "jsonl": "destilation-jsonl",
     "openrouter": "destilation-openrouter",
+    "script": "destilation-script",
 }
 
 

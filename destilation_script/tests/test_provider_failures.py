@@ -143,9 +143,11 @@ async def test_too_much_garbage_in_a_row_restarts_the_child(build, tmp_path) -> 
         f"""
         hello()
         for message in requests():
-            if first_life({str(marker)!r}):
-                for _ in range(5):
-                    print("babble", flush=True)
+            if first_life({str(marker)!r}):  # one write: the babble and the answer arrive together
+                reply = {{"type": "result", "id": message["id"], "content": "too late"}}
+                sys.stdout.write("babble\\n" * 5 + json.dumps(reply) + "\\n")
+                sys.stdout.flush()
+                time.sleep(30)
             result(message)
         """,
         max_garbage_lines=3,

@@ -18,9 +18,10 @@ while IFS= read -r line || [ -n "$line" ]; do
   type=${BASH_REMATCH[1]}
   id=${BASH_REMATCH[3]}
   [ "$type" = generate ] || continue
-  # The topic, as it stands inside the JSON string (stopping at an escape keeps it valid JSON).
+  # The topic as it stands inside the JSON string: plain characters and \uXXXX escapes (the
+  # parent writes ASCII), stopping at any other escape, so it stays valid inside our JSON too.
   topic="a topic of your choice"
-  if [[ $line =~ Topic:\ ([^\\\"]+) ]]; then topic=${BASH_REMATCH[1]}; fi
+  if [[ $line =~ Topic:\ (([^\\\"]|\\u[0-9a-fA-F]{4})+) ]]; then topic=${BASH_REMATCH[1]}; fi
   seed=none
   if [[ $line =~ \"seed\":(-?[0-9]+) ]]; then seed=${BASH_REMATCH[1]}; fi
   question="What is the most important idea of ${topic} (case ${seed})?"

@@ -270,9 +270,8 @@ class ScriptProvider(Provider):
                 running.broken = f"wrote a line longer than {cap} bytes (max_line_bytes)"
                 lines = []
             for line in lines:
-                if running.broken is not None:  # what a broken child says next is not trusted
-                    break
-                self._dispatch(running, line)
+                if running.broken is None:  # what a broken child says next is not trusted
+                    self._dispatch(running, line)
             if running.broken is not None:
                 await self._crashed(running, running.broken)
 
