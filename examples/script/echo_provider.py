@@ -70,8 +70,10 @@ def main() -> None:
                 "content": content,
                 "model": request.get("model") or MODELS[0],
                 "finish_reason": "stop",
-                "usage": {"prompt_tokens": sum(len(m["content"]) // 4 for m in request["messages"]),
-                          "completion_tokens": len(content) // 4},
+                "usage": {
+                    "prompt_tokens": sum(len(m["content"]) // 4 for m in request["messages"]),
+                    "completion_tokens": len(content) // 4,
+                },
             }
         )
     # stdin closed: the parent is shutting down, so exit cleanly.
