@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from script_helpers import ask
 
-from destilation import Usage
+from destilation import Secret, Usage
 from destilation_script.protocol import (
     ERROR_KINDS,
     Hello,
@@ -123,6 +123,12 @@ def test_a_result_with_only_content_takes_the_defaults() -> None:
 def test_a_malformed_result_says_which_field(body: dict, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason.replace("[", r"\[").replace("]", r"\]")):
         generation(body, provider="p", model="m", latency_s=0)
+
+
+def test_an_error_message_quoting_a_key_is_redacted() -> None:
+    key = Secret("upstream-key-0123456789").reveal()
+    error = provider_error({"kind": "auth", "message": f"key {key} refused, Bearer abcdefghijkl"}, "p")
+    assert key not in str(error) and "abcdefghijkl" not in str(error) and str(error).startswith("p: auth: key ***")
 
 
 def test_errors_map_to_statuses_the_core_classifies() -> None:

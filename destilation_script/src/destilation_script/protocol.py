@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from destilation import Generation, GenerationRequest, ProviderError, ToolCall, Usage
+from destilation import Generation, GenerationRequest, ProviderError, ToolCall, Usage, redact_text
 
 PROTOCOL_VERSION = 1
 FINISH_REASON = "stop"
@@ -241,7 +241,7 @@ def provider_error(body: dict[str, Any], provider: str) -> ProviderError:
     if isinstance(body.get("retryable"), bool):
         retryable = body["retryable"]
     return ProviderError(
-        f"{provider}: {kind}: {text[:500]}",
+        redact_text(f"{provider}: {kind}: {text[:500]}"),  # a child may quote its upstream's key
         retryable=retryable,
         retry_after=_retry_after(body.get("retry_after")),
         status=status,

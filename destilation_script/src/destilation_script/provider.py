@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
-from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo
+from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo, redact_text
 from destilation.domain import JSON
 from destilation_script.child import Child, StartError, spawn
 from destilation_script.config import ScriptConfig
@@ -108,6 +108,8 @@ class _ProcessState:
     crashes: int = 0
     """Crashes since the last answer; the restart backoff doubles with each."""
     last_crash: float = 0.0
+    restarts: int = 0
+    """Crashes in all, for the health row."""
     ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
     closed: bool = False
 
@@ -141,7 +143,7 @@ class ScriptProvider(Provider):
         running = state.running if state else None
         return {
             "pid": running.child.pid if running and not running.dead else None,
-            "restarts": state.crashes if state else 0,
+            "restarts": state.restarts if state else 0,
             "script": self._hello.name if self._hello else "",
         }
 
@@ -331,6 +333,7 @@ class ScriptProvider(Provider):
         if state is not None and state.running is running:
             state.running = None
             state.crashes += 1
+            state.restarts += 1
             state.last_crash = time.monotonic()
         detail = f"the program {running.dead}"
         if running.hello is not None:
@@ -392,7 +395,7 @@ class ScriptProvider(Provider):
             if running.dead is None:
                 running.dead = f"sent no hello within {config.startup_timeout_s:g} s (startup_timeout_s)"
                 await child.kill()
-            tail = f"; stderr: {running.tail[-1]}" if running.tail else ""
+            tail = f"; stderr: {redact_text(running.tail[-1])}" if running.tail else ""
             raise _StartFailed(f"the program {running.dead} before the handshake{tail}")
         if hello.protocol != PROTOCOL_VERSION:
             running.dead = "speaks another protocol"
