@@ -1,62 +1,54 @@
-"""The plugin as the engine meets it: found through its entry point, `check` starts nothing, a whole job runs."""
+"""The provider inside a real job, with the core's testing kit around it: check starts nothing, a job runs."""
 
 from __future__ import annotations
 
-import functools
-import json
+import sys
 from pathlib import Path
 
-import anyio
 import pytest
 
+import destilation_script.plugin
 from destilation import ConfigError
 from destilation.app import App
-from destilation.config import Settings, load_job
-from destilation.plugins import make_plugin_manager
+from destilation.config import JobSpec, structure
+from destilation.testing import TestingKit, job_table
+from destilation.testing.pytest_plugin import kit_app, testing_kit  # noqa: F401 - the kit's fixtures
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "script.toml"
-
-
-def app(tmp_path: Path) -> App:
-    return App(
-        make_plugin_manager(), Settings(data_dir=str(tmp_path)), f"sqlite:///{tmp_path / 'state.db'}", str(tmp_path)
-    )
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "script" / "echo_provider.py"
 
 
-def test_the_example_job_delivers_its_count_through_the_python_provider(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)  # the example's command is relative to where destiler runs
-    loaded = load_job(EXAMPLE)
-    runner = app(tmp_path)
-    outcome = anyio.run(
-        functools.partial(runner.run, loaded.spec, loaded.raw, str(EXAMPLE), resume=False, handle_signals=False)
-    )
-    assert outcome.accepted == loaded.spec.count == 40 and outcome.rejected == 0
-    records = [json.loads(line) for line in (tmp_path / "script-echo" / "data.jsonl").read_text().splitlines()]
-    assert len(records) == 40 and len({r["question"] for r in records}) == 40
-    assert {r["meta"]["provider"] for r in records} == {"teacher"} and {r["meta"]["model"] for r in records} == {
-        "echo-1"
-    }
+def script_job(command: object, **keys: object) -> tuple[JobSpec, dict]:
+    table = job_table(providers=(), **keys)
+    table["providers"] = {"teacher": {"kind": "script", "command": command, "concurrency": 4}}
+    return structure(table, JobSpec, source="job.toml"), table
 
 
-def test_check_builds_the_provider_without_starting_the_program(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.anyio
+async def test_a_job_delivers_its_count_from_the_example_provider(kit_app: App, testing_kit: TestingKit) -> None:  # noqa: F811
+    kit_app.pm.register(destilation_script.plugin)
+    spec, table = script_job([sys.executable, str(ECHO)], count=6)
+    outcome = await kit_app.run(spec, table, "job.toml", resume=False, handle_signals=False)
+    assert (outcome.accepted, outcome.rejected) == (6, 0)
+    records = testing_kit.dataset("job").records()
+    assert len(records) == 6 and len({r["question"] for r in records}) == 6
+
+
+def test_check_builds_the_provider_without_starting_the_program(kit_app: App, tmp_path: Path) -> None:  # noqa: F811
+    kit_app.pm.register(destilation_script.plugin)
     marker = tmp_path / "started"
     program = tmp_path / "provider.py"
     program.write_text(f"open({str(marker)!r}, 'w').close()\n")
-    job = tmp_path / "job.toml"
-    job.write_text(f'name = "job"\n[providers.teacher]\nkind = "script"\ncommand = ["python3", {str(program)!r}]\n')
-    loaded = load_job(job)
-    template = app(tmp_path).check(loaded.spec, str(job))
-    assert template.id == "simple" and not marker.exists()
+    spec, _ = script_job([sys.executable, str(program)])
+    assert kit_app.check(spec, "job.toml").id == "testing.qa"
+    assert not marker.exists()
 
 
-def test_check_refuses_a_shell_string_command_in_one_line(tmp_path: Path) -> None:
-    job = tmp_path / "job.toml"
-    job.write_text('name = "job"\n[providers.teacher]\nkind = "script"\ncommand = "python3 provider.py"\n')
-    loaded = load_job(job)
+def test_check_refuses_a_shell_string_command_in_one_line(kit_app: App) -> None:  # noqa: F811
+    kit_app.pm.register(destilation_script.plugin)
+    spec, _ = script_job("python3 provider.py")
     with pytest.raises(ConfigError) as caught:
-        app(tmp_path).check(loaded.spec, str(job))
+        kit_app.check(spec, "job.toml")
     assert str(caught.value) == (
-        f"{job}: $.providers.teacher.command: must be a list (an argv, never a shell string): "
+        "job.toml: $.providers.teacher.command: must be a list (an argv, never a shell string): "
         'command = ["python3", "provider.py"]'
     )
