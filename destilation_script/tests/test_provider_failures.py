@@ -352,3 +352,25 @@ async def test_a_forked_worker_never_stops_its_parents_child(build, monkeypatch)
 
 def test_the_test_children_run_on_this_interpreter() -> None:
     assert Path(sys.executable).exists()
+
+
+async def test_closing_the_provider_fails_the_requests_it_held_retryably(build, events) -> None:
+    provider = build("hello()\nfor m in requests(): print('holding', m['id'], file=sys.stderr, flush=True)\n")
+    failures: list[ProviderError] = []
+
+    async def one() -> None:
+        try:
+            await provider.generate(ask("q"))
+        except ProviderError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(2):
+            group.start_soon(one)
+        await provider.models()
+        while sum(e.kind == "script_stderr" for e in events) < 2:  # both requests are with the child
+            await anyio.sleep(0.01)
+        await provider.aclose()
+    assert [str(f) for f in failures] == ["t: the provider was closed"] * 2
+    assert all(f.retryable for f in failures)
+    assert not any(e.kind == "script_crashed" for e in events)  # a shutdown is not a crash

@@ -263,7 +263,8 @@ class ScriptProvider(Provider):
             try:
                 data = await stream.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                await self._crashed(running, "exited")
+                if running.dead is None:  # else it is being shut down
+                    await self._crashed(running, "exited")
                 return
             try:
                 lines = running.stdout.feed(data)
