@@ -51,3 +51,11 @@ def test_stderr_without_a_last_newline_is_flushed_at_the_end() -> None:
     assert splitter.feed(b"one\ntw") == [(b"one", False)]
     assert splitter.flush() == [(b"tw", False)]
     assert splitter.flush() == []
+
+
+def test_a_long_stderr_line_split_over_chunks_is_cut_once_and_the_rest_skipped() -> None:
+    splitter = StderrLines(cap=4)
+    assert splitter.feed(b"abcdefg") == [(b"abcd", True)]
+    assert splitter.feed(b"hij") == []
+    assert splitter.feed(b"klm\nxy\n") == [(b"xy", False)]
+    assert splitter.flush() == []

@@ -93,6 +93,23 @@ async def test_a_hanging_request_times_out_and_the_child_is_told_to_cancel_it(bu
     assert any(e.kind == "script_stderr" and e.message == "t: cancelled 1" for e in events)
 
 
+async def test_a_child_that_answers_nothing_in_time_is_taken_for_hung_and_restarted(build, events) -> None:
+    provider = build("hello()\nfor m in requests(): pass\n", timeout_s=0.1, max_timeouts=2)
+    try:
+        await provider.models()
+        first = provider.health_details()["pid"]
+        for _ in range(2):
+            with pytest.raises(ProviderError, match="no answer within"):
+                await provider.generate(ask("q"))
+        assert provider.health_details() == {"pid": None, "restarts": 1, "script": "test-child"}
+        await provider.models()  # a new child
+        assert provider.health_details()["pid"] not in (None, first)
+    finally:
+        await provider.aclose()
+    crashed = [e.message for e in events if e.kind == "script_crashed"]
+    assert len(crashed) == 1 and "answered none of 2 requests in a row in time (hung)" in crashed[0]
+
+
 async def test_a_reply_after_the_timeout_or_to_an_unknown_id_is_ignored(build) -> None:
     provider = build(
         """

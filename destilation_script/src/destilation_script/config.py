@@ -44,6 +44,9 @@ class ScriptConfig:
     """A longer line on stdout means the child is broken: it is restarted."""
     max_in_flight: int | None = attrs.field(default=None, validator=_positive)
     """Requests the child holds at once; default: as many as the provider's `concurrency` sends."""
+    max_timeouts: int = attrs.field(default=3, validator=_positive)
+    """Requests in a row that time out, with no answer between them, before the child is taken
+    for hung: its process group is killed and it is restarted."""
     max_garbage_lines: int = attrs.field(default=100, validator=_positive)
     """Lines in a row on stdout that are not protocol messages before the child is restarted."""
     restart_backoff_s: float = attrs.field(default=0.5, validator=_positive)

@@ -90,6 +90,8 @@ class _Running:
     pending: dict[int, _Slot] = attrs.field(factory=dict)
     pumping: bool = False
     garbage: int = 0
+    timeouts: int = 0
+    """Requests timed out since the last reply."""
     broken: str | None = None
     """Why the child must be restarted, found while reading; acted on by the pump."""
     dead: str | None = None
@@ -190,7 +192,8 @@ class ScriptProvider(Provider):
         finally:
             running.pending.pop(request_id, None)
         if not slot.done:
-            await self._cancel(running, request_id)
+            if running.dead is None:  # else it is being killed (crash, shutdown) as the deadline passed
+                await self._timed_out(running, request_id)
             raise ProviderError(f"{name}: no answer within {timeout:g} s (timeout_s)", retryable=True)
         if slot.failure is not None:
             raise slot.failure
@@ -211,11 +214,15 @@ class ScriptProvider(Provider):
             if running.dead is None:  # else the reader found out first
                 await self._crashed(running, "closed its stdin")
 
-    async def _cancel(self, running: _Running, request_id: int) -> None:
-        """Tell the child a request timed out, so it may drop it; a late reply is ignored anyway."""
-        if running.dead is None:
-            with anyio.move_on_after(CANCEL_WAIT_S), contextlib.suppress(Exception):
-                await running.child.send(encode(cancel_message(request_id)))
+    async def _timed_out(self, running: _Running, request_id: int) -> None:
+        """Tell the child a request timed out, so it may drop it (a late reply is ignored anyway);
+        after `max_timeouts` in a row with no reply between them, the child is hung: restart it."""
+        running.timeouts += 1
+        if running.timeouts >= self._config.max_timeouts:
+            await self._crashed(running, f"answered none of {running.timeouts} requests in a row in time (hung)")
+            return
+        with anyio.move_on_after(CANCEL_WAIT_S), contextlib.suppress(Exception):
+            await running.child.send(encode(cancel_message(request_id)))
 
     async def _wait(self, running: _Running, slot: _Slot) -> None:
         """Wait for the slot's reply, pumping the child's output whenever nobody else is."""
@@ -318,6 +325,7 @@ class ScriptProvider(Provider):
                 running.hello = message
                 running.hello_seen.set()
         elif isinstance(message, Reply):
+            running.timeouts = 0
             slot = running.pending.get(message.id)
             if slot is not None and not slot.done:  # else a reply to a request that timed out
                 slot.reply = message
