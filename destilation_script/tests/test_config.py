@@ -64,9 +64,12 @@ def test_building_checks_the_program_exists_and_starts_nothing(context: PluginCo
     script.write_text("")
     make_provider(ScriptConfig(command=[sys.executable, str(script)]), context, INFO)
     make_provider(ScriptConfig(command=["./provider.py"], cwd=str(script.parent)), context, INFO)
-    with pytest.raises(PluginError, match=r"provider 'teacher': program 'no-such-program-x' not found \(command = "):
-        make_provider(ScriptConfig(command=["no-such-program-x"]), context, INFO)
-    with pytest.raises(PluginError, match=r"program '\./missing\.py' not found"):
+    with pytest.raises(PluginError) as caught:
+        make_provider(ScriptConfig(command=["no-such-program-x", "--token", "tok-123"]), context, INFO)
+    assert str(caught.value) == (
+        "provider 'teacher': program 'no-such-program-x' not found on the child's PATH (command[0])"
+    )
+    with pytest.raises(PluginError, match=r"program '\./missing\.py' not found in '.*' \(command\[0\]\)"):
         make_provider(ScriptConfig(command=["./missing.py"], cwd=str(tmp_path)), context, INFO)
     with pytest.raises(PluginError, match=r"cwd '.*nowhere' is not a directory"):
         make_provider(ScriptConfig(command=["python3"], cwd=str(tmp_path / "nowhere")), context, INFO)

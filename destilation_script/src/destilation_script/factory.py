@@ -32,12 +32,12 @@ def _check_program(name: str, config: ScriptConfig, env: Mapping[str, str]) -> N
     program, cwd = config.argv[0], Path(config.cwd) if config.cwd else Path.cwd()
     if config.cwd is not None and not cwd.is_dir():
         raise PluginError(f"provider '{name}': cwd {config.cwd!r} is not a directory")
+    # Only the program is named, never the arguments: they may carry a token.
     if os.sep in program:
-        found = (cwd / program).is_file()
-    else:
-        found = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
-    if not found:
-        raise PluginError(f"provider '{name}': program {program!r} not found (command = {list(config.argv)!r})")
+        if not (cwd / program).is_file():
+            raise PluginError(f"provider '{name}': program {program!r} not found in {str(cwd)!r} (command[0])")
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise PluginError(f"provider '{name}': program {program!r} not found on the child's PATH (command[0])")
 
 
 def make_provider(config: ScriptConfig, context: PluginContext, info: ProviderInfo) -> ScriptProvider:
