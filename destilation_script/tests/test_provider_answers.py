@@ -186,3 +186,21 @@ async def test_a_closed_provider_refuses_requests(build) -> None:
     with pytest.raises(ProviderError, match="closed") as caught:
         await provider.generate(ask("x"))
     assert caught.value.retryable is False
+
+
+async def test_a_result_without_a_cost_is_priced_from_the_configured_rates(build) -> None:
+    provider = build(
+        """
+        hello()
+        for message in requests():
+            cost = 0.5 if prompt(message) == "own" else None
+            result(message, usage={"prompt_tokens": 1000, "completion_tokens": 200}, cost=cost)
+        """,
+        prompt_usd_per_million=2.0,
+        completion_usd_per_million=10.0,
+    )
+    try:
+        assert (await provider.generate(ask("priced"))).cost == pytest.approx(0.004)
+        assert (await provider.generate(ask("own"))).cost == 0.5  # what the child reports wins
+    finally:
+        await provider.aclose()

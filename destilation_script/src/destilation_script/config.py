@@ -59,6 +59,14 @@ class ScriptConfig:
     stderr_lines_per_minute: int = attrs.field(default=60, validator=_positive)
     """stderr lines that become events per minute; the rest are counted in the next event."""
 
+    prompt_usd_per_million: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    completion_usd_per_million: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    """Prices of a million prompt and completion tokens, for results that report no `cost`."""
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.prompt_usd_per_million or self.completion_usd_per_million)
+
     @property
     def argv(self) -> tuple[str, ...]:
         return tuple(self.command)

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
-from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo, redact_text
+from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo, Usage, redact_text
 from destilation.domain import JSON
 from destilation_script.child import Child, StartError, spawn
 from destilation_script.config import ScriptConfig
@@ -205,7 +205,14 @@ class ScriptProvider(Provider):
         except ProtocolError as exc:
             raise ProviderError(f"{name}: malformed result: {exc}", retryable=True) from None
         state.crashes = 0
+        if answer.cost is None and self._config.priced:
+            answer = attrs.evolve(answer, cost=self._price(answer.usage))
         return answer
+
+    def _price(self, usage: Usage) -> float:
+        config = self._config
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        return (prompt * config.prompt_usd_per_million + completion * config.completion_usd_per_million) / 1e6
 
     async def _send(self, running: _Running, line: bytes) -> None:
         try:
