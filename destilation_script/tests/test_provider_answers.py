@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import anyio
 import attrs
@@ -126,7 +127,7 @@ async def test_capabilities_the_job_declares_win_over_the_handshake(build) -> No
     provider = build("hello()\nfor m in requests(): result(m)\n", capabilities=frozenset({"reasoning"}))
     try:
         assert provider.info().capabilities == {"reasoning"}
-        assert (await provider.generate(ask("x"))).text == "x"
+        assert await provider.probe(ask("x")) == "test-child (protocol 1) answered as m1"
         assert provider.info().capabilities == {"reasoning"}
     finally:
         await provider.aclose()
@@ -144,6 +145,7 @@ async def test_models_fall_back_to_the_configured_model_when_the_child_names_non
     provider = build("send({'type': 'hello', 'protocol': 1})\nfor m in requests(): result(m)\n", model="mine")
     try:
         assert await provider.models() == ["mine"]
+        assert await provider.probe(ask("x")) == f"{sys.executable} (protocol 1) answered as mine"
     finally:
         await provider.aclose()
     nameless = build("send({'type': 'hello', 'protocol': 1})\nfor m in requests(): result(m)\n", model="")

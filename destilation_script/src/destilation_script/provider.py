@@ -149,6 +149,12 @@ class ScriptProvider(Provider):
             "script": self._hello.name if self._hello else "",
         }
 
+    async def probe(self, request: GenerationRequest) -> str:
+        generation = await self.generate(request)
+        assert self._hello is not None  # an answer means a handshake
+        who = self._hello.name or self._config.argv[0]
+        return f"{who} (protocol {self._hello.protocol}) answered as {generation.model}"
+
     async def generate(self, request: GenerationRequest) -> Generation:
         state = self._local()
         if state.in_flight is None:
