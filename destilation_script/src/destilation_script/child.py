@@ -78,12 +78,19 @@ class Child:
         return await self.kill()
 
     async def kill(self) -> int | None:
-        """SIGKILL the whole group (helpers the child started included) and reap the child."""
+        """SIGKILL the whole group (helpers the child started included) and reap the child.
+
+        The pipes stay open: what the child wrote before it died can still be read (`close`).
+        """
         with anyio.CancelScope(shield=True):
             self._signal_group(signal.SIGKILL)
             await self.process.wait()
+        return self.process.returncode
+
+    async def close(self) -> None:
+        """Close the pipes once nothing more is to be read from them."""
+        with anyio.CancelScope(shield=True):
             for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
                 if stream is not None:
                     with contextlib.suppress(OSError, anyio.BrokenResourceError):
                         await stream.aclose()
-        return self.process.returncode

@@ -172,6 +172,7 @@ class ScriptProvider(Provider):
             running.dead = "was shut down"
             code = await running.child.stop(self._config.shutdown_grace_s)
             self._fail_pending(running, ProviderError(f"{self._info.name}: the provider was closed", retryable=True))
+            await self._finish(running)
             self._notices.say("script_stopped", f"{self._info.name}: the program stopped (exit code {code})", "info")
 
     # --- one request ---------------------------------------------------------------------------
@@ -245,11 +246,9 @@ class ScriptProvider(Provider):
                 if not slot.done:  # woken to take the pump over
                     slot.event = anyio.Event()
                 continue
-            running.pumping = True
             try:
                 await self._pump(running, slot.event)
             finally:
-                running.pumping = False
                 waiting = next((s for s in running.pending.values() if not s.done and s is not slot), None)
                 if waiting is not None:
                     waiting.event.set()
@@ -264,17 +263,38 @@ class ScriptProvider(Provider):
         """
         stderr_ended = anyio.Event()
         readers = [anyio.CancelScope() for _ in range(4)]
+        running.pumping = True
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_within, readers[0], self._read_stdout(running))
+                group.start_soon(_within, readers[1], self._read_stderr(running, stderr_ended))
+                if limit_s is not None:
+                    group.start_soon(_within, readers[2], _set_after(limit_s, until))
+                await until.wait()
+                if running.dead is not None:  # its last words on stderr explain why: let them in
+                    group.start_soon(_within, readers[3], _set_after(STDERR_DRAIN_S, stderr_ended))
+                    await stderr_ended.wait()
+                for scope in readers:
+                    scope.cancel()
+        finally:
+            running.pumping = False
+        if running.dead is not None:
+            await running.child.close()
+
+    async def _finish(self, running: _Running) -> None:
+        """After the child died: read its last stderr lines and close its pipes, unless a pump is
+        reading them, which does the same when it ends."""
+        if running.pumping:
+            return
+        stderr_ended = anyio.Event()
+        readers = [anyio.CancelScope(), anyio.CancelScope()]
         async with anyio.create_task_group() as group:
-            group.start_soon(_within, readers[0], self._read_stdout(running))
-            group.start_soon(_within, readers[1], self._read_stderr(running, stderr_ended))
-            if limit_s is not None:
-                group.start_soon(_within, readers[2], _set_after(limit_s, until))
-            await until.wait()
-            if running.dead is not None:  # its last words on stderr explain why: let them in
-                group.start_soon(_within, readers[3], _set_after(STDERR_DRAIN_S, stderr_ended))
-                await stderr_ended.wait()
+            group.start_soon(_within, readers[0], self._read_stderr(running, stderr_ended))
+            group.start_soon(_within, readers[1], _set_after(STDERR_DRAIN_S, stderr_ended))
+            await stderr_ended.wait()
             for scope in readers:
                 scope.cancel()
+        await running.child.close()
 
     async def _read_stdout(self, running: _Running) -> None:
         stream = running.child.process.stdout
@@ -361,6 +381,7 @@ class ScriptProvider(Provider):
         if running.hello is not None:
             self._notices.say("script_crashed", f"{self._info.name}: {detail}; it will be restarted")
         self._fail_pending(running, ProviderError(f"{self._info.name}: {detail}", retryable=True))
+        await self._finish(running)
 
     def _fail_pending(self, running: _Running, error: ProviderError) -> None:
         for slot in running.pending.values():
@@ -417,11 +438,13 @@ class ScriptProvider(Provider):
             if running.dead is None:
                 running.dead = f"sent no hello within {config.startup_timeout_s:g} s (startup_timeout_s)"
                 await child.kill()
+                await child.close()
             tail = f"; stderr: {redact_text(running.tail[-1])}" if running.tail else ""
             raise _StartFailed(f"the program {running.dead} before the handshake{tail}")
         if hello.protocol != PROTOCOL_VERSION:
             running.dead = "speaks another protocol"
             await child.kill()
+            await child.close()
             raise self._give_up(
                 f"{name}: the program speaks protocol {hello.protocol}; this provider speaks {PROTOCOL_VERSION}"
             )
