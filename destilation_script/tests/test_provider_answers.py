@@ -206,3 +206,11 @@ async def test_a_result_without_a_cost_is_priced_from_the_configured_rates(build
         assert (await provider.generate(ask("own"))).cost == 0.5  # what the child reports wins
     finally:
         await provider.aclose()
+
+
+async def test_what_the_child_says_on_stderr_as_it_shuts_down_becomes_events(build, events) -> None:
+    provider = build("hello()\nfor m in requests(): result(m)\nprint('bye: stdin closed', file=sys.stderr)\n")
+    assert (await provider.generate(ask("x"))).text == "x"
+    await provider.aclose()
+    assert [e.message for e in events if e.kind == "script_stderr"] == ["t: bye: stdin closed"]
+    assert [e.kind for e in events][-1] == "script_stopped"
