@@ -51,6 +51,11 @@ STDERR_DRAIN_S = 1.0
 """After the child died, how long its last stderr lines may take to arrive."""
 
 
+def restart_delay(failures: int, base_s: float, cap_s: float) -> float:
+    """The wait before the next start after `failures` in a row: base, doubled each time, capped."""
+    return float(min(cap_s, base_s * 2.0 ** min(failures - 1, 64)))  # past 2**64 the cap has long won
+
+
 async def _within(scope: anyio.CancelScope, work: Coroutine[Any, Any, None]) -> None:
     with scope:
         await work
@@ -421,8 +426,7 @@ class ScriptProvider(Provider):
                     await anyio.sleep(self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
-        config = self._config
-        return float(min(config.max_restart_backoff_s, config.restart_backoff_s * 2 ** (failures - 1)))
+        return restart_delay(failures, self._config.restart_backoff_s, self._config.max_restart_backoff_s)
 
     async def _start(self) -> _Running:
         name, config = self._info.name, self._config
