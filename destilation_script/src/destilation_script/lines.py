@@ -19,14 +19,15 @@ class StdoutLines:
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer
+        scanned = len(buffer)  # the buffer holds no newline: search only what is new
         buffer += data
         lines: list[bytes] = []
         start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
+        while (end := buffer.find(b"\n", scanned)) >= 0:
             if end - start > self._cap:
                 raise LineTooLong
             lines.append(bytes(buffer[start:end]).rstrip(b"\r"))
-            start = end + 1
+            start = scanned = end + 1
         del buffer[:start]
         if len(buffer) > self._cap:
             raise LineTooLong
