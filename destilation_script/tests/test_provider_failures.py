@@ -8,7 +8,7 @@ import anyio
 import pytest
 from script_helpers import alive, ask
 
-from destilation import PluginContext, ProviderError, ProviderInfo
+from destilation import PluginContext, ProviderError, ProviderInfo, Secret
 from destilation_script.config import ScriptConfig
 from destilation_script.factory import make_provider
 
@@ -203,8 +203,6 @@ async def test_a_line_over_the_cap_restarts_the_child_and_fails_the_request_retr
 
 
 async def test_stderr_lines_become_redacted_events_cut_to_size(build, events) -> None:
-    from destilation import Secret
-
     provider = build(
         """
         print("warming up with key " + os.environ["KEY"], file=sys.stderr, flush=True)
