@@ -52,9 +52,9 @@ def test_numbers_must_be_positive_and_env_values_are_secrets() -> None:
 
 
 def test_the_child_environment_is_a_minimal_base_plus_env() -> None:
-    config = ScriptConfig(command=["x"], env={"KEY": Secret("k-1"), "PATH": Secret("/opt/bin")})
+    config = ScriptConfig(command=["x"], env={"KEY": Secret("k-1"), "PATH": Secret("/srv/tools/bin")})
     parent = {"PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "AWS_SECRET_ACCESS_KEY": "no"}
-    assert child_env(config, parent) == {"PATH": "/opt/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "KEY": "k-1"}
+    assert child_env(config, parent) == {"PATH": "/srv/tools/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "KEY": "k-1"}
     assert child_env(ScriptConfig(command=["x"]), {"HOME": "/h"}) == {"HOME": "/h"}
 
 
