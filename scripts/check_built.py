@@ -31,6 +31,7 @@ FIRST_PARTY = {
     "destilation-tui": "destilation_tui",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
+    "destilation-script": "destilation_script",
 }
 EXAMPLES = {"destilation-wordcount": "destilation_wordcount"}
 

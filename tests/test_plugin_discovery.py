@@ -14,6 +14,7 @@ EXPECTED = {
     "tui": "destilation-tui",
     "openrouter": "destilation-openrouter",
     "ollama": "destilation-ollama",
+    "script": "destilation-script",
 }
 
 

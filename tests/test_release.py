@@ -44,6 +44,7 @@ FIRST_PARTY_FOLDERS = {
     "destilation-tui": "plugins/destilation_tui",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
+    "destilation-script": "destilation_script",
 }
 
 
