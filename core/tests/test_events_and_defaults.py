@@ -23,6 +23,16 @@ def test_bus_fans_out_stamps_and_keeps_non_progress_events() -> None:
     assert bus.drain() == []
 
 
+def test_an_event_without_a_job_gets_the_bus_job_and_keeps_its_own_time() -> None:
+    """A provider knows no job: the bus of the job it serves names it, so `destiler logs JOB` shows it."""
+    bus = EventBus("docs")
+    bus.emit(Event("script_stderr", "", "hello", at=5.0))
+    bus.emit(Event("job_started", "other"))
+    first, second = bus.drain()
+    assert (first.job, first.at) == ("docs", 5.0)
+    assert second.job == "other"
+
+
 def test_a_failing_subscriber_is_dropped_with_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
     bus = EventBus()
     calls: list[str] = []

@@ -140,7 +140,7 @@ class App:
     def prepare(self, spec: JobSpec, source: str) -> Prepared:
         """Wire the job and build its providers: every config mistake surfaces here, before the store."""
         registry = self.registry
-        bus = EventBus()
+        bus = EventBus(spec.name)
         context = self.context(bus)
         wiring = self._wire(spec, source, context)
         for reg in registry.table("subscribers").values():

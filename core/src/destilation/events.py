@@ -23,7 +23,9 @@ Subscriber = Callable[[Event], None]
 class EventBus:
     """Fan-out of events to subscribers; `emit` is synchronous and cheap."""
 
-    def __init__(self) -> None:
+    def __init__(self, job: str = "") -> None:
+        self.job = job
+        """The job this bus serves: an event emitted without one (a provider knows no job) gets it."""
         self._subscribers: list[tuple[str, Subscriber]] = []
         self.pending: list[Event] = []
         """Events not yet written to the store; the engine drains this periodically."""
@@ -32,8 +34,8 @@ class EventBus:
         self._subscribers.append((name, subscriber))
 
     def emit(self, event: Event) -> None:
-        if not event.at:
-            event = attrs.evolve(event, at=time.time())
+        if not event.at or not event.job:
+            event = attrs.evolve(event, at=event.at or time.time(), job=event.job or self.job)
         if event.kind != "progress":  # progress carries only counters: nothing to redact
             event = attrs.evolve(event, message=redact_text(event.message), data=redact_value(event.data))
             self.pending.append(event)
