@@ -4,7 +4,11 @@ It answers `POST /chat/completions` (also under `/v1` and `/api/v1`) in OpenAI/O
 after a configurable latency, with content that fits the request's `response_format` JSON schema
 and is made of the words of the last user message, so different prompts give different samples.
 It can fail every Nth request (503 or 429 with `Retry-After: 0`) and send non-JSON content every
-Nth. It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
+Nth. `refuse` names response formats it answers with an error (as llama-cpp-python answers 500 to
+`json_schema`); a schema stated as the last line of the system prompt is followed too, as a
+model asked in the prompt would. It also answers OpenRouter's `GET /key`.
+
+It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
 asyncio protocol: benchmarks run it on the same cores as the pipeline they measure, so it must
 cost far less than what it serves (aiohttp's web stack spent half its CPU).
 
@@ -104,6 +108,27 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
+def _format_schema(fmt: dict[str, Any]) -> Any:
+    """The schema of a response format: under `json_schema`, or beside `json_object` (llama-cpp-python)."""
+    if fmt.get("type") == "json_object":
+        return fmt.get("schema")
+    inner = fmt.get("json_schema")
+    return inner.get("schema") if isinstance(inner, dict) else None
+
+
+def _prompt_schema(messages: list[Any]) -> Any:
+    """A schema stated as the last line of the system prompt, which a model asked in the prompt follows."""
+    first = messages[0] if messages else None
+    if not isinstance(first, dict) or first.get("role") != "system" or not isinstance(first.get("content"), str):
+        return None
+    last = first["content"].rsplit("\n", 1)[-1]
+    try:
+        schema = json.loads(last) if last.startswith("{") else None
+    except ValueError:
+        return None
+    return schema if isinstance(schema, dict) and ("type" in schema or "properties" in schema) else None
+
+
 Answer = tuple[int, str, dict[str, str]]
 """Status, JSON body and extra headers of one response."""
 
@@ -123,7 +148,20 @@ class FakeOpenAI:
         fail_status: int = 503,
         garbage_every: int = 0,
         model: str = DEFAULT_MODEL,
+        refuse: Sequence[str] = (),
+        refuse_status: int = 500,
+        refuse_message: str = "Internal Server Error",
+        prices: tuple[str, str] | None = None,
     ) -> None:
+        self.refuse = frozenset(refuse)
+        """Response format types ("json_schema", "json_object") answered with `refuse_status`."""
+        self.refuse_status = refuse_status
+        self.refuse_message = refuse_message
+        self.prices = prices
+        """USD per prompt and completion token in `/models`; set, answers carry no `usage.cost` (as a
+        server that reports none)."""
+        self.formats: list[str] = []
+        """The response format type of each chat request ("" without one), in order."""
         self.latency_s = latency_ms / 1000.0
         self.fail_every = fail_every
         self.fail_status = fail_status
@@ -145,11 +183,26 @@ class FakeOpenAI:
                 return self.chat(headers, raw) if method == "POST" else (_error(405, "use POST"), 0.0)
             if path == f"{prefix}/models":
                 return (self.models() if method == "GET" else _error(405, "use GET")), 0.0
+            if path == f"{prefix}/key":
+                return self.key(headers), 0.0
         return _error(404, f"no route for {path}"), 0.0
 
     def models(self) -> Answer:
-        data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "fake"}]}
-        return 200, json.dumps(data), {}
+        entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": "fake"}
+        if self.prices is not None:  # OpenRouter's shape
+            entry.update(
+                name="Fake Model",
+                context_length=8192,
+                pricing={"prompt": self.prices[0], "completion": self.prices[1]},
+                supported_parameters=["max_tokens", "response_format", "tools", "reasoning"],
+            )
+        return 200, json.dumps({"object": "list", "data": [entry]}), {}
+
+    def key(self, headers: CIMultiDict[str]) -> Answer:
+        if not headers.get("Authorization", "").startswith("Bearer "):
+            return _error(401, "No auth credentials found")
+        data = {"label": "sk-or-v1-abc...xyz", "limit": 10, "usage": 2.5, "limit_remaining": 7.5, "is_free_tier": False}
+        return 200, json.dumps({"data": data}), {}
 
     def chat(self, headers: CIMultiDict[str], raw: bytes) -> tuple[Answer, float]:
         self.requests += 1
@@ -162,6 +215,11 @@ class FakeOpenAI:
             return _error(400, "'messages' must be a list"), 0.0
         self.last_body = body
         self.last_headers = headers
+        fmt = body.get("response_format")
+        kind = str(fmt.get("type", "")) if isinstance(fmt, dict) else ""
+        self.formats.append(kind)
+        if kind in self.refuse:
+            return _error(self.refuse_status, self.refuse_message), 0.0
         if self.fail_every and number % self.fail_every == 0:
             return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"}), self.latency_s
         return (200, self.completion(body, number), {}), self.latency_s
@@ -172,7 +230,7 @@ class FakeOpenAI:
         # Like a sampling model, answers differ per request seed (or per request without one).
         words = Words(prompt, first=str(body.get("seed", number)))
         fmt = body.get("response_format")
-        schema = fmt.get("json_schema", {}).get("schema") if isinstance(fmt, dict) else None
+        schema = _format_schema(fmt) if isinstance(fmt, dict) else _prompt_schema(body["messages"])
         if self.garbage_every and number % self.garbage_every == 0:
             content = "Sure! Here is the answer you wanted: {not json"
         elif schema is not None:
@@ -203,6 +261,8 @@ class FakeOpenAI:
                 "cost": (prompt_tokens + completion_tokens) * 1e-6,
             },
         }
+        if self.prices is not None:
+            del answer["usage"]["cost"]
         return json.dumps(answer)
 
 

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import httpx
 
-from destilation import Generation, GenerationRequest, Provider, ProviderError, ProviderInfo, redact_text
+from destilation import (
+    Event,
+    Generation,
+    GenerationRequest,
+    Provider,
+    ProviderError,
+    ProviderInfo,
+    redact_text,
+)
 from destilation.http import HttpClient, RawResponse
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
+from destilation_openrouter.pricing import Pricing
+from destilation_openrouter.structured import StructuredOutput
 from destilation_openrouter.wire import build_body
 
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "tools", "reasoning"})
@@ -52,16 +63,24 @@ class OpenRouterProvider(Provider):
         *,
         openrouter: bool,
         secret: str | None = None,
+        emit: Callable[[Event], None] | None = None,
+        job: str = "",
+        structured_output: str | None = None,
     ) -> None:
         self._config = config
         self._info = info if info.capabilities else attrs.evolve(info, capabilities=DEFAULT_CAPABILITIES)
         self._client = client
         self._openrouter = openrouter
         self._redact = _redactor(secret)
+        self._emit = emit
+        self._job = job
+        self.structured = StructuredOutput(structured_output or config.structured_output, self._settled)
         # Absolute URLs made once: httpx re-parses a relative URL against base_url on every request.
         base = config.base_url.rstrip("/")
         self._chat_url = httpx.URL(f"{base}/chat/completions")
         self._models_url = httpx.URL(f"{base}/models")
+        self.pricing = Pricing(self._models_url, self._call) if openrouter else None
+        """OpenRouter's price list, read once when an answer reports no cost."""
 
     def info(self) -> ProviderInfo:
         return self._info
@@ -74,14 +93,40 @@ class OpenRouterProvider(Provider):
             raise self._redact(exc) from None
 
     async def generate(self, request: GenerationRequest) -> Generation:
+        if request.response_schema is None:
+            return await self._send(request, "")
+        return await self.structured.generate(request, self._send)
+
+    async def probe(self, request: GenerationRequest) -> str:
+        """One request with a schema: runs the structured output discovery and names the mode it found."""
+        generation = await self.generate(request)
+        return f"structured output: {self.structured.mode}, answered as {generation.model}"
+
+    def health_details(self) -> dict[str, Any]:
+        return dict(self.structured.details())
+
+    async def _send(self, request: GenerationRequest, mode: str) -> Generation:
         model = request.model or self._info.model
-        body = build_body(request, model, self._config, openrouter=self._openrouter)
+        body = build_body(request, model, self._config, openrouter=self._openrouter, mode=mode)
         started = time.monotonic()
         raw = await self._call("POST", self._chat_url, body)
         try:
-            return parse_generation(raw, provider=self._info.name, model=model, latency_s=time.monotonic() - started)
+            generation = parse_generation(
+                raw, provider=self._info.name, model=model, latency_s=time.monotonic() - started
+            )
         except ProviderError as exc:
             raise self._redact(exc) from None
+        if generation.cost is None and self.pricing is not None:
+            generation = attrs.evolve(generation, cost=await self.pricing.cost(generation.model, generation.usage))
+        return generation
+
+    def _settled(self, mode: str, refused: list[str]) -> None:
+        name = self._info.name
+        why = f" ({'; '.join(refused)})" if refused else ""
+        if self._emit is not None:
+            message = f"provider {name}: structured output settled on {mode}{why}"
+            data: dict[str, Any] = {"mode": mode, "refused": list(refused)}
+            self._emit(Event("structured_output", self._job, message, provider=name, data=data))
 
     async def aclose(self) -> None:
         await self._client.aclose()
