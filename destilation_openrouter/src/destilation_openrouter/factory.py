@@ -73,13 +73,16 @@ def make_provider(config: OpenRouterConfig, context: PluginContext, info: Provid
     # The provider puts one overall deadline of timeout_s on each call; httpx's own per-phase
     # timeouts sit a little later as a backstop, so a stalled server always reads the same way.
     client = context.http_client(base_url=config.base_url.rstrip("/"), timeout=config.timeout_s + 1.0, headers=headers)
+    # Kind `openrouter` speaks OpenRouter's dialect (provider preferences, the price list) wherever
+    # its base_url points, a proxy or a test server; kind `openai` does on OpenRouter's own host.
+    dialect = openrouter or info.kind == "openrouter"
     # A response format set through extra_body is the user's choice: nothing to discover.
     fixed = "extra_body" if "response_format" in config.extra_body else None
     provider = OpenRouterProvider(
         config,
         info,
         client,
-        openrouter=openrouter,
+        openrouter=dialect,
         secret=secret,
         emit=context.emit,
         job=context.job,
