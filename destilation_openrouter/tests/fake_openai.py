@@ -160,6 +160,8 @@ class FakeOpenAI:
         self.prices = prices
         """USD per prompt and completion token in `/models`; set, answers carry no `usage.cost` (as a
         server that reports none)."""
+        self.model_lists = 0
+        """How many times `/models` was asked."""
         self.formats: list[str] = []
         """The response format type of each chat request ("" without one), in order."""
         self.latency_s = latency_ms / 1000.0
@@ -188,6 +190,7 @@ class FakeOpenAI:
         return _error(404, f"no route for {path}"), 0.0
 
     def models(self) -> Answer:
+        self.model_lists += 1
         entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": "fake"}
         if self.prices is not None:  # OpenRouter's shape
             entry.update(

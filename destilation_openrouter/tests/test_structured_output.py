@@ -10,13 +10,11 @@ from typing import Any
 import anyio
 import pytest
 from fake_openai import FakeOpenAI, start_fake_openai
+from job_helpers import kit_app
 
-import destilation_openrouter.plugin
 from destilation import Event, GenerationRequest, Message, PluginContext, PluginError, ProviderError, ProviderInfo
-from destilation.app import App
-from destilation.config import JobSpec, Settings, structure
+from destilation.config import JobSpec, structure
 from destilation.http import make_http_client
-from destilation.plugins import make_plugin_manager
 from destilation.testing import TestingKit, job_table
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.factory import make_provider
@@ -261,15 +259,10 @@ def test_which_errors_may_be_refusals() -> None:
 # --- whole jobs --------------------------------------------------------------------------------
 
 
-def _app(tmp_path: Path, kit: TestingKit) -> App:
-    pm = make_plugin_manager(load=False, extra=[kit, destilation_openrouter.plugin])
-    return App(pm, Settings(data_dir=str(tmp_path)), "memory://", str(tmp_path))
-
-
 async def run_job(tmp_path: Path, base_url: str, count: int = 6) -> tuple[Any, OpenRouterProvider, list[Event]]:
     """A job on the testing kit against one `openai` provider, one attempt per task."""
     kit = TestingKit()
-    app = _app(tmp_path, kit)
+    app = kit_app(tmp_path, kit)
     provider_table = {"kind": "openai", "model": "fake/model", "base_url": base_url, "concurrency": 4}
     table = job_table(count=count, max_attempts=1)
     table["providers"] = {"teacher": provider_table}
