@@ -28,13 +28,16 @@ START_TIMEOUT_S = 600.0
 """The first start may install the server and the model (about 130 MB)."""
 
 
-def _free_port() -> int:
+# Nothing here runs unless DESTILATION_REAL_MODEL_SERVE is set, hence the coverage pragmas.
+
+
+def _free_port() -> int:  # pragma: no cover - real model only
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(process: subprocess.Popen[str], found: list[str]) -> None:
+def _wait_ready(process: subprocess.Popen[str], found: list[str]) -> None:  # pragma: no cover - real model only
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("ready "):
@@ -47,6 +50,11 @@ def real_model() -> Iterator[str]:
     serve = os.environ.get(SERVE_ENV)
     if not serve:
         pytest.skip(f"{SERVE_ENV} is not set: no real model to run against")
+    yield from _serve(serve)  # pragma: no cover - real model only
+
+
+def _serve(serve: str) -> Iterator[str]:  # pragma: no cover - real model only
+    """Start the serve script on a free port; its base URL once it is ready, or a visible skip."""
     try:
         process = subprocess.Popen(
             [serve, str(_free_port())], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -67,7 +75,9 @@ def real_model() -> Iterator[str]:
 
 
 @pytest.mark.anyio
-async def test_a_small_job_against_a_real_model_delivers_its_count(real_model: str, tmp_path: Path) -> None:
+async def test_a_small_job_against_a_real_model_delivers_its_count(  # pragma: no cover - real model only
+    real_model: str, tmp_path: Path
+) -> None:
     kit = TestingKit()
     app = kit_app(tmp_path, kit)
     table: dict[str, Any] = job_table(count=5, max_attempts=4)
