@@ -12,7 +12,16 @@ import pytest
 from fake_openai import FakeOpenAI, start_fake_openai
 from job_helpers import kit_app
 
-from destilation import Event, GenerationRequest, Message, PluginContext, PluginError, ProviderError, ProviderInfo
+from destilation import (
+    Event,
+    GenerationRequest,
+    Message,
+    PluginContext,
+    PluginError,
+    ProviderError,
+    ProviderInfo,
+    Secret,
+)
 from destilation.config import JobSpec, structure
 from destilation.http import make_http_client
 from destilation.testing import TestingKit, job_table
@@ -292,3 +301,17 @@ async def test_a_job_delivers_its_count_whatever_the_server_takes(
     settled = [e for e in events if e.kind == "structured_output"]
     assert [(e.provider, e.data["mode"]) for e in settled] == [("teacher", mode)]
     assert not [e for e in events if e.kind in ("provider_error", "task_rejected")]
+
+
+@pytest.mark.anyio
+async def test_the_key_never_reaches_the_event_or_the_health_details(make: Any, events: list[Event]) -> None:
+    key = "sk-or-v1-structured-secret-0123456789"
+    server = FakeOpenAI(refuse=["json_schema"], refuse_message=f"schema refused for key {key}")
+    with start_fake_openai(server) as base_url:
+        async with make(base_url, api_key=Secret(key)) as provider:
+            await provider.generate(REQUEST)
+            details = provider.health_details()
+    (event,) = events
+    assert event.data["mode"] == "json_object"
+    assert "schema refused for key" in event.message
+    assert key not in json.dumps([event.message, event.data, details])

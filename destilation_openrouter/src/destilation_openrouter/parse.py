@@ -184,8 +184,27 @@ def retry_after(header: str | None, now: float | None = None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def status_error(name: str, status: int, raw: bytes, retry_after_header: str | None) -> ProviderError:
-    """A non-2xx answer → ProviderError: retryable for overload and server faults, not for client faults."""
+def rate_limit_reset(header: str | None, now: float | None = None) -> float | None:
+    """Seconds until OpenRouter's `X-RateLimit-Reset` (epoch milliseconds), sent on its own 429s."""
+    if not header:
+        return None
+    try:
+        reset_ms = float(header)
+    except ValueError:
+        return None
+    if not math.isfinite(reset_ms):
+        return None
+    return max(0.0, reset_ms / 1000.0 - (time.time() if now is None else now))
+
+
+def status_error(
+    name: str, status: int, raw: bytes, retry_after_header: str | None, reset_header: str | None = None
+) -> ProviderError:
+    """A non-2xx answer → ProviderError: retryable for overload and server faults, not for client faults.
+
+    The wait comes from `Retry-After`, else (on a 429) `X-RateLimit-Reset`, else the error's
+    `availability.retry_after`; the call policy holds the provider back for it.
+    """
     detail = ""
     availability: Any = None
     try:
@@ -200,6 +219,8 @@ def status_error(name: str, status: int, raw: bytes, retry_after_header: str | N
         detail = excerpt(raw[:EXCERPT_CHARS].decode("utf-8", "replace"))
     retryable = status in RETRYABLE_STATUS or (status >= 500 and status not in (501, 505))
     wait = retry_after(retry_after_header)
+    if wait is None and status == 429:
+        wait = rate_limit_reset(reset_header)
     if isinstance(availability, dict):
         if isinstance(availability.get("retryable"), bool):
             retryable = availability["retryable"]

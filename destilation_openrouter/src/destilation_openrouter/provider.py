@@ -142,7 +142,8 @@ class OpenRouterProvider(Provider):
                 if 200 <= status < 300:
                     return await _read(response, cap, strict=True)
                 raw = await _read(response, ERROR_BODY_BYTES, strict=False)
-                error = status_error(name, status, raw, response.headers.get("retry-after"))
+                headers = response.headers
+                error = status_error(name, status, raw, headers.get("retry-after"), headers.get("x-ratelimit-reset"))
         except _TooLarge:
             raise ProviderError(
                 f"{name}: response larger than {cap} bytes (max_response_bytes)", retryable=True
