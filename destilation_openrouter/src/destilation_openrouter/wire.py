@@ -20,6 +20,8 @@ _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]")
 # ASCII escapes keep lone surrogates from user data encodable; NaN is not JSON.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _SPLICED = ("messages", "response_format")
+_FORMAT_MODES = ("json_schema", "json_object")
+"""The structured output modes that send a `response_format`."""
 _CACHE_SIZE = 256
 
 
@@ -80,13 +82,11 @@ def message_text(message: Message) -> str:
     return _messages.get((message.role, message.content), message_json(message))
 
 
-def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
-    """The `response_format` a mode sends: strict json_schema, json_object with the schema, or none."""
-    if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": schema_name(schema), "strict": True, "schema": schema}}
+def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The `response_format` of mode `json_schema` (strict) or `json_object` (with the schema beside it)."""
     if mode == "json_object":  # llama-cpp-python, and servers that read a schema beside json_object
         return {"type": "json_object", "schema": schema}
-    return None
+    return {"type": "json_schema", "json_schema": {"name": schema_name(schema), "strict": True, "schema": schema}}
 
 
 def schema_instruction(schema: dict[str, Any]) -> str:
@@ -144,21 +144,19 @@ def build_body(
         body["max_tokens"] = max_tokens
     if request.seed is not None:
         body["seed"] = request.seed
-    constrained = False
-    fmt = None
     messages = request.messages
     schema = request.response_schema
-    if schema is not None:
-        fmt = response_format(schema, mode)
-        constrained = fmt is not None
-        if mode == "prompt":
-            messages = with_schema_in_prompt(messages, schema)
+    formatted = schema is not None and mode in _FORMAT_MODES
+    constrained = formatted
+    if schema is not None and mode == "prompt":
+        messages = with_schema_in_prompt(messages, schema)
     if request.tools:
         body["tools"] = [tool_json(t) for t in request.tools]
         if config.tool_choice is not None:
             body["tool_choice"] = _tool_choice(config.tool_choice)
         constrained = True
-    body.update(_reasoning(request, config, openrouter))
+    if request.reasoning or config.reasoning is not None:
+        body.update(_reasoning(request, config, openrouter))
     preferences = config.provider.body() if config.provider is not None else {}
     if openrouter and constrained:
         # Without this OpenRouter may route to an endpoint that silently ignores the schema or tools.
@@ -171,27 +169,24 @@ def build_body(
         else:
             body[key] = value
     try:
-        return _encode(body, messages, schema, fmt, mode).encode()
+        return _encode(body, messages, schema if formatted else None, mode).encode()
     except (TypeError, ValueError) as exc:
         raise ProviderError(f"cannot encode the request body: {exc}", retryable=False) from None
 
 
-def _encode(
-    body: dict[str, Any],
-    messages: tuple[Message, ...],
-    schema: Any,
-    fmt: dict[str, Any] | None,
-    mode: str,
-) -> str:
-    """`body` with the messages and response format spliced in, unless `extra_body` set those itself."""
+def _encode(body: dict[str, Any], messages: tuple[Message, ...], schema: Any, mode: str) -> str:
+    """`body` with the messages and response format spliced in, unless `extra_body` set those itself.
+
+    `schema` is None when no response format goes out.
+    """
     if any(key in body for key in _SPLICED):
         body.setdefault("messages", [message_json(m) for m in messages])
-        if fmt is not None:
-            body.setdefault("response_format", fmt)
+        if schema is not None:
+            body.setdefault("response_format", response_format(schema, mode))
         return _ENCODER.encode(body)
     parts = [_ENCODER.encode(body)[:-1], ',"messages":[', ",".join(message_text(m) for m in messages), "]"]
-    if fmt is not None:
-        parts += [',"response_format":', _formats.get((id(schema), mode), schema, fmt)]
+    if schema is not None:
+        parts += [',"response_format":', _formats.get((id(schema), mode), schema, mode)]
     parts.append("}")
     return "".join(parts)
 
@@ -217,5 +212,5 @@ class _BySchema:
         return text
 
 
-_formats = _BySchema(lambda _schema, fmt: _ENCODER.encode(fmt))
+_formats = _BySchema(lambda schema, mode: _ENCODER.encode(response_format(schema, mode)))
 _instructions = _BySchema(schema_instruction)
