@@ -25,6 +25,7 @@ def test_reasoning_options_go_out_as_openrouters_reasoning_object() -> None:
     assert body(reasoning={"effort": "high", "exclude": True})["reasoning"] == {"effort": "high", "exclude": True}
     assert body(reasoning={"max_tokens": 2000})["reasoning"] == {"max_tokens": 2000}
     assert "reasoning" not in body()
+    assert "reasoning" not in body(reasoning={})  # an empty table sends nothing
 
 
 def test_a_request_asking_for_reasoning_enables_it() -> None:
