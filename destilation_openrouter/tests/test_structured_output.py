@@ -11,6 +11,7 @@ import anyio
 import pytest
 from fake_openai import FakeOpenAI, start_fake_openai
 from job_helpers import kit_app
+from openrouter_helpers import json_reply, serve
 
 from destilation import (
     Event,
@@ -315,3 +316,13 @@ async def test_the_key_never_reaches_the_event_or_the_health_details(make: Any, 
     assert event.data["mode"] == "json_object"
     assert "schema refused for key" in event.message
     assert key not in json.dumps([event.message, event.data, details])
+
+
+@pytest.mark.anyio
+async def test_probe_says_when_the_answer_was_not_json(make: Any) -> None:
+    prose = {"model": "m", "choices": [{"message": {"content": "Sure! Here you go: ok"}, "finish_reason": "stop"}]}
+    async with serve(json_reply(prose)) as base_url, make(base_url) as provider:
+        said = await provider.probe(REQUEST)
+    assert (
+        said == "structured output: json_schema, answered as m (but the answer was not JSON: 'Sure! Here you go: ok')"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,7 +101,13 @@ class OpenRouterProvider(Provider):
     async def probe(self, request: GenerationRequest) -> str:
         """One request with a schema: runs the structured output discovery and names the mode it found."""
         generation = await self.generate(request)
-        return f"structured output: {self.structured.mode}, answered as {generation.model}"
+        said = f"structured output: {self.structured.mode or 'auto'}, answered as {generation.model}"
+        if request.response_schema is not None:
+            try:
+                json.loads(generation.text)
+            except ValueError:
+                said += f" (but the answer was not JSON: {excerpt(generation.text, 60)!r})"
+        return said
 
     def health_details(self) -> dict[str, Any]:
         return dict(self.structured.details())
