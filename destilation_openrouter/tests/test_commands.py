@@ -103,10 +103,19 @@ def test_odd_answers_are_one_line(monkeypatch: pytest.MonkeyPatch, openrouter: s
     assert why in result.output and len(result.output.splitlines()) == 1
 
 
-@pytest.mark.parametrize("base_url", ["http://127.0.0.1:9/api/v1", "nonsense://x"])
-def test_an_unreachable_openrouter_is_one_line_and_exit_1(base_url: str) -> None:
+def test_an_unreachable_openrouter_is_one_line_and_exit_1() -> None:
+    base_url = "http://127.0.0.1:9/api/v1"
     result = destiler("openrouter", "models", "--base-url", base_url, env={"OPENROUTER_API_KEY": KEY})
     assert result.exit_code == 1
     assert result.output.startswith(f"error: cannot reach {base_url}: ")
     assert len(result.output.splitlines()) == 1
     assert KEY not in result.output
+
+
+@pytest.mark.parametrize("base_url", ["http://[::1", "openrouter.ai/api/v1", "ftp://example.org", "http://"])
+def test_a_bad_base_url_is_one_line_and_exit_2(base_url: str) -> None:
+    result = destiler("openrouter", "models", env={"OPENROUTER_BASE_URL": base_url})
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: --base-url (or OPENROUTER_BASE_URL) must be an http:// or https:// URL with a host\n"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import httpx
 
-from destilation import DestilationError, ProviderError, redact_text
+from destilation import DestilationError, ProviderError, redact_text, redact_url
 from destilation_openrouter.config import OPENROUTER_BASE_URL
 from destilation_openrouter.parse import load_json, status_error
 
@@ -33,7 +33,18 @@ class Unreachable(DestilationError):
     exit_code = 1
 
 
+def _check_base_url(base_url: str) -> None:
+    # The URL itself is not repeated: a user may have put credentials into it.
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise DestilationError(f"--base-url (or {BASE_URL_ENV}) must be an http:// or https:// URL with a host")
+
+
 def _fetch(base_url: str, path: str, key: str | None) -> Any:
+    _check_base_url(base_url)
     headers = {"Accept": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -41,8 +52,9 @@ def _fetch(base_url: str, path: str, key: str | None) -> Any:
     url = f"{base_url.rstrip('/')}/{path}"
     try:
         response = httpx.get(url, headers=headers, timeout=TIMEOUT_S)
-    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a base URL httpx cannot use
-        raise Unreachable(redact_text(f"cannot reach {base_url}: {exc or type(exc).__name__}", secrets)) from None
+    except httpx.HTTPError as exc:
+        detail = str(exc) or type(exc).__name__
+        raise Unreachable(redact_text(f"cannot reach {redact_url(base_url)}: {detail}", secrets)) from None
     try:
         if response.status_code != 200:
             raise status_error("openrouter", response.status_code, response.content, None)
