@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 from destilation import ConfigError, GenerationRequest, Message, PluginError, ProviderInfo, ToolSpec
@@ -46,6 +47,13 @@ def test_reasoning_takes_effort_or_a_budget_not_both(context: Any) -> None:
     config = OpenRouterConfig(base_url="http://127.0.0.1:9/v1", reasoning=ReasoningConfig(effort="low", max_tokens=9))
     with pytest.raises(PluginError, match="effort or max_tokens, not both"):
         make_provider(config, context, ProviderInfo("t", "openai", "m"))
+    budget = OpenRouterConfig(
+        base_url="http://127.0.0.1:9/v1", max_tokens=1000, reasoning=ReasoningConfig(max_tokens=1000)
+    )
+    with pytest.raises(PluginError, match=r"reasoning.max_tokens \(1000\) must be below max_tokens \(1000\)"):
+        make_provider(budget, context, ProviderInfo("t", "openai", "m"))
+    room = attrs.evolve(budget, max_tokens=1500)
+    assert make_provider(room, context, ProviderInfo("t", "openai", "m")) is not None
 
 
 def test_provider_preferences_are_typed_and_sent_as_set() -> None:

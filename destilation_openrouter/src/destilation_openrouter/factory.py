@@ -45,8 +45,15 @@ def _check_options(name: str, config: OpenRouterConfig) -> None:
             f'("auto", "json_schema", "json_object" or "prompt"); write structured_output = "{was}" or leave it out'
         )
     reasoning = config.reasoning
-    if reasoning is not None and reasoning.effort is not None and reasoning.max_tokens is not None:
+    if reasoning is None or reasoning.max_tokens is None:
+        return
+    if reasoning.effort is not None:
         raise PluginError(f"provider '{name}': reasoning takes effort or max_tokens, not both")
+    if config.max_tokens is not None and reasoning.max_tokens >= config.max_tokens:
+        raise PluginError(
+            f"provider '{name}': reasoning.max_tokens ({reasoning.max_tokens}) must be below max_tokens "
+            f"({config.max_tokens}), or no token is left for the answer"
+        )
 
 
 def make_provider(config: OpenRouterConfig, context: PluginContext, info: ProviderInfo) -> OpenRouterProvider:
