@@ -6,7 +6,8 @@ and is made of the words of the last user message, so different prompts give dif
 It can fail every Nth request (503 or 429 with `Retry-After: 0`) and send non-JSON content every
 Nth. `refuse` names response formats it answers with an error (as llama-cpp-python answers 500 to
 `json_schema`); a schema stated as the last line of the system prompt is followed too, as a
-model asked in the prompt would. It also answers OpenRouter's `GET /key`.
+model asked in the prompt would. A request with `"stream": true` gets the answer as server-sent
+events, as OpenRouter streams it. It also answers OpenRouter's `GET /key`.
 
 It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
 asyncio protocol: benchmarks run it on the same cores as the pipeline they measure, so it must
@@ -129,6 +130,23 @@ def _prompt_schema(messages: list[Any]) -> Any:
     return schema if isinstance(schema, dict) and ("type" in schema or "properties" in schema) else None
 
 
+def as_event_stream(answer: dict[str, Any]) -> str:
+    """A chat completion as OpenRouter streams it: a keep-alive comment, deltas, usage, `[DONE]`."""
+    message = answer["choices"][0]["message"]
+    content = message["content"]
+    third = max(1, len(content) // 3)
+    base = {"id": answer["id"], "object": "chat.completion.chunk", "model": answer["model"]}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    if message.get("reasoning"):
+        deltas.append({"reasoning": message["reasoning"]})
+    deltas += [{"content": content[i : i + third]} for i in range(0, len(content), third)]
+    events = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append({**base, "choices": [], "usage": answer["usage"]})
+    lines = [": OPENROUTER PROCESSING", ""] + [f"data: {json.dumps(event)}\n" for event in events]
+    return "\n".join([*lines, "data: [DONE]", "", ""])
+
+
 Answer = tuple[int, str, dict[str, str]]
 """Status, JSON body and extra headers of one response."""
 
@@ -225,7 +243,10 @@ class FakeOpenAI:
             return _error(self.refuse_status, self.refuse_message), 0.0
         if self.fail_every and number % self.fail_every == 0:
             return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"}), self.latency_s
-        return (200, self.completion(body, number), {}), self.latency_s
+        text = self.completion(body, number)
+        if body.get("stream"):
+            return (200, as_event_stream(json.loads(text)), {"Content-Type": "text/event-stream"}), self.latency_s
+        return (200, text, {}), self.latency_s
 
     def completion(self, body: dict[str, Any], number: int) -> str:
         """The JSON text of one chat completion answering `body`."""
@@ -330,8 +351,10 @@ class _Connection(asyncio.Protocol):
             return
         status, text, extra = answer
         payload = text.encode()
-        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
-        head += [f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in extra.items()), "", ""]
+        kind = extra.get("Content-Type", "application/json")
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Content-Type: {kind}"]
+        head += [f"Content-Length: {len(payload)}"]
+        head += [*(f"{k}: {v}" for k, v in extra.items() if k != "Content-Type"), "", ""]
         self.transport.write("\r\n".join(head).encode("latin-1") + payload)
         if close:
             self.transport.close()

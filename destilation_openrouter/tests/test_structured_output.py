@@ -269,11 +269,13 @@ def test_which_errors_may_be_refusals() -> None:
 # --- whole jobs --------------------------------------------------------------------------------
 
 
-async def run_job(tmp_path: Path, base_url: str, count: int = 6) -> tuple[Any, OpenRouterProvider, list[Event]]:
+async def run_job(
+    tmp_path: Path, base_url: str, count: int = 6, **options: Any
+) -> tuple[Any, OpenRouterProvider, list[Event]]:
     """A job on the testing kit against one `openai` provider, one attempt per task."""
     kit = TestingKit()
     app = kit_app(tmp_path, kit)
-    provider_table = {"kind": "openai", "model": "fake/model", "base_url": base_url, "concurrency": 4}
+    provider_table = {"kind": "openai", "model": "fake/model", "base_url": base_url, "concurrency": 4, **options}
     table = job_table(count=count, max_attempts=1)
     table["providers"] = {"teacher": provider_table}
     spec = structure(table, JobSpec, source="job.toml")
@@ -287,15 +289,20 @@ async def run_job(tmp_path: Path, base_url: str, count: int = 6) -> tuple[Any, O
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("refuse", "mode"),
-    [((), "json_schema"), (("json_schema",), "json_object"), (("json_schema", "json_object"), "prompt")],
+    ("refuse", "mode", "stream"),
+    [
+        ((), "json_schema", False),
+        (("json_schema",), "json_object", False),
+        (("json_schema", "json_object"), "prompt", False),
+        (("json_schema",), "json_object", True),
+    ],
 )
 async def test_a_job_delivers_its_count_whatever_the_server_takes(
-    tmp_path: Path, refuse: tuple[str, ...], mode: str
+    tmp_path: Path, refuse: tuple[str, ...], mode: str, stream: bool
 ) -> None:
     server = FakeOpenAI(refuse=refuse)
     with start_fake_openai(server) as base_url:
-        outcome, provider, events = await run_job(tmp_path, base_url)
+        outcome, provider, events = await run_job(tmp_path, base_url, stream=stream)
     assert outcome.accepted == 6
     assert outcome.rejected == 0
     assert provider.health_details() == {"structured_output": mode}

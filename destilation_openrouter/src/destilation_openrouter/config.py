@@ -60,6 +60,8 @@ class OpenRouterConfig:
     timeout_s: float = 120.0
     temperature: float | None = None
     max_tokens: int | None = None
+    stream: bool = False
+    """Ask for the answer as server-sent events: a long (reasoning) answer keeps its connection busy."""
     structured_output: StructuredOutput = "auto"
     structured_outputs: bool | None = None
     """The old boolean; the factory refuses it with a hint towards `structured_output`."""

@@ -23,6 +23,7 @@ from destilation.http import HttpClient, RawResponse
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 from destilation_openrouter.pricing import Pricing
+from destilation_openrouter.stream import StreamAssembler
 from destilation_openrouter.structured import StructuredOutput
 from destilation_openrouter.wire import build_body
 
@@ -115,12 +116,16 @@ class OpenRouterProvider(Provider):
     async def _send(self, request: GenerationRequest, mode: str) -> Generation:
         model = request.model or self._info.model
         body = build_body(request, model, self._config, openrouter=self._openrouter, mode=mode)
+        stream = StreamAssembler(self._info.name, model) if self._config.stream else None
         started = time.monotonic()
-        raw = await self._call("POST", self._chat_url, body)
+        raw = await self._call("POST", self._chat_url, body, stream)
         try:
-            generation = parse_generation(
-                raw, provider=self._info.name, model=model, latency_s=time.monotonic() - started
-            )
+            if stream is not None and stream.streamed:
+                generation = stream.generation(time.monotonic() - started)
+            else:
+                generation = parse_generation(
+                    raw, provider=self._info.name, model=model, latency_s=time.monotonic() - started
+                )
         except ProviderError as exc:
             raise self._redact(exc) from None
         if generation.cost is None and self.pricing is not None:
@@ -138,8 +143,14 @@ class OpenRouterProvider(Provider):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _call(self, method: str, url: httpx.URL, body: bytes | None) -> bytes:
-        """One request under an overall deadline; returns the 2xx body or raises ProviderError."""
+    async def _call(
+        self, method: str, url: httpx.URL, body: bytes | None, stream: StreamAssembler | None = None
+    ) -> bytes:
+        """One request under an overall deadline; returns the 2xx body or raises ProviderError.
+
+        With `stream`, an event-stream answer is fed to it as it arrives and b"" is returned
+        (`stream.streamed` says so); a server that answered with plain JSON instead is read as usual.
+        """
         name = self._info.name
         cap = self._config.max_response_bytes
         try:
@@ -147,6 +158,9 @@ class OpenRouterProvider(Provider):
             async with self._client.stream_direct(method, url, content=body, deadline_s=deadline) as response:
                 status = response.status_code
                 if 200 <= status < 300:
+                    if stream is not None and response.headers.get("content-type", "").startswith("text/event-stream"):
+                        await _read_stream(response, cap, stream)
+                        return b""
                     return await _read(response, cap, strict=True)
                 raw = await _read(response, ERROR_BODY_BYTES, strict=False)
                 headers = response.headers
@@ -160,7 +174,20 @@ class OpenRouterProvider(Provider):
         except httpx.HTTPError as exc:
             detail = excerpt(str(exc)) or type(exc).__name__
             raise self._redact(ProviderError(f"{name}: request failed: {detail}", retryable=True)) from None
+        except ProviderError as exc:  # an error event in the stream
+            raise self._redact(exc) from None
         raise self._redact(error)
+
+
+async def _read_stream(response: RawResponse, cap: int, stream: StreamAssembler) -> None:
+    """Feed an event stream to `stream`, at most `cap` bytes of it."""
+    stream.streamed = True
+    size = 0
+    async for chunk in response.chunks():
+        size += len(chunk)
+        if size > cap:
+            raise _TooLarge
+        stream.feed(chunk)
 
 
 async def _read(response: RawResponse, cap: int, *, strict: bool) -> bytes:

@@ -144,6 +144,9 @@ def build_body(
         body["max_tokens"] = max_tokens
     if request.seed is not None:
         body["seed"] = request.seed
+    if config.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}  # OpenAI and vLLM send usage only when asked
     messages = request.messages
     schema = request.response_schema
     formatted = schema is not None and mode in _FORMAT_MODES
