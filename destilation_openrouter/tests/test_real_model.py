@@ -75,8 +75,9 @@ def _serve(serve: str) -> Iterator[str]:  # pragma: no cover - real model only
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True])
 async def test_a_small_job_against_a_real_model_delivers_its_count(  # pragma: no cover - real model only
-    real_model: str, tmp_path: Path
+    real_model: str, tmp_path: Path, stream: bool
 ) -> None:
     kit = TestingKit()
     app = kit_app(tmp_path, kit)
@@ -90,6 +91,7 @@ async def test_a_small_job_against_a_real_model_delivers_its_count(  # pragma: n
             "max_tokens": 200,
             "temperature": 0.8,
             "timeout_s": 300,
+            "stream": stream,
         }
     }
     spec = structure(table, JobSpec, source="job.toml")
@@ -102,4 +104,4 @@ async def test_a_small_job_against_a_real_model_delivers_its_count(  # pragma: n
     assert mode in ("json_schema", "json_object", "prompt")
     events = await kit.stores["memory://"].list_events("job")
     assert [e.data["mode"] for e in events if e.kind == "structured_output"] == [mode]
-    print(f"real model: {outcome.accepted}/5 accepted, {outcome.rejected} rejected, structured output: {mode}")
+    print(f"real model (stream={stream}): {outcome.accepted}/5 accepted, {outcome.rejected} rejected, mode {mode}")
