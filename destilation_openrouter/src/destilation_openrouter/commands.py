@@ -1,4 +1,7 @@
-"""`destiler openrouter models` and `destiler openrouter key`: what OpenRouter offers and what the key may spend."""
+"""`destiler openrouter models` and `destiler openrouter key`: what OpenRouter offers and what the key may spend.
+
+Every `destiler` command builds this group, so httpx is imported only when one of these runs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import os
 from typing import Any
 
 import click
-import httpx
 
 from destilation import DestilationError, ProviderError, redact_text, redact_url
 from destilation_openrouter.config import OPENROUTER_BASE_URL
@@ -34,6 +36,8 @@ class Unreachable(DestilationError):
 
 
 def _check_base_url(base_url: str) -> None:
+    import httpx
+
     # The URL itself is not repeated: a user may have put credentials into it.
     try:
         url = httpx.URL(base_url)
@@ -44,6 +48,8 @@ def _check_base_url(base_url: str) -> None:
 
 
 def _fetch(base_url: str, path: str, key: str | None) -> Any:
+    import httpx
+
     _check_base_url(base_url)
     headers = {"Accept": "application/json"}
     if key:
