@@ -333,3 +333,36 @@ async def test_probe_says_when_the_answer_was_not_json(make: Any) -> None:
     assert (
         said == "structured output: json_schema, answered as m (but the answer was not JSON: 'Sure! Here you go: ok')"
     )
+
+
+class FirstOverloaded(FakeOpenAI):
+    """429 to its first chat request only: the discovery that request ran ends unsettled."""
+
+    def chat(self, headers: Any, raw: bytes) -> Any:
+        if self.requests == 0:
+            self.requests += 1
+            self.formats.append("overloaded")
+            return (429, json.dumps({"error": {"message": "slow down"}}), {}), self.latency_s
+        return super().chat(headers, raw)
+
+
+@pytest.mark.anyio
+async def test_when_the_discovering_request_fails_a_waiting_one_takes_over(make: Any, events: list[Event]) -> None:
+    server = FirstOverloaded(refuse=["json_schema"], latency_ms=20)
+    outcomes: list[str] = []
+
+    async def one() -> None:
+        try:
+            answer_fits((await provider.generate(REQUEST)).text)
+            outcomes.append("ok")
+        except ProviderError as exc:
+            outcomes.append(f"error {exc.status}")
+
+    with start_fake_openai(server) as base_url:
+        async with make(base_url) as provider, anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(one)
+    assert sorted(outcomes) == ["error 429"] + ["ok"] * 5
+    # One discovery after the overload (refused, verified, json_object), then json_object for the rest.
+    assert server.formats == ["overloaded", "json_schema", "", "json_object"] + ["json_object"] * 4
+    assert [e.data["mode"] for e in events] == ["json_object"]

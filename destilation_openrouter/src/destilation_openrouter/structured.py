@@ -42,8 +42,10 @@ def names_the_format(error: ProviderError) -> bool:
 class StructuredOutput:
     """The mode of one provider object, shared by all its concurrent requests.
 
-    While `auto` has not settled, schema requests take turns under a lock, so concurrent first
-    requests do not each run their own discovery: one settles, the others follow in that mode.
+    While `auto` has not settled, one schema request runs the discovery and the others wait for
+    it (all woken at once), so concurrent first requests do not each run their own: one settles,
+    the others follow in that mode. If it ends unsettled (a fault of the moment), the next
+    request to wake takes over.
     """
 
     def __init__(self, configured: str, settled: Settled) -> None:
@@ -53,16 +55,23 @@ class StructuredOutput:
         """One line per mode `auto` dropped: the mode and the server's error."""
         self._next = 0
         self._settled = settled
-        self._lock = anyio.Lock()
+        self._discovering: anyio.Event | None = None
+        """Set while one request runs the discovery; the others wait on it."""
 
     def details(self) -> dict[str, str]:
         return {"structured_output": self.mode or "auto"}
 
     async def generate(self, request: GenerationRequest, send: Send) -> Generation:
-        if self.mode is None:
-            async with self._lock:
-                if self.mode is None:
-                    return await self._discover(request, send)
+        while self.mode is None:
+            if self._discovering is not None:
+                await self._discovering.wait()
+                continue
+            self._discovering = anyio.Event()
+            try:
+                return await self._discover(request, send)
+            finally:
+                done, self._discovering = self._discovering, None
+                done.set()
         return await send(request, self.mode)
 
     async def _discover(self, request: GenerationRequest, send: Send) -> Generation:
