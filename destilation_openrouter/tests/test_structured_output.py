@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -185,15 +186,27 @@ async def test_a_refusal_after_the_verification_falls_through_once_the_fault_cle
 
 @pytest.mark.anyio
 @parametrize_server(refuse=["json_schema"], latency_ms=20)
-async def test_concurrent_first_requests_run_one_discovery(served: Any, make: Any, events: list[Event]) -> None:
+async def test_concurrent_first_requests_share_one_discovery(served: Any, make: Any, events: list[Event]) -> None:
+    """The others follow in json_schema, are refused, wait for the one discovery and resend in its mode."""
     server, base_url = served
     async with make(base_url) as provider, anyio.create_task_group() as group:
         for _ in range(12):
             group.start_soon(provider.generate, REQUEST)
-    assert server.formats.count("json_schema") == 1
-    assert server.formats.count("") == 1
-    assert server.formats.count("json_object") == 12
+    assert Counter(server.formats) == {"json_schema": 12, "": 1, "json_object": 12}
     assert len(events) == 1
+
+
+@pytest.mark.anyio
+@parametrize_server(latency_ms=20)
+async def test_concurrent_first_requests_to_a_server_that_takes_json_schema_do_not_wait(
+    served: Any, make: Any, events: list[Event]
+) -> None:
+    server, base_url = served
+    async with make(base_url) as provider, anyio.create_task_group() as group:
+        for _ in range(12):
+            group.start_soon(provider.generate, REQUEST)
+    assert server.formats == ["json_schema"] * 12
+    assert [e.data for e in events] == [{"mode": "json_schema", "refused": []}]
 
 
 @pytest.mark.anyio
@@ -335,20 +348,23 @@ async def test_probe_says_when_the_answer_was_not_json(make: Any) -> None:
     )
 
 
-class FirstOverloaded(FakeOpenAI):
-    """429 to its first chat request only: the discovery that request ran ends unsettled."""
+class FirstFails(FakeOpenAI):
+    """Its first chat request gets `status` (and is recorded as "failed"), whatever its format."""
+
+    def __init__(self, status: int, **knobs: Any) -> None:
+        super().__init__(**knobs)
+        self.status = status
 
     def chat(self, headers: Any, raw: bytes) -> Any:
         if self.requests == 0:
             self.requests += 1
-            self.formats.append("overloaded")
-            return (429, json.dumps({"error": {"message": "slow down"}}), {}), self.latency_s
+            self.formats.append("failed")
+            return (self.status, json.dumps({"error": {"message": "not now"}}), {}), self.latency_s
         return super().chat(headers, raw)
 
 
-@pytest.mark.anyio
-async def test_when_the_discovering_request_fails_a_waiting_one_takes_over(make: Any, events: list[Event]) -> None:
-    server = FirstOverloaded(refuse=["json_schema"], latency_ms=20)
+async def generate_many(make: Any, server: FakeOpenAI, n: int) -> list[str]:
+    """`n` concurrent first requests; what each ended with, sorted."""
     outcomes: list[str] = []
 
     async def one() -> None:
@@ -360,9 +376,35 @@ async def test_when_the_discovering_request_fails_a_waiting_one_takes_over(make:
 
     with start_fake_openai(server) as base_url:
         async with make(base_url) as provider, anyio.create_task_group() as group:
-            for _ in range(6):
+            for _ in range(n):
                 group.start_soon(one)
-    assert sorted(outcomes) == ["error 429"] + ["ok"] * 5
-    # One discovery after the overload (refused, verified, json_object), then json_object for the rest.
-    assert server.formats == ["overloaded", "json_schema", "", "json_object"] + ["json_object"] * 4
+    return sorted(outcomes)
+
+
+@pytest.mark.anyio
+async def test_when_the_discovering_request_fails_a_waiting_one_takes_over(make: Any, events: list[Event]) -> None:
+    server = FirstFails(429, refuse=["json_schema"], latency_ms=20)
+    assert await generate_many(make, server, 6) == ["error 429"] + ["ok"] * 5
+    # The five that followed were refused; one of them ran the discovery again (json_schema,
+    # verified without a format, json_object) and the other four resent in json_object.
+    assert Counter(server.formats) == {"failed": 1, "json_schema": 6, "": 1, "json_object": 5}
     assert [e.data["mode"] for e in events] == ["json_object"]
+
+
+@pytest.mark.anyio
+async def test_a_passing_fault_is_not_taken_for_a_refusal_when_the_followers_got_through(
+    make: Any, events: list[Event]
+) -> None:
+    """The discovering request meets a 500 while the ones that followed in json_schema get answers."""
+    server = FirstFails(500, latency_ms=20)
+    assert await generate_many(make, server, 6) == ["ok"] * 6  # the first one answers after its verification
+    assert [e.data for e in events] == [{"mode": "json_schema", "refused": []}]
+    assert Counter(server.formats) == {"failed": 1, "json_schema": 5, "": 1}
+
+
+@pytest.mark.anyio
+async def test_followers_meeting_an_overload_raise_it_for_the_call_policy(make: Any, events: list[Event]) -> None:
+    server = FakeOpenAI(refuse=["json_schema"], refuse_status=429, latency_ms=20)
+    assert await generate_many(make, server, 4) == ["error 429"] * 4
+    assert server.formats == ["json_schema"] * 4
+    assert events == []

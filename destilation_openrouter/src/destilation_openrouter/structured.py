@@ -42,10 +42,11 @@ def names_the_format(error: ProviderError) -> bool:
 class StructuredOutput:
     """The mode of one provider object, shared by all its concurrent requests.
 
-    While `auto` has not settled, one schema request runs the discovery and the others wait for
-    it (all woken at once), so concurrent first requests do not each run their own: one settles,
-    the others follow in that mode. If it ends unsettled (a fault of the moment), the next
-    request to wake takes over.
+    While `auto` has not settled, one schema request runs the discovery. Concurrent ones do not
+    run their own: until a mode was refused they follow in the first mode (a server that takes
+    it, the common case, costs no wait at all); after a refusal, or when theirs looks like one,
+    they wait for the discovery (all woken at once) and send in the mode it settled on. If it
+    ends unsettled (a fault of the moment), the next request to wake takes over.
     """
 
     def __init__(self, configured: str, settled: Settled) -> None:
@@ -62,17 +63,37 @@ class StructuredOutput:
         return {"structured_output": self.mode or "auto"}
 
     async def generate(self, request: GenerationRequest, send: Send) -> Generation:
+        may_follow = True  # once, so a refused follower never sends in that mode again
         while self.mode is None:
-            if self._discovering is not None:
-                await self._discovering.wait()
-                continue
-            self._discovering = anyio.Event()
-            try:
-                return await self._discover(request, send)
-            finally:
-                done, self._discovering = self._discovering, None
-                done.set()
+            if self._discovering is None:
+                self._discovering = anyio.Event()
+                try:
+                    return await self._discover(request, send)
+                finally:
+                    done, self._discovering = self._discovering, None
+                    done.set()
+            discovering = self._discovering
+            if self._next == 0 and may_follow:
+                may_follow = False
+                answer = await self._follow(request, send, discovering)
+                if answer is not None:
+                    return answer
+            else:
+                await discovering.wait()
         return await send(request, self.mode)
+
+    async def _follow(self, request: GenerationRequest, send: Send, discovering: anyio.Event) -> Generation | None:
+        """Send in the first mode while the discovery runs; None when the answer may be a refusal."""
+        try:
+            answer = await send(request, MODES[0])
+        except ProviderError as exc:
+            if not could_be_refusal(exc):
+                raise
+            await discovering.wait()  # the discovery decides, then this request follows it
+            return None
+        if self.mode is None and self._next == 0:
+            self._settle(MODES[0])
+        return answer
 
     async def _discover(self, request: GenerationRequest, send: Send) -> Generation:
         verified: Generation | None = None
@@ -89,6 +110,8 @@ class StructuredOutput:
                         verified = await send(request, "prompt")
                     except ProviderError:
                         raise exc from None  # it fails without a response format too: not a refusal
+                if self.mode is not None:  # meanwhile a request that followed in this mode got through
+                    return verified if verified is not None else await send(request, self.mode)
                 self.refused.append(f"{mode}: {exc}")
                 self._next += 1
                 continue
@@ -98,5 +121,6 @@ class StructuredOutput:
         return verified if verified is not None else await send(request, "prompt")
 
     def _settle(self, mode: str) -> None:
-        self.mode = mode
-        self._settled(mode, list(self.refused))
+        if self.mode is None:
+            self.mode = mode
+            self._settled(mode, list(self.refused))
