@@ -4,7 +4,12 @@ It answers `POST /chat/completions` (also under `/v1` and `/api/v1`) in OpenAI/O
 after a configurable latency, with content that fits the request's `response_format` JSON schema
 and is made of the words of the last user message, so different prompts give different samples.
 It can fail every Nth request (503 or 429 with `Retry-After: 0`) and send non-JSON content every
-Nth. It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
+Nth. `refuse` names response formats it answers with an error (as llama-cpp-python answers 500 to
+`json_schema`); a schema stated as the last line of the system prompt is followed too, as a
+model asked in the prompt would. A request with `"stream": true` gets the answer as server-sent
+events, as OpenRouter streams it. It also answers OpenRouter's `GET /key`.
+
+It speaks just enough HTTP/1.1 for its clients (Content-Length bodies, keep-alive) on an
 asyncio protocol: benchmarks run it on the same cores as the pipeline they measure, so it must
 cost far less than what it serves (aiohttp's web stack spent half its CPU).
 
@@ -104,6 +109,44 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
+def _format_schema(fmt: dict[str, Any]) -> Any:
+    """The schema of a response format: under `json_schema`, or beside `json_object` (llama-cpp-python)."""
+    if fmt.get("type") == "json_object":
+        return fmt.get("schema")
+    inner = fmt.get("json_schema")
+    return inner.get("schema") if isinstance(inner, dict) else None
+
+
+def _prompt_schema(messages: list[Any]) -> Any:
+    """A schema stated as the last line of the system prompt, which a model asked in the prompt follows."""
+    first = messages[0] if messages else None
+    if not isinstance(first, dict) or first.get("role") != "system" or not isinstance(first.get("content"), str):
+        return None
+    last = first["content"].rsplit("\n", 1)[-1]
+    try:
+        schema = json.loads(last) if last.startswith("{") else None
+    except ValueError:
+        return None
+    return schema if isinstance(schema, dict) and ("type" in schema or "properties" in schema) else None
+
+
+def as_event_stream(answer: dict[str, Any]) -> str:
+    """A chat completion as OpenRouter streams it: a keep-alive comment, deltas, usage, `[DONE]`."""
+    message = answer["choices"][0]["message"]
+    content = message["content"]
+    third = max(1, len(content) // 3)
+    base = {"id": answer["id"], "object": "chat.completion.chunk", "model": answer["model"]}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    if message.get("reasoning"):
+        deltas.append({"reasoning": message["reasoning"]})
+    deltas += [{"content": content[i : i + third]} for i in range(0, len(content), third)]
+    events = [{**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append({**base, "choices": [], "usage": answer["usage"]})
+    lines = [": OPENROUTER PROCESSING", ""] + [f"data: {json.dumps(event)}\n" for event in events]
+    return "\n".join([*lines, "data: [DONE]", "", ""])
+
+
 Answer = tuple[int, str, dict[str, str]]
 """Status, JSON body and extra headers of one response."""
 
@@ -123,7 +166,22 @@ class FakeOpenAI:
         fail_status: int = 503,
         garbage_every: int = 0,
         model: str = DEFAULT_MODEL,
+        refuse: Sequence[str] = (),
+        refuse_status: int = 500,
+        refuse_message: str = "Internal Server Error",
+        prices: tuple[str, str] | None = None,
     ) -> None:
+        self.refuse = frozenset(refuse)
+        """Response format types ("json_schema", "json_object") answered with `refuse_status`."""
+        self.refuse_status = refuse_status
+        self.refuse_message = refuse_message
+        self.prices = prices
+        """USD per prompt and completion token in `/models`; set, answers carry no `usage.cost` (as a
+        server that reports none)."""
+        self.model_lists = 0
+        """How many times `/models` was asked."""
+        self.formats: list[str] = []
+        """The response format type of each chat request ("" without one), in order."""
         self.latency_s = latency_ms / 1000.0
         self.fail_every = fail_every
         self.fail_status = fail_status
@@ -145,11 +203,27 @@ class FakeOpenAI:
                 return self.chat(headers, raw) if method == "POST" else (_error(405, "use POST"), 0.0)
             if path == f"{prefix}/models":
                 return (self.models() if method == "GET" else _error(405, "use GET")), 0.0
+            if path == f"{prefix}/key":
+                return self.key(headers), 0.0
         return _error(404, f"no route for {path}"), 0.0
 
     def models(self) -> Answer:
-        data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "fake"}]}
-        return 200, json.dumps(data), {}
+        self.model_lists += 1
+        entry: dict[str, Any] = {"id": self.model, "object": "model", "owned_by": "fake"}
+        if self.prices is not None:  # OpenRouter's shape
+            entry.update(
+                name="Fake Model",
+                context_length=8192,
+                pricing={"prompt": self.prices[0], "completion": self.prices[1]},
+                supported_parameters=["max_tokens", "response_format", "tools", "reasoning"],
+            )
+        return 200, json.dumps({"object": "list", "data": [entry]}), {}
+
+    def key(self, headers: CIMultiDict[str]) -> Answer:
+        if not headers.get("Authorization", "").startswith("Bearer "):
+            return _error(401, "No auth credentials found")
+        data = {"label": "sk-or-v1-abc...xyz", "limit": 10, "usage": 2.5, "limit_remaining": 7.5, "is_free_tier": False}
+        return 200, json.dumps({"data": data}), {}
 
     def chat(self, headers: CIMultiDict[str], raw: bytes) -> tuple[Answer, float]:
         self.requests += 1
@@ -162,9 +236,17 @@ class FakeOpenAI:
             return _error(400, "'messages' must be a list"), 0.0
         self.last_body = body
         self.last_headers = headers
+        fmt = body.get("response_format")
+        kind = str(fmt.get("type", "")) if isinstance(fmt, dict) else ""
+        self.formats.append(kind)
+        if kind in self.refuse:
+            return _error(self.refuse_status, self.refuse_message), 0.0
         if self.fail_every and number % self.fail_every == 0:
             return _error(self.fail_status, "fake overload, try again", {"Retry-After": "0"}), self.latency_s
-        return (200, self.completion(body, number), {}), self.latency_s
+        text = self.completion(body, number)
+        if body.get("stream"):
+            return (200, as_event_stream(json.loads(text)), {"Content-Type": "text/event-stream"}), self.latency_s
+        return (200, text, {}), self.latency_s
 
     def completion(self, body: dict[str, Any], number: int) -> str:
         """The JSON text of one chat completion answering `body`."""
@@ -172,7 +254,7 @@ class FakeOpenAI:
         # Like a sampling model, answers differ per request seed (or per request without one).
         words = Words(prompt, first=str(body.get("seed", number)))
         fmt = body.get("response_format")
-        schema = fmt.get("json_schema", {}).get("schema") if isinstance(fmt, dict) else None
+        schema = _format_schema(fmt) if isinstance(fmt, dict) else _prompt_schema(body["messages"])
         if self.garbage_every and number % self.garbage_every == 0:
             content = "Sure! Here is the answer you wanted: {not json"
         elif schema is not None:
@@ -203,6 +285,8 @@ class FakeOpenAI:
                 "cost": (prompt_tokens + completion_tokens) * 1e-6,
             },
         }
+        if self.prices is not None:
+            del answer["usage"]["cost"]
         return json.dumps(answer)
 
 
@@ -267,8 +351,10 @@ class _Connection(asyncio.Protocol):
             return
         status, text, extra = answer
         payload = text.encode()
-        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
-        head += [f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in extra.items()), "", ""]
+        kind = extra.get("Content-Type", "application/json")
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Content-Type: {kind}"]
+        head += [f"Content-Length: {len(payload)}"]
+        head += [*(f"{k}: {v}" for k, v in extra.items() if k != "Content-Type"), "", ""]
         self.transport.write("\r\n".join(head).encode("latin-1") + payload)
         if close:
             self.transport.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp import web
 from openrouter_helpers import KEY, json_reply, raw_reply, serve
 
 from destilation import GenerationRequest, Message, ProviderError, Secret
+from destilation_openrouter.parse import rate_limit_reset
 from destilation_openrouter.provider import ERROR_BODY_BYTES, OpenRouterProvider
 
 Build = Callable[..., OpenRouterProvider]
@@ -79,6 +81,26 @@ async def test_retry_after_http_date_is_honoured(build: Build) -> None:
     error = await fail(build, raw_reply(b"", status=503, headers={"Retry-After": when}))
     assert error.retry_after is not None and 3000 < error.retry_after <= 3600
     assert str(error) == "t: HTTP 503"
+
+
+@pytest.mark.anyio
+async def test_openrouters_rate_limit_reset_is_honoured_on_a_429(build: Build) -> None:
+    reset_ms = str(int((time.time() + 30) * 1000))
+    headers = {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset_ms}
+    error = await fail(build, json_reply({"error": {"code": 429, "message": "slow"}}, status=429, headers=headers))
+    assert error.retry_after is not None and 20 < error.retry_after <= 30
+    both = {**headers, "Retry-After": "2"}
+    error = await fail(build, json_reply({"error": {"code": 429, "message": "slow"}}, status=429, headers=both))
+    assert error.retry_after == 2.0  # Retry-After comes first
+    error = await fail(build, json_reply({"error": {"code": 503, "message": "busy"}}, status=503, headers=headers))
+    assert error.retry_after is None  # the reset speaks of 429s only
+
+
+def test_rate_limit_reset_values() -> None:
+    assert rate_limit_reset("10000", now=4.0) == 6.0
+    assert rate_limit_reset("1000", now=4.0) == 0.0  # already past
+    for odd in (None, "", "soon", "nan", "inf"):
+        assert rate_limit_reset(odd, now=0.0) is None
 
 
 @pytest.mark.anyio

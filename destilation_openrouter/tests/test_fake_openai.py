@@ -259,3 +259,26 @@ def test_the_server_speaks_plain_http_to_raw_clients() -> None:
         time.sleep(0.3)
         models = httpx.get(f"{base_url}/models").json()
         assert models["data"][0]["id"]
+
+
+def test_a_schema_in_the_prompt_is_followed_and_prose_is_not_mistaken_for_one() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with start_fake_openai() as base_url:
+        for system, expected in [
+            (f"Answer with JSON.\n{json.dumps(schema)}", "object"),
+            ("Answer with JSON.\n{not json", "text"),
+            ('Answer.\n{"a": 1}', "text"),  # JSON, but no schema
+        ]:
+            body = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": "hello"}]}
+            answer = httpx.post(f"{base_url}/chat/completions", json=body).json()
+            content = answer["choices"][0]["message"]["content"]
+            if expected == "object":
+                jsonschema.validate(json.loads(content), schema)
+            else:
+                assert not content.startswith("{")
+
+
+def test_the_key_endpoint_wants_a_key() -> None:
+    with start_fake_openai() as base_url:
+        assert httpx.get(f"{base_url}/key").status_code == 401
+        assert httpx.get(f"{base_url}/key", headers={"Authorization": "Bearer k"}).json()["data"]["limit"] == 10

@@ -120,8 +120,8 @@ async def test_request_body_and_headers_reach_the_server(build: Build, fake: Any
 @pytest.mark.anyio
 async def test_absent_sampling_values_are_not_sent(build: Build, fake: Any) -> None:
     server, base_url = fake
-    async with build(base_url, app_title="", structured_outputs=False) as provider:
-        await provider.generate(GenerationRequest(messages=(Message("user", "hello"),), response_schema=SCHEMA))
+    async with build(base_url, app_title="") as provider:
+        await provider.generate(GenerationRequest(messages=(Message("user", "hello"),)))
     assert server.last_body == {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
     assert "X-OpenRouter-Title" not in server.last_headers
     assert "HTTP-Referer" not in server.last_headers

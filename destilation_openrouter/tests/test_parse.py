@@ -28,12 +28,17 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 function = st.fixed_dictionaries({"name": maybe(st.text(max_size=8))}, optional={"arguments": json_values})
 tool_call = st.fixed_dictionaries({"function": maybe(function)}, optional={"id": maybe(st.text(max_size=8))})
 parts = st.lists(st.fixed_dictionaries({"text": maybe(st.text(max_size=8))}), max_size=3)
+detail = st.fixed_dictionaries(
+    {"type": maybe(st.sampled_from(["reasoning.text", "reasoning.summary", "reasoning.encrypted"]))},
+    optional={"text": maybe(st.text(max_size=8)), "summary": maybe(st.text(max_size=8)), "data": json_values},
+)
 message = st.fixed_dictionaries(
     {},
     optional={
         "content": st.one_of(st.none(), st.text(max_size=20), parts, json_values),
         "reasoning": st.one_of(st.none(), st.text(max_size=8), json_values),
         "reasoning_content": st.one_of(st.text(max_size=8), json_values),
+        "reasoning_details": st.one_of(st.lists(maybe(detail), max_size=3), json_values),
         "tool_calls": st.one_of(st.none(), st.lists(tool_call, max_size=3), json_values),
     },
 )
@@ -190,6 +195,37 @@ def test_missing_fields_take_defaults() -> None:
 def test_reasoning_content_spelling_is_read() -> None:
     body = {"choices": [{"message": {"content": "x", "reasoning_content": "because"}}]}
     assert parse_generation(json.dumps(body).encode(), provider="p", model="m", latency_s=0).reasoning == "because"
+
+
+def test_reasoning_details_are_read_when_no_reasoning_text_came() -> None:
+    details = [
+        {"type": "reasoning.summary", "summary": "Weighed two options."},
+        {"type": "reasoning.encrypted", "data": "opaque"},
+        {"type": "reasoning.text", "text": "Option one is cheaper.", "signature": None},
+        {"type": "reasoning.text", "text": ""},
+        "junk",
+    ]
+    body = {"choices": [{"message": {"content": "x", "reasoning_details": details}}]}
+    generation = parse_generation(json.dumps(body).encode(), provider="p", model="m", latency_s=0)
+    assert generation.reasoning == "Weighed two options.\nOption one is cheaper."
+    only_encrypted = {"choices": [{"message": {"content": "x", "reasoning_details": [details[1]]}}]}
+    assert parse_generation(json.dumps(only_encrypted).encode(), provider="p", model="m", latency_s=0).reasoning is None
+
+
+def test_a_200_carrying_an_error_in_its_choice_is_an_error() -> None:
+    body = {"choices": [{"message": {"content": "part"}, "finish_reason": "stop", "error": {"message": "upstream"}}]}
+    with pytest.raises(ProviderError, match="generation failed upstream: upstream") as info:
+        parse_generation(json.dumps(body).encode(), provider="p", model="m", latency_s=0)
+    assert info.value.retryable
+
+
+def test_an_empty_answer_cut_at_the_limit_is_returned_as_a_truncation() -> None:
+    body = {
+        "model": "x/answered",
+        "choices": [{"message": {"content": "", "reasoning": "hmm"}, "finish_reason": "length"}],
+    }
+    generation = parse_generation(json.dumps(body).encode(), provider="p", model="asked", latency_s=0)
+    assert (generation.text, generation.finish_reason, generation.model) == ("", "length", "x/answered")
 
 
 def test_excerpt_is_one_short_line() -> None:

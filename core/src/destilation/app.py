@@ -82,9 +82,9 @@ class App:
             self._registry = collect(self.pm)
         return self._registry
 
-    def context(self, bus: EventBus) -> PluginContext:
+    def context(self, bus: EventBus, job: str = "") -> PluginContext:
         return PluginContext(
-            data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client, verbosity=self.verbosity
+            data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client, verbosity=self.verbosity, job=job
         )
 
     def make_store(self, context: PluginContext) -> StateStore:
@@ -120,6 +120,10 @@ class App:
         self.make_store(context)
         return wiring.template
 
+    def build_providers(self, spec: JobSpec, source: str) -> list[Provider]:
+        """The job's providers, built as `check` builds them, for `check --probe` to open and ask."""
+        return build_providers(spec, self.registry, self.context(EventBus(), spec.name), source)
+
     def _wire(self, spec: JobSpec, source: str, context: PluginContext) -> Wiring:
         """Build what a job file names (providers aside); every config mistake surfaces here."""
         check_plugins_loaded(self.pm)
@@ -141,7 +145,7 @@ class App:
         """Wire the job and build its providers: every config mistake surfaces here, before the store."""
         registry = self.registry
         bus = EventBus(spec.name)
-        context = self.context(bus)
+        context = self.context(bus, spec.name)
         wiring = self._wire(spec, source, context)
         for reg in registry.table("subscribers").values():
             subscriber = call_factory(reg, "subscriber", context)

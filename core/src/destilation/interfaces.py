@@ -63,6 +63,8 @@ class PluginContext:
     secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
     verbosity: int = 0
     """What the person asked to see: -1 only the result (``-q``), 0 progress, 1 each provider error too (``-v``)."""
+    job: str = ""
+    """The job these plugins serve, for the events they emit ("" outside a job, e.g. `destiler check`)."""
 
 
 class Provider(AsyncResource):

@@ -107,6 +107,22 @@ def parse_tool_calls(value: Any, name: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
+def reasoning_details_text(value: Any) -> str | None:
+    """The readable text of OpenRouter's `reasoning_details`: `reasoning.text` and `reasoning.summary` items.
+
+    Encrypted items carry nothing readable and are skipped.
+    """
+    if not isinstance(value, list):
+        return None
+    parts = []
+    for item in value:
+        if isinstance(item, dict):
+            text = item.get("text") if item.get("type") == "reasoning.text" else item.get("summary")
+            if isinstance(text, str) and text:
+                parts.append(text)
+    return "\n".join(parts) or None
+
+
 def parse_generation(raw: bytes, *, provider: str, model: str, latency_s: float) -> Generation:
     """A chat-completions body (HTTP 200) → Generation, or ProviderError (retryable) for errors in it."""
     data = load_json(raw, provider)
@@ -119,7 +135,7 @@ def parse_generation(raw: bytes, *, provider: str, model: str, latency_s: float)
         raise invalid(provider, "no choices")
     choice = choices[0]
     finish_reason = _str(choice.get("finish_reason"))
-    if finish_reason == "error":
+    if finish_reason == "error" or choice.get("error") is not None:
         detail = error_text(choice["error"]) if choice.get("error") is not None else "no detail"
         raise ProviderError(f"{provider}: generation failed upstream: {detail}", retryable=True)
     message = choice.get("message")
@@ -127,7 +143,9 @@ def parse_generation(raw: bytes, *, provider: str, model: str, latency_s: float)
         raise invalid(provider, "choices[0].message is missing")
     reasoning = _str(message.get("reasoning"))
     if reasoning is None:
-        reasoning = _str(message.get("reasoning_content"))  # vLLM / DeepSeek spelling
+        reasoning = _str(message.get("reasoning_content"))  # DeepSeek, llama.cpp, older vLLM
+    if reasoning is None:
+        reasoning = reasoning_details_text(message.get("reasoning_details"))
     usage, cost = parse_usage(data.get("usage"))
     return Generation(
         text=_content(message.get("content"), provider),
@@ -166,8 +184,27 @@ def retry_after(header: str | None, now: float | None = None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def status_error(name: str, status: int, raw: bytes, retry_after_header: str | None) -> ProviderError:
-    """A non-2xx answer → ProviderError: retryable for overload and server faults, not for client faults."""
+def rate_limit_reset(header: str | None, now: float | None = None) -> float | None:
+    """Seconds until OpenRouter's `X-RateLimit-Reset` (epoch milliseconds), sent on its own 429s."""
+    if not header:
+        return None
+    try:
+        reset_ms = float(header)
+    except ValueError:
+        return None
+    if not math.isfinite(reset_ms):
+        return None
+    return max(0.0, reset_ms / 1000.0 - (time.time() if now is None else now))
+
+
+def status_error(
+    name: str, status: int, raw: bytes, retry_after_header: str | None, reset_header: str | None = None
+) -> ProviderError:
+    """A non-2xx answer → ProviderError: retryable for overload and server faults, not for client faults.
+
+    The wait comes from `Retry-After`, else (on a 429) `X-RateLimit-Reset`, else the error's
+    `availability.retry_after`; the call policy holds the provider back for it.
+    """
     detail = ""
     availability: Any = None
     try:
@@ -182,6 +219,8 @@ def status_error(name: str, status: int, raw: bytes, retry_after_header: str | N
         detail = excerpt(raw[:EXCERPT_CHARS].decode("utf-8", "replace"))
     retryable = status in RETRYABLE_STATUS or (status >= 500 and status not in (501, 505))
     wait = retry_after(retry_after_header)
+    if wait is None and status == 429:
+        wait = rate_limit_reset(reset_header)
     if isinstance(availability, dict):
         if isinstance(availability.get("retryable"), bool):
             retryable = availability["retryable"]

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+import attrs
+
 from destilation import GenerationRequest, Message, ProviderError, ToolSpec
 from destilation_openrouter.config import OpenRouterConfig
 
@@ -18,6 +20,8 @@ _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]")
 # ASCII escapes keep lone surrogates from user data encodable; NaN is not JSON.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _SPLICED = ("messages", "response_format")
+_FORMAT_MODES = ("json_schema", "json_object")
+"""The structured output modes that send a `response_format`."""
 _CACHE_SIZE = 256
 
 
@@ -37,7 +41,6 @@ class _Encoded:
 
 
 _messages = _Encoded()
-_formats: dict[int, tuple[Any, str]] = {}
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -79,9 +82,60 @@ def message_text(message: Message) -> str:
     return _messages.get((message.role, message.content), message_json(message))
 
 
-def build_body(request: GenerationRequest, model: str, config: OpenRouterConfig, *, openrouter: bool) -> bytes:
-    """The encoded chat-completions body. Absent sampling values are not sent (the server's default applies)."""
+def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The `response_format` of mode `json_schema` (strict) or `json_object` (with the schema beside it)."""
+    if mode == "json_object":  # llama-cpp-python, and servers that read a schema beside json_object
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": schema_name(schema), "strict": True, "schema": schema}}
+
+
+def schema_instruction(schema: dict[str, Any]) -> str:
+    """What `prompt` mode adds to the system prompt; the schema's JSON is its last line."""
+    return (
+        "Answer with one JSON value that matches the JSON schema below, and with nothing else: "
+        "no prose, no code fence.\n" + _ENCODER.encode(schema)
+    )
+
+
+def with_schema_in_prompt(messages: tuple[Message, ...], schema: dict[str, Any]) -> tuple[Message, ...]:
+    """The messages with the schema stated at the end of the system prompt (a new one if there is none)."""
+    note = _instructions.get(id(schema), schema)
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        return (attrs.evolve(first, content=f"{first.content}\n\n{note}"), *messages[1:])
+    return (Message("system", note), *messages)
+
+
+def _reasoning(request: GenerationRequest, config: OpenRouterConfig, openrouter: bool) -> dict[str, Any]:
+    """The reasoning fields: OpenRouter's `reasoning` object; `reasoning_effort` for other servers."""
+    settings = config.reasoning.body() if config.reasoning is not None else {}
+    if not settings and not request.reasoning:
+        return {}
+    if openrouter or not settings:
+        return {"reasoning": settings or {"enabled": True}}
+    effort = settings.get("effort")
+    return {"reasoning_effort": effort} if effort is not None else {"reasoning": settings}
+
+
+def _tool_choice(choice: str) -> Any:
+    return choice if choice in ("auto", "none", "required") else {"type": "function", "function": {"name": choice}}
+
+
+def build_body(
+    request: GenerationRequest,
+    model: str,
+    config: OpenRouterConfig,
+    *,
+    openrouter: bool,
+    mode: str = "json_schema",
+) -> bytes:
+    """The encoded chat-completions body. Absent sampling values are not sent (the server's default applies).
+
+    `mode` says how a response schema travels: `json_schema`, `json_object` or `prompt`.
+    """
     body: dict[str, Any] = {"model": model}
+    if config.models:
+        body["models"] = config.models
     temperature = request.temperature if request.temperature is not None else config.temperature
     if temperature is not None:
         body["temperature"] = temperature
@@ -90,58 +144,76 @@ def build_body(request: GenerationRequest, model: str, config: OpenRouterConfig,
         body["max_tokens"] = max_tokens
     if request.seed is not None:
         body["seed"] = request.seed
-    constrained = False
-    response_format = None
-    if request.response_schema is not None and config.structured_outputs:
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": schema_name(request.response_schema),
-                "strict": True,
-                "schema": request.response_schema,
-            },
-        }
-        constrained = True
+    if config.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}  # OpenAI and vLLM send usage only when asked
+    messages = request.messages
+    schema = request.response_schema
+    formatted = schema is not None and mode in _FORMAT_MODES
+    constrained = formatted
+    if schema is not None and mode == "prompt":
+        messages = with_schema_in_prompt(messages, schema)
     if request.tools:
         body["tools"] = [tool_json(t) for t in request.tools]
+        if config.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(config.tool_choice)
         constrained = True
-    if request.reasoning:
-        body["reasoning"] = {"enabled": True}
+    if request.reasoning or config.reasoning is not None:
+        body.update(_reasoning(request, config, openrouter))
+    preferences = config.provider.body() if config.provider is not None else {}
     if openrouter and constrained:
         # Without this OpenRouter may route to an endpoint that silently ignores the schema or tools.
-        body["provider"] = {"require_parameters": True}
+        preferences = {"require_parameters": True, **preferences}
+    if preferences:
+        body["provider"] = preferences
     for key, value in config.extra_body.items():
         if key == "provider" and isinstance(value, dict) and isinstance(body.get(key), dict):
             body[key] = {**body[key], **value}
         else:
             body[key] = value
     try:
-        return _encode(body, request, response_format).encode()
+        return _encode(body, messages, schema if formatted else None, mode).encode()
     except (TypeError, ValueError) as exc:
         raise ProviderError(f"cannot encode the request body: {exc}", retryable=False) from None
 
 
-def _encode(body: dict[str, Any], request: GenerationRequest, response_format: dict[str, Any] | None) -> str:
-    """`body` with the messages and response format spliced in, unless `extra_body` set those itself."""
+def _encode(body: dict[str, Any], messages: tuple[Message, ...], schema: Any, mode: str) -> str:
+    """`body` with the messages and response format spliced in, unless `extra_body` set those itself.
+
+    `schema` is None when no response format goes out.
+    """
     if any(key in body for key in _SPLICED):
-        body.setdefault("messages", [message_json(m) for m in request.messages])
-        if response_format is not None:
-            body.setdefault("response_format", response_format)
+        body.setdefault("messages", [message_json(m) for m in messages])
+        if schema is not None:
+            body.setdefault("response_format", response_format(schema, mode))
         return _ENCODER.encode(body)
-    parts = [_ENCODER.encode(body)[:-1], ',"messages":[', ",".join(message_text(m) for m in request.messages), "]"]
-    if response_format is not None:
-        parts += [',"response_format":', _format_text(request.response_schema, response_format)]
+    parts = [_ENCODER.encode(body)[:-1], ',"messages":[', ",".join(message_text(m) for m in messages), "]"]
+    if schema is not None:
+        parts += [',"response_format":', _formats.get((id(schema), mode), schema, mode)]
     parts.append("}")
     return "".join(parts)
 
 
-def _format_text(schema: Any, response_format: dict[str, Any]) -> str:
-    """The response format's JSON, by the schema's identity (a job keeps one template)."""
-    hit = _formats.get(id(schema))
-    if hit is not None and hit[0] is schema:  # the entry keeps its schema alive: an id is never reused
-        return hit[1]
-    if len(_formats) >= _CACHE_SIZE:
-        _formats.clear()
-    text = _ENCODER.encode(response_format)
-    _formats[id(schema)] = (schema, text)
-    return text
+class _BySchema:
+    """Encoded text derived from a schema, by the schema's identity and a mode (a job keeps one template).
+
+    An entry keeps its schema alive, so an id is never reused while it is cached.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._texts: dict[Any, tuple[Any, str]] = {}
+
+    def get(self, key: Any, schema: Any, *args: Any) -> str:
+        hit = self._texts.get(key)
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+        if len(self._texts) >= _CACHE_SIZE:
+            self._texts.clear()
+        text = self._make(schema, *args)
+        self._texts[key] = (schema, text)
+        return text
+
+
+_formats = _BySchema(lambda schema, mode: _ENCODER.encode(response_format(schema, mode)))
+_instructions = _BySchema(schema_instruction)
