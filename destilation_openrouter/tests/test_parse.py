@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from destilation import Generation, ProviderError
-from destilation_openrouter.parse import excerpt, parse_generation, parse_models, retry_after, status_error
+from destilation.policy import retry_after_seconds
+from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -125,7 +126,7 @@ def test_status_errors_are_always_one_line(status: int, raw: bytes, header: str 
 
 @given(st.text(max_size=60))
 def test_retry_after_never_raises(header: str) -> None:
-    value = retry_after(header)
+    value = retry_after_seconds(header)
     assert value is None or value >= 0
 
 
@@ -134,12 +135,12 @@ def test_retry_after_never_raises(header: str) -> None:
     [("120", 120.0), ("0", 0.0), ("-5", 0.0), ("1.5", 1.5), ("nan", None), ("inf", None), ("soon", None), (None, None)],
 )
 def test_retry_after_values(header: str | None, expected: float | None) -> None:
-    assert retry_after(header) == expected
+    assert retry_after_seconds(header) == expected
 
 
 def test_retry_after_http_date_relative_to_now() -> None:
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
 
 
 def test_deeply_nested_json_is_an_invalid_response() -> None:

@@ -6,13 +6,13 @@ short line; nothing else escapes. No secrets pass through here; callers redact t
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import time
 from typing import Any
 
 from destilation import Generation, ProviderError, ToolCall, Usage
+from destilation.policy import retry_after_seconds
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 524, 529})
 EXCERPT_CHARS = 200
@@ -169,21 +169,6 @@ def parse_models(raw: bytes, name: str) -> list[str]:
     return [item["id"] for item in items if isinstance(item, dict) and isinstance(item.get("id"), str)]
 
 
-def retry_after(header: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not header:
-        return None
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
 def rate_limit_reset(header: str | None, now: float | None = None) -> float | None:
     """Seconds until OpenRouter's `X-RateLimit-Reset` (epoch milliseconds), sent on its own 429s."""
     if not header:
@@ -218,7 +203,7 @@ def status_error(
     elif raw:
         detail = excerpt(raw[:EXCERPT_CHARS].decode("utf-8", "replace"))
     retryable = status in RETRYABLE_STATUS or (status >= 500 and status not in (501, 505))
-    wait = retry_after(retry_after_header)
+    wait = retry_after_seconds(retry_after_header or None)
     if wait is None and status == 429:
         wait = rate_limit_reset(reset_header)
     if isinstance(availability, dict):
