@@ -18,7 +18,7 @@ the store, from its creation to its end.
 
     python bench/run.py                      # 2 000 over HTTP at 200 ms, 500 in flight; 20 000 on the mock
     python bench/run.py --mock 0 --faults    # 10 % 429 (Retry-After 1) and 5 % 500 from the server
-    python bench/run.py --mock 0 --http 50000 --concurrency 10000 --latency-ms 5000
+    python bench/run.py --mock 0 --http 50000 --concurrency 10000 --latency-ms 5000   # sets workers = 10000
     python bench/run.py --processes 1        # everything in one process
     python bench/run.py --repeat 5           # medians of 5 runs each: a shared VM's speed drifts
 """
@@ -171,6 +171,7 @@ def compare(ours: list[dict[str, float]], reference: list[dict[str, float]], ide
 def http_bench(
     workdir: Path, count: int, latency_ms: float, concurrency: int, processes: str, repeat: int, faults: bool
 ) -> None:
+    """`repeat` rounds of one `destiler run` and one reference run against one fake server."""
     record = workdir / "recorded-bodies.jsonl"
     server, root = start_server(latency_ms, faults, record)
     bodies = workdir / "bodies.jsonl"
@@ -223,7 +224,9 @@ def main() -> None:
     print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
     processes = "" if args.processes is None else f"processes = {args.processes}\n"
     if args.http:
-        http_bench(workdir, args.http, args.latency_ms, args.concurrency, processes, args.repeat, args.faults)
+        # The automatic slot count follows at most 1 000 requests in flight: past that, `workers` says how many.
+        workers = f"workers = {args.concurrency}\n" if args.concurrency > 1000 else ""
+        http_bench(workdir, args.http, args.latency_ms, args.concurrency, processes + workers, args.repeat, args.faults)
     if args.mock:
         mock_bench(workdir, args.mock, processes, args.repeat)
     if args.keep:
