@@ -28,6 +28,9 @@ class RawServer:
         self.connections = 0
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.handlers: set[asyncio.Task[None]] = set()
+        self.gate_size = 0
+        self.at_gate = 0
+        self.gate_open = asyncio.Event()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -55,6 +58,11 @@ class RawServer:
             await anyio.sleep_forever()
         if path == "/close":
             return False
+        if path == "/gate":  # no answer until `gate_size` requests are waiting at once
+            self.at_gate += 1
+            if self.at_gate == self.gate_size:
+                self.gate_open.set()
+            await self.gate_open.wait()
         if path == "/reset":  # promises 100 000 bytes, sends 10, then resets the connection
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
             await writer.drain()
@@ -141,6 +149,18 @@ async def test_one_pool_serves_both_paths_and_keeps_its_connections_alive() -> N
             await direct_body(client, f"{base}/echo")
             await client.get("/echo")
     assert 1 <= opened <= 4 and server.connections == opened and len(server.requests) == 30
+
+
+@pytest.mark.anyio
+async def test_by_default_the_pool_holds_as_many_requests_in_flight_as_the_caller_sends() -> None:
+    """No fixed cap below the provider's concurrency: 300 requests are all at the server at once."""
+    async with raw_server() as (server, base), make_http_client(base_url=base) as client:
+        server.gate_size = 300
+        with anyio.fail_after(30):  # a cap below 300 would leave them waiting at the gate forever
+            async with anyio.create_task_group() as group:
+                for _ in range(300):
+                    group.start_soon(direct_body, client, f"{base}/gate")
+    assert server.connections == 300 and server.at_gate == 300
 
 
 @pytest.mark.anyio

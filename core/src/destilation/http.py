@@ -78,11 +78,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over one aiohttp `ClientSession`, made on first use.
 
     The session is made lazily because aiohttp binds it to the running event loop; a client is
-    often built before the loop runs. `limit` bounds open connections, and every connection that
-    finishes an exchange is kept alive for the next one, so the pool settles at the concurrency.
+    often built before the loop runs. `max_connections` bounds open connections (None: no bound
+    of its own, the caller's concurrency limit bounds them), and every connection that finishes
+    an exchange is kept alive for the next one, so the pool settles at the concurrency in use.
     """
 
-    def __init__(self, *, max_connections: int, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, *, max_connections: int | None, ssl_context: ssl.SSLContext) -> None:
+        # Loaded now, while the job is wired and before worker processes fork: each worker then
+        # inherits it instead of spending ~0.1 s on it at its first request.
+        import aiohttp  # noqa: F401
+
         self.max_connections = max_connections
         self.ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
@@ -93,7 +98,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             import aiohttp
 
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, ssl=self.ssl_context)
+            connector = aiohttp.TCPConnector(limit=self.max_connections or 0, limit_per_host=0, ssl=self.ssl_context)
             self._session = aiohttp.ClientSession(
                 connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
             )
@@ -257,12 +262,16 @@ def make_http_client(
     *,
     base_url: str = "",
     timeout: float = 120.0,
-    max_connections: int = 1000,
+    max_connections: int | None = None,
     headers: dict[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     **kwargs: Any,
 ) -> HttpClient:
-    """An `HttpClient` on the aiohttp transport; `max_connections` should match the provider's concurrency."""
+    """An `HttpClient` on the aiohttp transport, its keep-alive pool as large as the requests in flight.
+
+    `max_connections` caps the pool below that; by default the provider's own concurrency limit
+    is the only bound (a fixed cap would silently hold 10 000 requests in flight to fewer).
+    """
     if transport is None:
         transport = AiohttpTransport(max_connections=max_connections, ssl_context=_tls_for(base_url))
     return HttpClient(base_url=base_url, timeout=timeout, headers=headers, transport=transport, **kwargs)
