@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from destilation.http import HttpClient, make_http_client
 
@@ -69,7 +71,11 @@ class RawServer:
             writer.transport.abort()
             return False
         extra = b""
-        if path == "/gzip":
+        if path == "/mirror":  # the request's body back, gzipped when asked
+            payload = body
+            if headers.get("x-gzip"):
+                payload, extra = gzip.compress(body), b"Content-Encoding: gzip\r\n"
+        elif path == "/gzip":
             payload, extra = gzip.compress(b'{"zipped": true}'), b"Content-Encoding: gzip\r\n"
         elif path == "/large":
             payload = LARGE
@@ -135,6 +141,19 @@ async def test_both_paths_send_the_clients_headers_and_body_and_decode_what_come
         assert (zipped.headers["content-encoding"], zipped.content) == ("gzip", b'{"zipped": true}')
         assert (await client.get("/large")).content == LARGE
     assert all(headers["accept-encoding"].startswith("gzip, deflate") for _, headers, _ in server.requests)
+
+
+@settings(max_examples=30, deadline=None)
+@given(body=st.binary(max_size=200_000), zipped=st.booleans())
+def test_any_body_arrives_byte_for_byte_on_both_paths(body: bytes, zipped: bool) -> None:
+    async def exchange() -> None:
+        async with raw_server() as (_, base):
+            headers = {"X-Gzip": "1"} if zipped else {}
+            async with make_http_client(base_url=base, headers=headers) as client:
+                assert await direct_body(client, f"{base}/mirror", content=body) == (200, body)
+                assert (await client.post("/mirror", content=body)).content == body
+
+    anyio.run(exchange)
 
 
 @pytest.mark.anyio
