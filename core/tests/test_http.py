@@ -172,14 +172,14 @@ async def test_one_pool_serves_both_paths_and_keeps_its_connections_alive() -> N
 
 @pytest.mark.anyio
 async def test_by_default_the_pool_holds_as_many_requests_in_flight_as_the_caller_sends() -> None:
-    """No fixed cap below the provider's concurrency: 300 requests are all at the server at once."""
+    """No fixed cap below the provider's concurrency: 200 requests are all at the server at once."""
     async with raw_server() as (server, base), make_http_client(base_url=base) as client:
-        server.gate_size = 300
-        with anyio.fail_after(30):  # a cap below 300 would leave them waiting at the gate forever
+        server.gate_size = 200
+        with anyio.fail_after(30):  # a cap below 200 would leave them waiting at the gate forever
             async with anyio.create_task_group() as group:
-                for _ in range(300):
+                for _ in range(200):
                     group.start_soon(direct_body, client, f"{base}/gate")
-    assert server.connections == 300 and server.at_gate == 300
+    assert server.connections == 200 and server.at_gate == 200
 
 
 @pytest.mark.anyio
