@@ -64,18 +64,19 @@ def server_stats(root: str) -> dict[str, object]:
     return stats
 
 
-def measured(command: list[str], cwd: Path, env: dict[str, str], root: str | None) -> dict[str, float]:
+def measured(label: str, command: list[str], cwd: Path, env: dict[str, str], root: str | None) -> dict[str, float]:
     """Run `command`; its wall time from spawn to exit, its own rusage and, given the server's
     root URL, the time from spawn to the first chat request the server received."""
-    spawned, started = time.time(), time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    err = process.stderr.read() if process.stderr else b""
+    errors = cwd / f"{label}.stderr"  # a file, not a pipe: nothing waits on a full pipe
+    with errors.open("wb") as sink:
+        spawned, started = time.time(), time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=sink)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     if code != 0:  # a job that could not deliver every sample still has figures to show
-        last = (err.decode().strip().splitlines() or ["(no output)"])[-1]
-        print(f"  note: {Path(command[1]).name} {' '.join(command[2:4])} exited with {code}: {last}")
+        last = (errors.read_text(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+        print(f"  note: {label} exited with {code}: {last}")
     figures = {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -91,7 +92,7 @@ def destiler_run(workdir: Path, job: Path, root: str | None = None) -> dict[str,
     """Run `destiler run JOB` in its own process; return wall time and that process's own usage."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESTILATION_")}
     env["DESTILATION_DATA_DIR"] = str(workdir / "data")
-    figures = measured([sys.executable, "-m", "destilation", "run", str(job)], workdir, env, root)
+    figures = measured("destiler", [sys.executable, "-m", "destilation", "run", str(job)], workdir, env, root)
     dataset = workdir / "data" / job.stem / "data.jsonl"
     lines = dataset.read_text(encoding="utf-8").splitlines() if dataset.exists() else []
     # The job's own span, from the store: created (after start-up and imports) to finished.
@@ -108,7 +109,7 @@ def reference_run(workdir: Path, root: str, bodies: Path, count: int, concurrenc
     out = workdir / "reference.jsonl"
     command = [sys.executable, str(BENCH / "reference_client.py"), f"{root}/v1/chat/completions", str(bodies)]
     command += [str(out), "--count", str(count), "--concurrency", str(concurrency)]
-    figures = measured(command, workdir, dict(os.environ), root)
+    figures = measured("reference", command, workdir, dict(os.environ), root)
     return {**figures, "accepted": len(out.read_text(encoding="utf-8").splitlines())}
 
 
