@@ -6,8 +6,9 @@ It serves what `destilation_openrouter/tests/fake_openai.py` serves, and in addi
   same mix every time;
 - a record for the benchmark: `GET /bench/stats` gives the wall-clock time (`time.time()`) of the
   first chat request since the last `POST /bench/reset`, and counts by status; with
-  `--record FILE`, the body of every chat request answered 200 is appended to FILE as one JSON
-  line, so the reference client can send exactly the requests `destiler` sent.
+  `--record FILE`, the body of every chat request answered 200 until the first reset is
+  appended to FILE as one JSON line, so the reference client can send exactly the requests
+  `destiler` sent.
 
     python bench/fake_server.py --latency-ms 200 --rate-limited 0.1 --server-errors 0.05   # prints "PORT <n>"
 """
@@ -69,8 +70,9 @@ class BenchServer(fake_openai.FakeOpenAI):  # type: ignore[misc]
             return (200, json.dumps(stats), {}), 0.0
         if path == "/bench/reset":
             self.first_at, self.statuses = None, Counter()
-            if self.record is not None:
-                self.record.flush()
+            if self.record is not None:  # the first run's bodies are all the reference needs
+                self.record.close()
+                self.record = None
             return (200, "{}", {}), 0.0
         return super().respond(method, path, headers, raw)  # type: ignore[no-any-return]
 
@@ -124,8 +126,8 @@ def main() -> None:
     try:
         asyncio.run(serve(fake, args.port))
     finally:
-        if record is not None:
-            record.close()
+        if fake.record is not None:
+            fake.record.close()
 
 
 if __name__ == "__main__":
