@@ -121,6 +121,8 @@ async def test_plain_http_clients_skip_the_ca_bundle_but_still_fail_closed() -> 
         assert context.cert_store_stats()["x509_ca"] == 0  # no roots: any TLS here is refused
         trusted = secure._direct.ssl_context  # type: ignore[attr-defined]
         assert trusted.verify_mode == ssl.CERT_REQUIRED and trusted.cert_store_stats()["x509_ca"] > 0
+    async with make_http_client(base_url="HTTPS://other.invalid") as another:
+        assert another._direct.ssl_context is trusted  # type: ignore[attr-defined]  # the bundle is loaded once
 
 
 @pytest.mark.anyio

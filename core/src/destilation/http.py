@@ -12,6 +12,7 @@ transport with the same result.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -244,7 +245,13 @@ def _tls_for(base_url: str) -> ssl.SSLContext:
     """
     if base_url.lower().startswith("http://"):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return httpx.create_ssl_context()  # httpx's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR
+    return _verifying_context()
+
+
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """httpx's CA bundle (or SSL_CERT_FILE / SSL_CERT_DIR), loaded once for every https client."""
+    return httpx.create_ssl_context()
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
