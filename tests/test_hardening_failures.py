@@ -147,7 +147,8 @@ def test_a_full_store_disk_says_so_and_resume_finishes_once_there_is_room(destil
     assert_complete(destiler, "crowded", 3000)
 
 
-@pytest.mark.parametrize(("count", "provider"), [(20, ""), (1200, FAST)], ids=["one-process", "two-processes"])
+# 1280 samples at 64 in flight: 20 rounds, the least the automatic split forks workers for.
+@pytest.mark.parametrize(("count", "provider"), [(20, ""), (1280, FAST)], ids=["one-process", "two-processes"])
 def test_an_unexpected_error_in_a_plugin_fails_the_job_and_resume_finishes_it(
     destiler, write_job, boom_plugin, count, provider
 ) -> None:
@@ -171,11 +172,11 @@ def test_an_unexpected_error_in_a_plugin_fails_the_job_and_resume_finishes_it(
 
 
 def test_an_in_memory_store_runs_in_one_process_and_refuses_more(destiler, write_job) -> None:
-    split = write_job("memo", count=1000, provider=FAST)
+    split = write_job("memo", count=1280, provider=FAST)  # large enough for the automatic split
     result = destiler("--db", "sqlite://", "run", str(split))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert_complete(destiler, "memo", 1000)
+    assert_complete(destiler, "memo", 1280)
 
     forced = write_job("forced", count=10, extra="processes = 2")
     line = one_line(destiler("--db", "sqlite://", "run", str(forced)), 2)

@@ -11,20 +11,20 @@ import subprocess
 import termios
 from typing import Any
 
-# 120 samples, 4 at a time, 100 ms each: the run lasts three seconds at least, so progress
-# (published every half second) is certain to be shown.
+# 60 samples, 4 at a time, 100 ms each: the run lasts 1.5 seconds at least, so progress
+# (published every half second, the plain line written at once) is certain to be shown.
 SLOW = "latency_ms = 100\nconcurrency = 4"
 PLAIN = re.compile(
-    r"slow: \d+/(120|200) accepted, \d+ rejected, \d+\.\d/s, eta \S+"
+    r"slow: \d+/(60|200) accepted, \d+ rejected, \d+\.\d/s, eta \S+"
     r"(, \d+ provider errors?)?(, \d+ answers? failed validation)?"
 )
 ERROR = re.compile(r"slow: provider teacher, task \d+: ProviderError: mock provider failed on purpose \(.*\)")
 
 
 def test_without_a_terminal_progress_is_a_plain_line_on_stderr(destiler: Any, write_job: Any) -> None:
-    result = destiler("run", str(write_job("slow", count=120, provider=SLOW)))
+    result = destiler("run", str(write_job("slow", count=60, provider=SLOW)))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("slow: done, 120/120 samples accepted")
+    assert result.stdout.startswith("slow: done, 60/60 samples accepted")
     lines = result.stderr.splitlines()
     assert lines, "no progress line"
     assert all(PLAIN.fullmatch(line) for line in lines), lines
@@ -47,12 +47,12 @@ def test_verbose_shows_each_provider_error_and_the_figures_count_them(destiler: 
 
 
 def test_quiet_shows_only_the_result_line(destiler: Any, write_job: Any) -> None:
-    job = write_job("slow", count=120, provider=SLOW + "\nfailure_rate = 0.2")
+    job = write_job("slow", count=60, provider=SLOW + "\nfailure_rate = 0.2")
     result = destiler("run", "-q", str(job))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
-        f"slow: done, 120/120 samples accepted; dataset in {destiler.data_dir / 'slow'}"
+        f"slow: done, 60/60 samples accepted; dataset in {destiler.data_dir / 'slow'}"
     ]
     resumed = destiler("resume", "-q", "slow")
     assert resumed.returncode == 0 and resumed.stderr == ""
@@ -96,16 +96,16 @@ def _on_terminal(destiler: Any, columns: int, *args: str) -> tuple[int, str, byt
 
 def test_on_a_terminal_one_line_is_redrawn_within_the_width_and_removed(destiler: Any, write_job: Any) -> None:
     for columns in (80, 40):
-        job = write_job(f"slow{columns}", count=120, provider=SLOW + "\nfailure_rate = 0.1\ngarbage_rate = 0.1")
+        job = write_job(f"slow{columns}", count=60, provider=SLOW + "\nfailure_rate = 0.1\ngarbage_rate = 0.1")
         code, out, raw = _on_terminal(destiler, columns, "run", str(job))
         assert code == 0, raw
-        assert out.startswith(f"slow{columns}: done, 120/120 samples accepted")
+        assert out.startswith(f"slow{columns}: done, 60/60 samples accepted")
         text = raw.decode()
         frames = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", f) for f in re.split(r"\r\n|\r|\n", text)]
         shown = [f for f in frames if f.strip()]
         assert shown, text
         assert all(len(f) < columns for f in shown), shown  # never as wide as the terminal: no wrap
-        assert all(f.startswith(f"slow{columns} ") and "/120" in f for f in shown), shown
+        assert all(f.startswith(f"slow{columns} ") and "/60" in f for f in shown), shown
         # One line, redrawn in place: the only newline is the one before the line is erased at the end.
         assert text.count("\n") <= 1, text
         assert text.endswith("\x1b[1A\x1b[2K")  # the line is erased: the result line stands alone

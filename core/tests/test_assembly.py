@@ -9,6 +9,7 @@ import pytest
 from destilation.config import JobSpec, ProviderSpec
 from destilation.engine.assembly import (
     AUTO_MAX_PROCESSES,
+    AUTO_MIN_ROUNDS,
     MIN_SAMPLES_PER_PROCESS,
     in_flight,
     processes_for,
@@ -60,6 +61,17 @@ def test_small_jobs_run_in_one_process() -> None:
 
 def test_large_jobs_split_over_the_cores_up_to_a_cap_keeping_enough_tasks_per_process() -> None:
     cores = os.cpu_count() or 1
-    assert processes_for(job(count=5000, concurrency=1000)) == min(cores, AUTO_MAX_PROCESSES)
+    assert processes_for(job(count=20_000, concurrency=1000)) == min(cores, AUTO_MAX_PROCESSES)
     assert processes_for(job(count=5000, concurrency=40)) == 1  # 40 tasks in flight: one process
     assert processes_for(job(count=5000, concurrency=64)) == min(cores, 2)
+
+
+def test_a_job_of_few_rounds_of_requests_runs_in_one_process() -> None:
+    """Its last round would wait on one process's share while the other idles, for no gain."""
+    cores = os.cpu_count() or 1
+    rounds = AUTO_MIN_ROUNDS * 1000
+    assert processes_for(job(count=rounds - 1, concurrency=1000)) == 1
+    assert processes_for(job(count=rounds, concurrency=1000)) == min(cores, AUTO_MAX_PROCESSES)
+    assert processes_for(job(count=1000, concurrency=100)) == 1  # 10 rounds: latency-bound
+    assert processes_for(job(count=2000, concurrency=64)) == min(cores, 2)  # 31 rounds
+    assert processes_for(job(count=5000, concurrency=1000, processes=2)) == 2  # as asked

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -37,7 +38,6 @@ from destilation.engine.wiring import (
 from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
-from destilation.http import make_http_client
 from destilation.interfaces import PluginContext, Provider, Sink, StateStore
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
@@ -45,6 +45,17 @@ from destilation.registry import Registry, collect
 from destilation.restore import restore_spec
 from destilation.spec_changes import changed_keys
 from destilation.templates import Template
+
+if TYPE_CHECKING:
+    from destilation.http import HttpClient
+
+
+def _make_http_client(**options: Any) -> HttpClient:
+    """`destilation.http.make_http_client`, imported on first use: httpx costs ~40 ms of every
+    start, and `show`, `pause` or a job without an HTTP provider never builds a client."""
+    from destilation.http import make_http_client
+
+    return make_http_client(**options)
 
 
 def store_scheme(url: str) -> str:
@@ -84,7 +95,7 @@ class App:
 
     def context(self, bus: EventBus, job: str = "") -> PluginContext:
         return PluginContext(
-            data_dir=self.data_dir, emit=bus.emit, http_client=make_http_client, verbosity=self.verbosity, job=job
+            data_dir=self.data_dir, emit=bus.emit, http_client=_make_http_client, verbosity=self.verbosity, job=job
         )
 
     def make_store(self, context: PluginContext) -> StateStore:

@@ -1,17 +1,21 @@
-"""One way to build HTTP clients: an httpx client whose hot path goes straight to aiohttp.
+"""One way to build HTTP clients: an httpx client whose requests all go through one aiohttp session.
 
-httpx's own pool spends ~22 CPU-ms per request at 500 requests in flight on two cores; its API
-over the aiohttp-backed transport ~1 ms; aiohttp itself ~0.5 ms (DESIGN §4, `bench/bench_http.py`).
-So a provider's per-sample call (`stream_direct`) talks to the transport's aiohttp session
-directly, and everything else keeps the httpx API. Tests pass `transport` to talk to an
-in-process app; `stream_direct` then goes through that transport with the same result.
+httpx's own pool spends ~22 CPU-ms per request at 500 requests in flight on two cores; aiohttp
+~0.5 ms (DESIGN §4, `bench/bench_http.py`). So `make_http_client` builds an `httpx.AsyncClient`
+over `AiohttpTransport`, a small httpx transport on aiohttp's public `ClientSession` API, and a
+provider's per-sample call (`stream_direct`) talks to that session directly, skipping httpx's
+request and response models. Both paths share one connection pool, sized to the concurrency.
+aiohttp's exceptions become httpx's `TransportError` subclasses here, so callers catch one family.
+Tests pass `transport` to talk to an in-process app; `stream_direct` then goes through that
+transport with the same result.
 """
 
 from __future__ import annotations
 
+import functools
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,8 +23,46 @@ import attrs
 import httpx
 
 if TYPE_CHECKING:
-    from aiohttp import ClientTimeout
-    from httpx_aiohttp import AiohttpTransport
+    # Imported where first used: aiohttp adds ~85 ms to every start, and many commands never send.
+    import aiohttp
+
+
+def _mapped_errors() -> tuple[tuple[type[Exception], type[httpx.TransportError]], ...]:
+    """aiohttp's public client errors and their httpx counterparts, most specific first."""
+    import aiohttp
+
+    return (
+        (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+        (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+        (aiohttp.ServerTimeoutError, httpx.TimeoutException),
+        (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
+        (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+        (aiohttp.ClientConnectorError, httpx.ConnectError),
+        (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+        (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+        (aiohttp.ClientPayloadError, httpx.ReadError),
+        (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+        (aiohttp.ClientOSError, httpx.NetworkError),
+        (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+        (aiohttp.ClientError, httpx.TransportError),
+    )
+
+
+@contextmanager
+def aiohttp_errors_as_httpx() -> Iterator[None]:
+    """Re-raise aiohttp's client errors as the matching `httpx.TransportError` subclass.
+
+    A plain `TimeoutError` (aiohttp's `total` limit, our deadline) passes through unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        import aiohttp
+
+        if not isinstance(exc, aiohttp.ClientError):
+            raise
+        mapped = next(target for source, target in _mapped_errors() if isinstance(exc, source))
+        raise mapped(str(exc) or type(exc).__name__) from exc
 
 
 @attrs.frozen
@@ -31,6 +73,91 @@ class RawResponse:
     headers: Mapping[str, str]
     chunks: Callable[[], AsyncIterator[bytes]]
     """The decoded body, chunk by chunk; call it once."""
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx's transport interface over one aiohttp `ClientSession`, made on first use.
+
+    The session is made lazily because aiohttp binds it to the running event loop; a client is
+    often built before the loop runs. `max_connections` bounds open connections (None: no bound
+    of its own, the caller's concurrency limit bounds them), and every connection that finishes
+    an exchange is kept alive for the next one, so the pool settles at the concurrency in use.
+    """
+
+    def __init__(self, *, max_connections: int | None, ssl_context: ssl.SSLContext) -> None:
+        # Loaded now, while the job is wired and before worker processes fork: each worker then
+        # inherits it instead of spending ~0.1 s on it at its first request.
+        import aiohttp  # noqa: F401
+
+        self.max_connections = max_connections
+        self.ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        """The shared session (and its connection pool); closed by `aclose`."""
+        if self._session is None:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=self.max_connections or 0, limit_per_host=0, ssl=self.ssl_context)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """One exchange for the httpx API: httpx encodes, decodes and follows redirects itself."""
+        limits = request.extensions.get("timeout", {})
+        timeout = self.timeout_for(None, limits.get("connect"), limits.get("read"), limits.get("pool"))
+        with aiohttp_errors_as_httpx():
+            answer = await self.session().request(
+                request.method,
+                str(request.url),
+                data=await request.aread(),
+                headers=request.headers.multi_items(),
+                allow_redirects=False,
+                auto_decompress=False,  # httpx decodes the body by its Content-Encoding
+                timeout=timeout,
+            )
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            stream=_AiohttpBody(answer),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (answer.reason or "").encode()},
+        )
+
+    def timeout_for(
+        self, total: float | None, connect: float | None, read: float | None, pool: float | None
+    ) -> aiohttp.ClientTimeout:
+        """aiohttp's limits for one exchange, built once per combination."""
+        key = (total, connect, read, pool)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            import aiohttp
+
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=total, sock_connect=connect, sock_read=read, connect=pool
+            )
+        return timeout
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _AiohttpBody(httpx.AsyncByteStream):
+    """An aiohttp response's raw body as httpx reads it; closing it returns the connection."""
+
+    def __init__(self, answer: aiohttp.ClientResponse) -> None:
+        self._answer = answer
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in _aiohttp_chunks(self._answer):
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._answer.release()
 
 
 class HttpClient(httpx.AsyncClient):
@@ -44,14 +171,9 @@ class HttpClient(httpx.AsyncClient):
         super().__init__(transport=transport, timeout=httpx.Timeout(timeout), **kwargs)
         self._direct = transport
         self._timeouts = self.timeout.as_dict()
-        self._aiohttp: AiohttpTransport | None = None
-        self._aiohttp_timeouts: dict[float | None, ClientTimeout] = {}
+        self._aiohttp = transport if isinstance(transport, AiohttpTransport) else None
         # aiohttp decodes these itself; the rest of the headers are the client's, as built.
         self._aiohttp_headers = {**self.headers, "accept-encoding": "gzip, deflate"}
-        from httpx_aiohttp import AiohttpTransport
-
-        if isinstance(transport, AiohttpTransport):
-            self._aiohttp = transport
 
     @asynccontextmanager
     async def stream_direct(
@@ -67,45 +189,34 @@ class HttpClient(httpx.AsyncClient):
                 async with self._through_httpx(method, url, content) as response:
                     yield response
             return
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-        transport = self._aiohttp
-        if transport.client is None:
-            transport.client = transport.get_client()  # the transport closes it in aclose()
-        session: Any = transport.client
-        with map_aiohttp_exceptions():
-            answer = await session.request(
+        with aiohttp_errors_as_httpx():
+            answer = await self._aiohttp.session().request(
                 method,
                 str(url),
                 data=content,
                 headers=self._aiohttp_headers,
                 allow_redirects=False,
                 timeout=self._aiohttp_timeout(deadline_s),
-            ).__aenter__()
+            )
         try:
             yield RawResponse(answer.status, answer.headers, lambda: _aiohttp_chunks(answer))
         finally:
             answer.release()
 
-    def _aiohttp_timeout(self, deadline_s: float | None) -> ClientTimeout:
+    def _aiohttp_timeout(self, deadline_s: float | None) -> aiohttp.ClientTimeout:
         """aiohttp's own timer for the deadline (cheaper than a cancel scope per request), with
         the per-phase backstops httpx would set where they can fire before the deadline.
 
         A phase limit no shorter than the deadline never fires first, and aiohttp re-arms a read
         timer on every chunk received: about 3 % of a provider call's CPU for nothing.
         """
-        timeout = self._aiohttp_timeouts.get(deadline_s)
-        if timeout is None:
-            from aiohttp import ClientTimeout
+        assert self._aiohttp is not None
 
-            def backstop(phase: str) -> float | None:
-                limit = self._timeouts[phase]
-                return None if deadline_s is not None and limit is not None and limit >= deadline_s else limit
+        def backstop(phase: str) -> float | None:
+            limit = self._timeouts[phase]
+            return None if deadline_s is not None and limit is not None and limit >= deadline_s else limit
 
-            timeout = self._aiohttp_timeouts[deadline_s] = ClientTimeout(
-                total=deadline_s, sock_connect=backstop("connect"), sock_read=backstop("read"), connect=backstop("pool")
-            )
-        return timeout
+        return self._aiohttp.timeout_for(deadline_s, backstop("connect"), backstop("read"), backstop("pool"))
 
     @asynccontextmanager
     async def _through_httpx(self, method: str, url: httpx.URL, content: bytes | None) -> AsyncIterator[RawResponse]:
@@ -119,15 +230,13 @@ class HttpClient(httpx.AsyncClient):
             await response.aclose()
 
 
-async def _aiohttp_chunks(answer: Any) -> AsyncIterator[bytes]:
-    from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-    with map_aiohttp_exceptions():
+async def _aiohttp_chunks(answer: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    with aiohttp_errors_as_httpx():
         async for chunk in answer.content.iter_any():
             yield chunk
 
 
-def _tls_for(base_url: str) -> ssl.SSLContext | bool:
+def _tls_for(base_url: str) -> ssl.SSLContext:
     """Certificate checks for https; for a plain-http server, a context that trusts nothing.
 
     Loading the CA bundle costs ~20 ms of every start. A client whose base URL is plain http
@@ -136,7 +245,13 @@ def _tls_for(base_url: str) -> ssl.SSLContext | bool:
     """
     if base_url.lower().startswith("http://"):
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return True
+    return _verifying_context()
+
+
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """httpx's CA bundle (or SSL_CERT_FILE / SSL_CERT_DIR), loaded once for every https client."""
+    return httpx.create_ssl_context()
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -154,15 +269,16 @@ def make_http_client(
     *,
     base_url: str = "",
     timeout: float = 120.0,
-    max_connections: int = 1000,
+    max_connections: int | None = None,
     headers: dict[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     **kwargs: Any,
 ) -> HttpClient:
-    """An `HttpClient` on the fast transport, sized for many requests in flight."""
-    if transport is None:
-        from httpx_aiohttp import AiohttpTransport
+    """An `HttpClient` on the aiohttp transport, its keep-alive pool as large as the requests in flight.
 
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        transport = AiohttpTransport(limits=limits, trust_env=False, verify=_tls_for(base_url))
+    `max_connections` caps the pool below that; by default the provider's own concurrency limit
+    is the only bound (a fixed cap would silently hold 10 000 requests in flight to fewer).
+    """
+    if transport is None:
+        transport = AiohttpTransport(max_connections=max_connections, ssl_context=_tls_for(base_url))
     return HttpClient(base_url=base_url, timeout=timeout, headers=headers, transport=transport, **kwargs)
