@@ -27,6 +27,9 @@ def admitted_runs(limit: int, period: float, run: list[tuple[float, int]]) -> li
             if earlier < now + wait:  # (a wait of a few ulps has no "earlier")
                 assert window.wait(earlier, amount) > 0  # it does not fit earlier
             now += wait
+            residual = window.wait(now, amount)  # `now + wait` may round a few ulps short of the edge
+            assert residual < 1e-9
+            now += residual
             assert window.wait(now, amount) == 0  # and fits once the wait is over
         window.add(now, amount)
         admitted.append((now, amount))
