@@ -69,11 +69,14 @@ class BatchWriter:
         self._receive: MemoryObjectReceiveStream[Pending]
         self._send, self._receive = anyio.create_memory_object_stream[Pending](max_buffer_size=max_batch * 8)
         self.committed = 0
+        self.submitted = 0
+        """Transitions handed in; once `committed` catches up, the store has seen them all."""
 
     async def submit(self, transition: Transition) -> Pending:
         """Queue a transition; await `.wait()` on the result to learn its fate."""
         pending = Pending(transition)
         await send_soon(self._send, pending)  # the caller awaits the commit next
+        self.submitted += 1
         return pending
 
     def close(self) -> None:
