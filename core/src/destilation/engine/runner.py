@@ -237,6 +237,7 @@ class JobRunner:
                 self._stop, self._message, self._held = None, "", False
                 self.record = await self.store.get_job(name) or self.record
                 self._work = anyio.CancelScope()
+                self._inflight = 0  # the stage's tasks, taken by a slot or not, went back with the leases
                 self._stage += 1
                 return True
         return False
@@ -410,22 +411,34 @@ class JobRunner:
             if now - last_progress >= PROGRESS_INTERVAL and self._counts and not self.worker:
                 accepted = self._counts[TaskState.ACCEPTED]
                 totals = await self.store.attempt_totals(self.spec.name)  # every process's attempts
-                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started), totals))
+                errors = await self._provider_errors()
+                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started), totals, errors))
                 last_progress = now
             events = self.bus.drain()
             if events:
                 await self.store.add_events(events)
 
-    def _progress(self, accepted: int, rate: float, totals: AttemptTotals | None) -> Event:
+    async def _provider_errors(self) -> int:
+        """Provider failures so far, as the call policies counted them: every process's rows, else this one's."""
+        rows = await self.store.provider_health(self.spec.name) or [
+            policy.health(self.spec.name, self.owner) for policy in self.loop.policies.values()
+        ]
+        return sum(sum(row.errors.values()) for row in rows)
+
+    def _progress(self, accepted: int, rate: float, totals: AttemptTotals | None, provider_errors: int = 0) -> Event:
         data: dict[str, JSON] = {
             "accepted": accepted,
             "target": self.target,
             "rejected": self._counts.get(TaskState.REJECTED, 0),
             "running": self._counts.get(TaskState.RUNNING, 0),
             "rate": round(rate, 2),
+            "provider_errors": provider_errors,
         }
         if totals is not None:
-            data.update(provider_errors=totals.provider_errors, invalid=totals.invalid, cost=totals.cost)
+            # Attempts stored by earlier versions may carry provider errors; the policies count the rest.
+            data.update(
+                provider_errors=provider_errors + totals.provider_errors, invalid=totals.invalid, cost=totals.cost
+            )
         return Event("progress", self.spec.name, data=data)
 
     async def _signals(self) -> None:

@@ -28,6 +28,7 @@ from destilation.domain import (
     Issue,
     JobRecord,
     JobState,
+    ProviderHealth,
     RoleLease,
     Sample,
     SinkCursor,
@@ -95,6 +96,8 @@ class MemoryStore(StateStore):
         """Job → the owner holding its runner lock, until the store is closed."""
         self.roles: dict[tuple[str, str], RoleLease] = {}
         """(job, role) → its lease; never removed, so a role's fence only grows."""
+        self.health: dict[tuple[str, str, str], ProviderHealth] = {}
+        """(job, provider, owner) → the last health row that process wrote."""
         self._seq = 0
 
     async def open(self, *, create: bool = True) -> None:
@@ -166,6 +169,7 @@ class MemoryStore(StateStore):
         self.cursors = {key: c for key, c in self.cursors.items() if key[0] != name}
         self.roles = {key: r for key, r in self.roles.items() if key[0] != name}
         self.events = [e for e in self.events if e.job != name]
+        self.health = {key: row for key, row in self.health.items() if key[0] != name}
         return True
 
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
@@ -285,6 +289,13 @@ class MemoryStore(StateStore):
         if row is None:
             return None
         return TaskDetail(row.task(), tuple(row.tried), self.samples[job].get(index))
+
+    async def record_health(self, rows: Sequence[ProviderHealth]) -> None:
+        for row in rows:
+            self.health[(row.job, row.provider, row.owner)] = row
+
+    async def provider_health(self, job: str) -> list[ProviderHealth]:
+        return [row for key, row in self.health.items() if key[0] == job]
 
     async def add_events(self, events: Iterable[Event]) -> None:
         now = self.clock()
