@@ -205,12 +205,19 @@ class AttemptLoop:
                 generation = await self.policies[info.name].generate(request)
             except ProviderUnavailable as exc:
                 self.router.observe(info.name, False, time.perf_counter() - started)
+                first = info.name not in gave_up
                 cause = gave_up[info.name] = cause_of(info.name, str(exc))
                 if self.failover or len(self.infos) == 1:
                     left, info = info.name, self._route(task, gave_up)
-                    self._moved(task, left, info.name, cause)
+                    self._tell(
+                        "provider_failover", task, left, f"task {task.index} moved from {left} to {info.name}: {cause}"
+                    )
                     request = attrs.evolve(request, model=info.model or None)
                 elif any(p.available() for p in self.policies.values()):
+                    if first:
+                        self._tell(
+                            "provider_wait", task, info.name, f"task {task.index} waits for {info.name}: {cause}"
+                        )
                     await anyio.sleep(PINNED_WAIT_S)  # the task waits for its provider; the others work on
                 else:
                     raise NoProviderLeft(self._nobody_left(gave_up)) from None
@@ -221,10 +228,9 @@ class AttemptLoop:
             self.router.observe(info.name, True, generation.latency_s)
             return info, generation
 
-    def _moved(self, task: Task, left: str, to: str, cause: str) -> None:
-        """One event per provider a task leaves, at info level (health counts failovers too)."""
-        message = f"task {task.index} moved from {left} to {to}: {cause}"
-        self.emit(Event("provider_failover", task.job, message, provider=left, task_index=task.index))
+    def _tell(self, kind: str, task: Task, provider: str, message: str) -> None:
+        """One event per task and provider it leaves or waits for, at info level (health counts failovers too)."""
+        self.emit(Event(kind, task.job, message, provider=provider, task_index=task.index))
 
     def _nobody_left(self, gave_up: dict[str, str]) -> str:
         """The pause's reason: why each provider of the route cannot take the task."""
