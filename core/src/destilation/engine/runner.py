@@ -110,7 +110,6 @@ class JobRunner:
     """Set by `stop`, so that a held run ends at once."""
     _stage: int = 0
     """Work stages begun: the control loop ignores what it read about an earlier one."""
-    _writer_done: anyio.Event = attrs.field(factory=anyio.Event)
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins, except over a hold, which it ends."""
@@ -159,7 +158,7 @@ class JobRunner:
         # Only now, so that workers never start on a job whose dataset cannot even be opened.
         for lane in self.lanes:
             lane.start()
-        writer_done = self._writer_done
+        writer_done = anyio.Event()
 
         async def write() -> None:
             try:
@@ -210,8 +209,7 @@ class JobRunner:
         """
         name = self.spec.name
         self._wake = anyio.Event()
-        while self.writer.committed < self.writer.submitted and not self._writer_done.is_set():
-            await anyio.sleep(self.writer.gather_s)  # what the stopped tasks handed in is committed first
+        await self.writer.flush()  # what the stopped tasks handed in is committed before the leases go back
         await self._release(self.owner)
         if not self.worker:
             await self.store.set_job_state(name, JobState.PAUSED, self._message)
