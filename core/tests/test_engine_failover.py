@@ -24,7 +24,7 @@ from destilation.engine.assembly import build_loop, share, slots_for
 from destilation.engine.attempts import UNAVAILABLE
 from destilation.engine.runner import JobRunner, RunOutcome
 from destilation.engine.writer import BatchWriter
-from destilation.errors import ConfigError
+from destilation.errors import ConfigError, DestilationError
 from destilation.plugins import make_plugin_manager
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.testing import MemoryStore, TestingKit, job_table
@@ -336,3 +336,48 @@ async def test_the_writer_flushes_what_was_handed_in_and_never_waits_when_it_is_
         await writer.flush()
         assert writer.committed == 2 and (await store.counts("job"))[TaskState.PENDING] == 2
         writer.close()
+
+
+class OnlyA:
+    """A routing rule's effect: every task needs provider a; without it, the router refuses."""
+
+    def __init__(self, config: None, context: Any) -> None:
+        pass
+
+    def choose(self, task: Any, candidates: Any) -> Any:
+        for info in candidates:
+            if info.name == "a":
+                return info
+        raise DestilationError(f"task {task.key}: no healthy provider declares all of x")
+
+    def observe(self, provider: str, ok: bool, latency_s: float) -> None:
+        pass
+
+
+class OnlyAPlugin:
+    @hookimpl
+    def register_routers(self, register: Any) -> None:
+        register("only_a", OnlyA)
+
+
+@pytest.mark.anyio
+async def test_a_router_refusing_the_providers_left_pauses_the_job_but_refusing_all_fails_it(
+    tmp_path: Path, world: World
+) -> None:
+    kit = TestingKit()
+    world.down = {"a"}
+
+    async def recover() -> None:
+        message = await held(kit.store())
+        assert message == f"{UNAVAILABLE}: a: connection refused; b: not on this task's route"
+        world.down.clear()
+        world.probe = lambda name: name == "a"
+
+    table = two_providers(count=2, routing={"strategy": "only_a"})
+    outcome = await run_while(kit_app(kit, tmp_path, OnlyAPlugin()), table, recover)
+    assert (outcome.state, outcome.accepted) == (JobState.DONE, 2)
+
+    other = TestingKit()
+    table = job_table(count=2, providers=("b",), routing={"strategy": "only_a"})
+    failed = await run_while(kit_app(other, tmp_path, OnlyAPlugin()), table, anyio.lowlevel.checkpoint)
+    assert failed.state is JobState.FAILED and "no healthy provider declares all of x" in failed.message

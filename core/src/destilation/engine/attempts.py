@@ -31,7 +31,7 @@ from destilation.domain import (
 )
 from destilation.engine.wiring import ValidatorSlot
 from destilation.engine.writer import BatchWriter
-from destilation.errors import JobError
+from destilation.errors import DestilationError, JobError
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.redaction import redact_text
@@ -187,7 +187,12 @@ class AttemptLoop:
         candidates = [i for i in self.infos if i.name not in gave_up and policies[i.name].available()]
         if not candidates:
             raise NoProviderLeft(self._nobody_left(gave_up))
-        return self.router.choose(task, candidates)
+        try:
+            return self.router.choose(task, candidates)
+        except DestilationError:  # e.g. the one provider a routing rule allows is unavailable: wait for it
+            if len(candidates) == len(self.infos):
+                raise
+            raise NoProviderLeft(self._nobody_left(gave_up)) from None
 
     async def _generate(
         self, task: Task, request: GenerationRequest, info: ProviderInfo
@@ -233,9 +238,15 @@ class AttemptLoop:
         self.emit(Event(kind, task.job, message, provider=provider, task_index=task.index))
 
     def _nobody_left(self, gave_up: dict[str, str]) -> str:
-        """The pause's reason: why each provider of the route cannot take the task."""
-        why = [f"{i.name}: {gave_up.get(i.name, 'circuit open')}" for i in self.infos]
-        return redact_text(" ".join(f"{UNAVAILABLE}: {'; '.join(why)}".split()))
+        """The pause's reason: why each provider cannot take the task."""
+
+        def why(name: str) -> str:
+            if name in gave_up:
+                return gave_up[name]
+            return "not on this task's route" if self.policies[name].available() else "circuit open"
+
+        reasons = "; ".join(f"{i.name}: {why(i.name)}" for i in self.infos)
+        return redact_text(" ".join(f"{UNAVAILABLE}: {reasons}".split()))
 
     async def _validate(
         self, task: Task, info: ProviderInfo, number: int, generation: Generation
