@@ -381,3 +381,20 @@ async def test_a_router_refusing_the_providers_left_pauses_the_job_but_refusing_
     table = job_table(count=2, providers=("b",), routing={"strategy": "only_a"})
     failed = await run_while(kit_app(other, tmp_path, OnlyAPlugin()), table, anyio.lowlevel.checkpoint)
     assert failed.state is JobState.FAILED and "no healthy provider declares all of x" in failed.message
+
+
+@pytest.mark.anyio
+async def test_health_rows_are_written_when_the_run_breaks_too(tmp_path: Path, world: World) -> None:
+    kit = TestingKit()
+    store = kit.store()
+    setting = store.set_job_state
+
+    async def refuse_running(name: str, state: JobState, message: str | None = None) -> None:
+        if state is JobState.RUNNING:  # before any work: only the failure path writes the rows
+            raise OSError(28, "No space left on device")
+        await setting(name, state, message)
+
+    store.set_job_state = refuse_running  # type: ignore[method-assign]
+    outcome = await run_while(kit_app(kit, tmp_path), job_table(count=2), anyio.lowlevel.checkpoint)
+    assert (outcome.state, outcome.message) == (JobState.FAILED, "No space left on device")
+    assert [(row.provider, row.requests) for row in await store.provider_health("job")] == [("teacher", 0)]

@@ -289,6 +289,7 @@ class JobRunner:
         failing = self._stop is JobState.FAILED and self._message
         reason = self._message if failing else describe_failure(exc)
         with anyio.CancelScope(shield=True):
+            await self._write_health()
             owners = [self.owner, *(lane.owner for lane in self.lanes)]
             # A worker's main process decides the job's state; the worker only gives its leases back.
             mark = not self.worker and self._recorded is not JobState.FAILED
