@@ -39,6 +39,8 @@ class World:
     """Providers whose circuit is open: `available()` is False."""
     probe: Callable[[str], bool] = lambda name: False
     probes: int = 0
+    hang: bool = False
+    """Requests get no answer (until cancelled): a job's tasks stay in flight."""
 
 
 class StubPolicy(CallPolicy):
@@ -50,6 +52,8 @@ class StubPolicy(CallPolicy):
 
     async def generate(self, request: GenerationRequest) -> Generation:
         await anyio.lowlevel.checkpoint()
+        if self.world.hang:
+            await anyio.sleep_forever()
         if self.name in self.world.down:
             self.world.closed.add(self.name)
             raise ProviderUnavailable(f"{self.name}: connection refused")
@@ -297,12 +301,15 @@ async def test_a_worker_holds_while_the_job_is_held_and_probes_only_once_it_runs
 
 
 @pytest.mark.anyio
-async def test_a_held_worker_stops_at_once_when_the_main_process_says_so(tmp_path: Path, world: World) -> None:
+async def test_a_worker_holds_when_the_main_process_is_held_and_stops_at_once_when_told(
+    tmp_path: Path, world: World
+) -> None:
     kit = TestingKit()
     app, store, table = kit_app(kit, tmp_path), kit.store(), job_table(count=4)
     await held_job(app, store, table)
+    await store.set_job_state("job", JobState.RUNNING, "running")
     runner = worker_runner(app, store, table)
-    world.down = {"teacher"}
+    world.hang = True
     outcome: list[RunOutcome] = []
     async with anyio.create_task_group() as group:
 
@@ -310,7 +317,14 @@ async def test_a_held_worker_stops_at_once_when_the_main_process_says_so(tmp_pat
             outcome.append(await runner.run())
 
         group.start_soon(work)
-        await until(lambda: runner._held)
+        with anyio.fail_after(20):
+            while (await store.counts("job"))[TaskState.RUNNING] == 0:  # its tasks are in flight
+                await anyio.sleep(0.01)
+        await store.set_job_state("job", JobState.PAUSED, f"{UNAVAILABLE}: teacher: connection refused")
+        await until(lambda: runner._held)  # its control loop read the main process's hold
+        with anyio.fail_after(20):
+            while (await store.counts("job"))[TaskState.RUNNING]:  # and it gave its tasks back
+                await anyio.sleep(0.01)
         runner.stop(JobState.PAUSED, "stopped by the main process")
         await until(lambda: bool(outcome))
     assert (outcome[0].state, outcome[0].message) == (JobState.PAUSED, "stopped by the main process")
