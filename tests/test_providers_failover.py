@@ -232,6 +232,7 @@ async def test_with_every_endpoint_down_the_job_pauses_then_resumes_when_one_com
     assert any(e.kind == "job_resumed" for e in collector.events)
 
 
+@pytest.mark.slow
 def test_an_invalid_key_stops_the_job_with_one_line_and_the_key_appears_nowhere(destiler, tmp_path) -> None:
     refusing = FaultyOpenAI(status=401)
     with fake_openai.start_fake_openai(refusing) as base_url:
@@ -252,3 +253,36 @@ def test_an_invalid_key_stops_the_job_with_one_line_and_the_key_appears_nowhere(
     seen = [result.stdout.encode(), result.stderr.encode(), json.dumps(shown).encode()]
     seen += [p.read_bytes() for p in written]
     assert not [text for text in seen if KEY.encode() in text or KEY[3:15].encode() in text]
+
+
+@pytest.mark.slow
+def test_resume_tells_the_run_that_holds_a_job_waiting_for_providers_to_work_again(destiler, tmp_path) -> None:
+    doomed = tmp_path / "doomed.toml"  # a job that failed, in the same store
+    doomed.write_text('name = "doomed"\ncount = 1\nmax_tasks = 1\n[providers.t]\nkind = "mock"\ngarbage_rate = 1.0\n')
+    assert destiler("run", str(doomed)).returncode == 1
+    port = closed_port()
+    job = job_file(tmp_path, "waiting", 4, {"api": url(port)})
+    running = destiler.start("run", str(job))
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the run has created the job and paused it
+            looked = destiler("show", "waiting", "--json")
+            shown = json.loads(looked.stdout) if looked.returncode == 0 else {}
+            if shown.get("state") == "paused":
+                break
+            assert time.monotonic() < deadline, looked.stderr
+            time.sleep(0.1)
+        assert shown["message"].startswith("every provider is unavailable: api: ")
+        # Another job of the store cannot run beside it on SQLite, and is not told to: one line, exit 2.
+        refused = destiler("resume", "doomed")
+        assert refused.returncode == 2 and "is in use by another destiler run" in refused.stderr
+        resumed = destiler("resume", "waiting")
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout == "waiting: running again in the run that holds it, which was waiting for a provider\n"
+        with fake_openai.start_fake_openai(FaultyOpenAI(), port=port):
+            out, err = running.communicate(timeout=60)
+    finally:
+        running.kill()
+        running.wait()
+    assert running.returncode == 0, err
+    assert out.startswith("waiting: done, 4/4 samples accepted")
