@@ -52,7 +52,8 @@ def resume(state: CliState, job: str) -> None:
     try:
         outcome = _run(state, spec, dict(record.spec), f"job {job}", resume=True)
     except StoreError:
-        if record.state is not JobState.PAUSED or not (record.message or "").startswith(UNAVAILABLE):
+        now = state.with_store(lambda store: require_job(store, job), job=job)  # as it is now, not as it was
+        if now.state is not JobState.PAUSED or not (now.message or "").startswith(UNAVAILABLE):
             raise
         state.with_store(lambda store: store.set_job_state(job, JobState.RUNNING, "resumed by `destiler resume`"))
         click.echo(f"{job}: running again in the run that holds it, which was waiting for a provider")
