@@ -41,6 +41,8 @@ class World:
     probes: int = 0
     hang: bool = False
     """Requests get no answer (until cancelled): a job's tasks stay in flight."""
+    on_down: Callable[[], None] = lambda: None
+    """Called as a provider gives a request up."""
 
 
 class StubPolicy(CallPolicy):
@@ -55,6 +57,7 @@ class StubPolicy(CallPolicy):
         if self.world.hang:
             await anyio.sleep_forever()
         if self.name in self.world.down:
+            self.world.on_down()
             self.world.closed.add(self.name)
             raise ProviderUnavailable(f"{self.name}: connection refused")
         try:
@@ -412,3 +415,20 @@ async def test_health_rows_are_written_when_the_run_breaks_too(tmp_path: Path, w
     outcome = await run_while(kit_app(kit, tmp_path), job_table(count=2), anyio.lowlevel.checkpoint)
     assert (outcome.state, outcome.message) == (JobState.FAILED, "No space left on device")
     assert [(row.provider, row.requests) for row in await store.provider_health("job")] == [("teacher", 0)]
+
+
+@pytest.mark.anyio
+async def test_a_users_pause_just_before_a_hold_is_kept_and_ends_the_run(tmp_path: Path, world: World) -> None:
+    kit = TestingKit()
+    store = kit.store()
+    world.down = {"teacher"}
+    world.probe = lambda name: True
+
+    def user_pauses() -> None:  # `destiler pause` lands as the provider gives up, before the hold says why
+        store.jobs["job"] = attrs.evolve(store.jobs["job"], state=JobState.PAUSED, message="paused by `destiler pause`")
+
+    world.on_down = user_pauses
+    outcome = await run_while(kit_app(kit, tmp_path), job_table(count=2), anyio.lowlevel.checkpoint)
+    assert (outcome.state, outcome.message) == (JobState.PAUSED, "paused by `destiler pause`")
+    assert store.jobs["job"].message == "paused by `destiler pause`"
+    assert world.probes == 0

@@ -211,34 +211,41 @@ class JobRunner:
         self._wake = anyio.Event()
         await self.writer.flush()  # what the stopped tasks handed in is committed before the leases go back
         await self._release(self.owner)
+        record = await self.store.get_job(name)
+        if record is None or not self._held or self._ended_by_user(record):
+            return False
         if not self.worker:
             await self.store.set_job_state(name, JobState.PAUSED, self._message)
             self.bus.emit(Event("job_held", name, f"paused: {self._message}; probing the providers", "warning"))
         delay = PROBE_FIRST_S
-        while self._held:
+        while True:
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             record = await self.store.get_job(name) if self._held else None
-            if record is None or not self._held:
-                break
-            if record.state not in (JobState.RUNNING, JobState.PAUSED) or not _held_by_providers(record):
-                self.stop(record.state, record.message or "")  # a user's pause or cancel: never resumed here
-                break
+            if record is None or not self._held or self._ended_by_user(record):
+                return False
             delay = min(PROBE_MAX_S, delay * 2)
-            resumed = not self.worker and record.state is JobState.RUNNING  # set running by someone else
-            if record.state is JobState.PAUSED and self.worker:
+            if self.worker and record.state is JobState.PAUSED:
                 continue  # the main process probes and resumes the job
+            resumed = not self.worker and record.state is JobState.RUNNING  # set running by someone else
             if (resumed or await self._probe()) and self._held:
-                if not self.worker:
-                    await self.store.set_job_state(name, JobState.RUNNING, "running")
-                    self.bus.emit(Event("job_resumed", name, "a provider answers again: work goes on"))
-                self._stop, self._message, self._held = None, "", False
-                self.record = await self.store.get_job(name) or self.record
-                self._work = anyio.CancelScope()
-                self._inflight = 0  # the stage's tasks, taken by a slot or not, went back with the leases
-                self._stage += 1
-                return True
-        return False
+                break
+        if not self.worker:
+            await self.store.set_job_state(name, JobState.RUNNING, "running")
+            self.bus.emit(Event("job_resumed", name, "a provider answers again: work goes on"))
+        self._stop, self._message, self._held = None, "", False
+        self.record = await self.store.get_job(name) or self.record
+        self._work = anyio.CancelScope()
+        self._inflight = 0  # the stage's tasks, taken by a slot or not, went back with the leases
+        self._stage += 1
+        return True
+
+    def _ended_by_user(self, record: JobRecord) -> bool:
+        """A user's pause or cancel, or the job ended elsewhere, ends a hold: it is never resumed here."""
+        if _held_by_providers(record):
+            return False
+        self.stop(record.state, record.message or "")
+        return True
 
     async def _probe(self) -> bool:
         """Probe every provider at once; True when one answered. A provider that aborts stops the job."""
@@ -476,7 +483,9 @@ class JobRunner:
 
 def _held_by_providers(record: JobRecord) -> bool:
     """Whether the job runs, or is paused only for want of providers (which a probe may end)."""
-    return record.state is JobState.RUNNING or (record.message or "").startswith(UNAVAILABLE)
+    if record.state is JobState.PAUSED:
+        return (record.message or "").startswith(UNAVAILABLE)
+    return record.state is JobState.RUNNING
 
 
 def on_commit_waker(export: ExportRole) -> Callable[[list[Pending]], None]:
