@@ -218,7 +218,7 @@ class AttemptLoop:
                         "provider_failover", task, left, f"task {task.index} moved from {left} to {info.name}: {cause}"
                     )
                     request = attrs.evolve(request, model=info.model or None)
-                elif any(p.available() for p in self.policies.values()):
+                elif any(self.policies[i.name].available() for i in self.infos):
                     if first:
                         self._tell(
                             "provider_wait", task, info.name, f"task {task.index} waits for {info.name}: {cause}"
