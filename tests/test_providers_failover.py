@@ -264,14 +264,7 @@ def test_resume_tells_the_run_that_holds_a_job_waiting_for_providers_to_work_aga
     job = job_file(tmp_path, "waiting", 4, {"api": url(port)})
     running = destiler.start("run", str(job))
     try:
-        deadline = time.monotonic() + 30
-        while True:  # until the run has created the job and paused it
-            looked = destiler("show", "waiting", "--json")
-            shown = json.loads(looked.stdout) if looked.returncode == 0 else {}
-            if shown.get("state") == "paused":
-                break
-            assert time.monotonic() < deadline, looked.stderr
-            time.sleep(0.1)
+        shown = wait_for_state(destiler, "waiting", "paused")
         assert shown["message"].startswith("every provider is unavailable: api: ")
         # Another job of the store cannot run beside it on SQLite, and is not told to: one line, exit 2.
         refused = destiler("resume", "doomed")
@@ -290,3 +283,35 @@ def test_resume_tells_the_run_that_holds_a_job_waiting_for_providers_to_work_aga
         running.wait()
     assert running.returncode == 0, err
     assert out.startswith("waiting: done, 4/4 samples accepted")
+
+
+def wait_for_state(destiler: Any, job: str, state: str) -> dict[str, Any]:
+    """`destiler show JOB --json` until the job is in `state` (the run creates it first)."""
+    deadline = time.monotonic() + 30
+    while True:
+        looked = destiler("show", job, "--json")
+        shown: dict[str, Any] = json.loads(looked.stdout) if looked.returncode == 0 else {}
+        if shown.get("state") == state:
+            return shown
+        assert time.monotonic() < deadline, looked.stderr or shown
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_job_split_over_processes_pauses_and_resumes_as_one(destiler, tmp_path) -> None:
+    port = closed_port()
+    job = job_file(tmp_path, "split", 64, {"api": url(port)}, "processes = 2")
+    running = destiler.start("run", str(job))
+    try:
+        shown = wait_for_state(destiler, "split", "paused")
+        assert shown["message"].startswith("every provider is unavailable: api: ")
+        live = FaultyOpenAI()
+        with fake_openai.start_fake_openai(live, port=port):
+            out, err = running.communicate(timeout=60)
+    finally:
+        running.kill()
+        running.wait()
+    assert running.returncode == 0, err
+    assert out.startswith("split: done, 64/64 samples accepted")
+    lines = (destiler.data_dir / "split" / "data.jsonl").read_text().splitlines()
+    assert len(lines) == 64 and len({json.loads(line)["meta"]["task"] for line in lines}) == 64
