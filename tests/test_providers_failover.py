@@ -233,7 +233,7 @@ async def test_with_every_endpoint_down_the_job_pauses_then_resumes_when_one_com
 
 
 @pytest.mark.slow
-def test_an_invalid_key_stops_the_job_with_one_line_and_the_key_appears_nowhere(destiler, tmp_path) -> None:
+def test_an_invalid_key_stops_the_job_with_one_line_and_the_key_appears_nowhere(destiler: Any, tmp_path: Path) -> None:
     refusing = FaultyOpenAI(status=401)
     with fake_openai.start_fake_openai(refusing) as base_url:
         job = job_file(tmp_path, "badkey", 40, {"api": base_url})
@@ -256,7 +256,9 @@ def test_an_invalid_key_stops_the_job_with_one_line_and_the_key_appears_nowhere(
 
 
 @pytest.mark.slow
-def test_resume_tells_the_run_that_holds_a_job_waiting_for_providers_to_work_again(destiler, tmp_path) -> None:
+def test_resume_tells_the_run_that_holds_a_job_waiting_for_providers_to_work_again(
+    destiler: Any, tmp_path: Path
+) -> None:
     doomed = tmp_path / "doomed.toml"  # a job that failed, in the same store
     doomed.write_text('name = "doomed"\ncount = 1\nmax_tasks = 1\n[providers.t]\nkind = "mock"\ngarbage_rate = 1.0\n')
     assert destiler("run", str(doomed)).returncode == 1
@@ -298,7 +300,7 @@ def wait_for_state(destiler: Any, job: str, state: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_a_job_split_over_processes_pauses_and_resumes_as_one(destiler, tmp_path) -> None:
+def test_a_job_split_over_processes_pauses_and_resumes_as_one(destiler: Any, tmp_path: Path) -> None:
     port = closed_port()
     job = job_file(tmp_path, "split", 64, {"api": url(port)}, "processes = 2")
     running = destiler.start("run", str(job))

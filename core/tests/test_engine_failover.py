@@ -110,8 +110,9 @@ async def held(store: MemoryStore, job: str = "job") -> str:
     with anyio.fail_after(20):
         while True:
             record = await store.get_job(job)
-            if record is not None and record.state is JobState.PAUSED and record.message.startswith(UNAVAILABLE):
-                return record.message
+            message = record.message or "" if record is not None else ""
+            if record is not None and record.state is JobState.PAUSED and message.startswith(UNAVAILABLE):
+                return message
             await anyio.sleep(0.01)
 
 
