@@ -173,6 +173,10 @@ async def test_provider_errors_are_retried_without_an_attempt_or_abort_the_job(t
     for index in (0, 1):
         detail = await store_of(limited).get_task("job", index)
         assert detail is not None and [(a.number, a.ok) for a in detail.attempts] == [(1, True)]
+    # The request sent again is the same request: the model never hears of the provider's failure.
+    sent = limited.providers["teacher"].requests
+    again = [r for r in sent if r.seed == sent[0].seed]
+    assert len(sent) == 3 and len(again) == 2 and again[0] == again[1] and all(r.attempt == 1 for r in sent)
 
     broken = TestingKit(default_script=lambda request: ProviderError("bad key", retryable=False, status=401))
     failed = await run(kit_app(broken, tmp_path), job_table(count=2))
