@@ -31,7 +31,7 @@ def test_failure_and_garbage_rates_still_deliver_every_sample(destiler, write_jo
 
 
 def test_a_job_whose_every_attempt_fails_ends_failed_with_exit_1(destiler, write_job) -> None:
-    job = write_job("doomed", count=5, provider="failure_rate = 1.0", max_attempts=1, extra="max_tasks = 8")
+    job = write_job("doomed", count=5, provider="garbage_rate = 1.0", max_attempts=1, extra="max_tasks = 8")
     result = destiler("run", str(job))
     assert result.returncode == 1
     assert "only 0 of 5 samples accepted" in result.stderr

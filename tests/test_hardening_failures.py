@@ -331,13 +331,13 @@ def test_inspect_shows_the_axes_of_a_task_as_text(destiler, write_job) -> None:
     assert destiler.json("inspect", "axed/1")["input"] is None
 
 
-def test_inspect_shows_provider_errors_and_input_values_as_text(destiler, tmp_path) -> None:
+def test_inspect_shows_a_rejection_and_input_values_as_text(destiler, tmp_path) -> None:
     row = '{"topic": "bees", "n": 3, "notes": "two\\nlines"}\n'
-    job = inputs_job(tmp_path, "rows.jsonl", row, 1, provider="failure_rate = 1.0\n")
+    job = inputs_job(tmp_path, "rows.jsonl", row, 1, provider="garbage_rate = 1.0\n")
     assert destiler("run", str(job)).returncode == 1
     lines = destiler("inspect", "rows-job/0").stdout.splitlines()
     assert lines[0] == "task rows-job/0: rejected after 1 attempt"
     assert lines[1] == '  input: topic = bees, n = 3, notes = "two\\nlines"'
-    assert lines[2].startswith("  attempt 1 on t: failed, ")
-    assert lines[3].startswith("    - error: ")
-    assert lines[-1].startswith("  rejected: [provider_error]")
+    assert lines[2].startswith("  attempt 1 on t/mock-1: failed, ")
+    assert lines[3].startswith("    - [invalid_json] at $: ")
+    assert lines[-1].startswith("  rejected: [invalid_json]")

@@ -31,15 +31,18 @@ def test_without_a_terminal_progress_is_a_plain_line_on_stderr(destiler: Any, wr
     assert "\r" not in result.stderr and "\x1b" not in result.stderr
 
 
-def test_verbose_shows_each_provider_error_and_the_figures_count_them(destiler: Any, write_job: Any) -> None:
+def test_verbose_lines_are_provider_errors_or_progress_and_the_figures_count_them(
+    destiler: Any, write_job: Any
+) -> None:
     # 200 samples: five seconds at least, so two progress lines or more, the later ones after both kinds of failure.
+    # Provider errors are the call policy's to retry; the figures count them from its health rows.
     job = write_job("slow", count=200, provider=SLOW + "\nfailure_rate = 0.3\ngarbage_rate = 0.3")
     result = destiler("run", "-v", str(job))
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     errors = [line for line in lines if ERROR.fullmatch(line)]
     progress = [line for line in lines if PLAIN.fullmatch(line)]
-    assert errors and progress
+    assert progress
     assert len(errors) + len(progress) == len(lines), lines
     assert any("provider error" in line and "failed validation" in line for line in progress), progress
     quiet = destiler("run", str(write_job("slow2", count=20, provider="failure_rate = 0.3")))

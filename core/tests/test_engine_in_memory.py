@@ -156,7 +156,7 @@ async def test_a_plugin_validator_is_tested_in_a_real_job(tmp_path: Path) -> Non
 
 
 @pytest.mark.anyio
-async def test_provider_errors_back_off_or_abort_the_job(tmp_path: Path) -> None:
+async def test_provider_errors_are_retried_without_an_attempt_or_abort_the_job(tmp_path: Path) -> None:
     limited = TestingKit(
         scripts={
             "teacher": [
@@ -169,12 +169,19 @@ async def test_provider_errors_back_off_or_abort_the_job(tmp_path: Path) -> None
     table["providers"]["teacher"]["concurrency"] = 1
     outcome = await run(kit_app(limited, tmp_path), table)
     assert (outcome.state, outcome.accepted) == (JobState.DONE, 2)
-    assert [e.kind for e in store_of(limited).events].count("provider_error") == 1
+    # The 429 was the call policy's to retry: no task spent an attempt on it.
+    for index in (0, 1):
+        detail = await store_of(limited).get_task("job", index)
+        assert detail is not None and [(a.number, a.ok) for a in detail.attempts] == [(1, True)]
+    # The request sent again is the same request: the model never hears of the provider's failure.
+    sent = limited.providers["teacher"].requests
+    again = [r for r in sent if r.seed == sent[0].seed]
+    assert len(sent) == 3 and len(again) == 2 and again[0] == again[1] and all(r.attempt == 1 for r in sent)
 
     broken = TestingKit(default_script=lambda request: ProviderError("bad key", retryable=False, status=401))
     failed = await run(kit_app(broken, tmp_path), job_table(count=2))
     assert failed.state is JobState.FAILED
-    assert failed.message == "provider 'teacher' failed and retrying cannot help: bad key"
+    assert failed.message.startswith("provider 'teacher' stopped the job: ") and "bad key" in failed.message
     record = await store_of(broken).get_job("job")
     assert record is not None and (record.state, record.message) == (JobState.FAILED, failed.message)
 

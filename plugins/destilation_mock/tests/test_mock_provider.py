@@ -134,6 +134,23 @@ async def test_failure_rate_one_always_fails_retryably() -> None:
         assert str(info.value) == "mock provider failed on purpose (failure_rate=1)"
 
 
+async def test_a_failure_is_transient_the_same_request_sent_again_rolls_again() -> None:
+    async def sends_until_answered(mock: MockProvider, prompt: str) -> tuple[int, str]:
+        for sent in range(1, 100):
+            try:
+                return sent, (await mock.generate(request(prompt))).text
+            except ProviderError:
+                continue
+        raise AssertionError("never answered")
+
+    first, again, sound = provider(failure_rate=0.5), provider(failure_rate=0.5), provider()
+    outcomes = [await sends_until_answered(first, prompt) for prompt in PROMPTS[:40]]
+    assert max(sent for sent, _ in outcomes) > 1, "with half the requests failing, some must need a second send"
+    # The same history of calls gives the same outcomes, and the answer that gets through is the usual one.
+    assert outcomes == [await sends_until_answered(again, prompt) for prompt in PROMPTS[:40]]
+    assert [text for _, text in outcomes] == [(await sound.generate(request(p))).text for p in PROMPTS[:40]]
+
+
 async def test_garbage_rate_one_always_returns_non_json() -> None:
     mock = provider(garbage_rate=1)
     texts = set()

@@ -15,6 +15,7 @@ from destilation.cli.verbosity import verbosity_options
 from destilation.config import JobSpec, load_job
 from destilation.domain import JSON, JobState
 from destilation.errors import EXIT_JOB_FAILED, EXIT_OK, ConfigError
+from destilation.interfaces import StoreError
 
 if TYPE_CHECKING:
     from destilation.engine.runner import RunOutcome
@@ -39,10 +40,25 @@ def run(state: CliState, job_file: Path) -> None:
 @verbosity_options
 @pass_state
 def resume(state: CliState, job: str) -> None:
-    """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure)."""
+    """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure).
+
+    A job paused for want of providers is often still held by its `destiler run`, which probes
+    them; on a store that admits one runner, resume then tells that run to work again.
+    """
+    from destilation.engine.attempts import UNAVAILABLE
+
     record = state.with_store(lambda store: require_job(store, job), job=job)
     spec = state.app.spec_of(record)
-    _report(state, job, _run(state, spec, dict(record.spec), f"job {job}", resume=True))
+    try:
+        outcome = _run(state, spec, dict(record.spec), f"job {job}", resume=True)
+    except StoreError:
+        now = state.with_store(lambda store: require_job(store, job), job=job)  # as it is now, not as it was
+        if now.state is not JobState.PAUSED or not (now.message or "").startswith(UNAVAILABLE):
+            raise
+        state.with_store(lambda store: store.set_job_state(job, JobState.RUNNING, "resumed by `destiler resume`"))
+        click.echo(f"{job}: running again in the run that holds it, which was waiting for a provider")
+        return
+    _report(state, job, outcome)
 
 
 def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:

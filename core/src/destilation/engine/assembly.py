@@ -11,16 +11,16 @@ import math
 import os
 from typing import Any
 
-import anyio
 import attrs
 
 from destilation.config import JobSpec
 from destilation.engine.attempts import AttemptLoop, Hooks
 from destilation.engine.planner import Planner
-from destilation.engine.wiring import ValidatorSlot
+from destilation.engine.wiring import ValidatorSlot, failover_enabled
 from destilation.engine.writer import BatchWriter
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
+from destilation.policy import make_policy
 from destilation.registry import Registration
 from destilation.templates import Template
 
@@ -113,19 +113,25 @@ def share(total: int, parts: int) -> int:
 
 
 def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts: int) -> AttemptLoop:
-    """The attempt loop of one process, holding its share of each provider's concurrency."""
-    spec, template, hooks = prepared.spec, prepared.wiring.template, prepared.hooks
+    """The attempt loop of one process, with one call policy per provider holding its share of the pacing."""
+    spec, template, hooks, bus = prepared.spec, prepared.wiring.template, prepared.hooks, prepared.bus
     infos = [p.info() for p in prepared.providers]
+    policies = {
+        info.name: make_policy(
+            provider, spec.providers[info.name], parts=parts, classify=hooks.classify_error, emit=bus.emit
+        )
+        for info, provider in zip(infos, prepared.providers, strict=True)
+    }
     return AttemptLoop(
         spec=spec,
         template=template,
-        providers={i.name: p for i, p in zip(infos, prepared.providers, strict=True)},
+        policies=policies,
         infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
-        limiters={i.name: anyio.CapacityLimiter(share(i.concurrency, parts)) for i in infos},
         router=prepared.wiring.router,
         validators=prepared.wiring.validators,
         vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
         writer=writer,
         hooks=hooks,
-        emit=prepared.bus.emit,
+        emit=bus.emit,
+        failover=failover_enabled(spec),
     )

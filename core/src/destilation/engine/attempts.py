@@ -1,4 +1,9 @@
-"""The attempt loop of one task: route, generate, validate, then accept, retry with feedback or reject."""
+"""The attempt loop of one task: route, generate, validate, then accept, retry with feedback or reject.
+
+Only an answer that fails validation uses one of the task's attempts (DESIGN §8). A provider
+failure is its call policy's business: what reaches this loop is `ProviderUnavailable` (the
+task moves to the next eligible provider of its route) or `ProviderAborted` (the job stops).
+"""
 
 from __future__ import annotations
 
@@ -24,16 +29,31 @@ from destilation.domain import (
     Task,
     Usage,
 )
-from destilation.engine.streams import take
 from destilation.engine.wiring import ValidatorSlot
 from destilation.engine.writer import BatchWriter
-from destilation.errors import JobError
-from destilation.interfaces import Accept, Provider, ProviderInfo, Reject, Retry, Router, ValidationContext
+from destilation.errors import DestilationError, JobError
+from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
+from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
+from destilation.redaction import redact_text
 from destilation.templates import Template
+
+UNAVAILABLE = "every provider is unavailable"
+"""How the reason of a pause for want of providers begins: a runner resumes such a pause by itself."""
+PINNED_WAIT_S = 1.0
+"""Without failover, how long a task waits before it asks its provider again."""
 
 
 class JobAborted(JobError):
     """A provider failure that retrying cannot mend (a bad key, no credits): the job stops."""
+
+
+class NoProviderLeft(JobError):
+    """No provider of a task's route can take it now: the job pauses until one answers a probe."""
+
+
+def cause_of(name: str, message: str) -> str:
+    """A policy's message without the provider name it starts with, which the caller puts first itself."""
+    return message.removeprefix(f"{name}: ")
 
 
 def _refuse_constant(name: str) -> None:
@@ -96,15 +116,17 @@ class Hooks:
 class AttemptLoop:
     spec: JobSpec
     template: Template
-    providers: dict[str, Provider]
+    policies: dict[str, CallPolicy]
+    """The only way to call a provider: each holds its provider's pacing, retries and health."""
     infos: Sequence[ProviderInfo]
-    limiters: dict[str, anyio.CapacityLimiter]
     router: Router
     validators: Sequence[ValidatorSlot]
     vctx: ValidationContext
     writer: BatchWriter
     hooks: Hooks
     emit: Callable[[Event], None]
+    failover: bool = True
+    """Move a task whose provider gave up on it to the next eligible one; else it waits for its provider."""
     accepted: int = 0
     rejected: int = 0
 
@@ -113,8 +135,7 @@ class AttemptLoop:
         number = task.attempts
         while number < self.spec.max_attempts:
             number += 1
-            info = self.router.choose(task, self.infos)
-            outcome = await self._attempt(task, info, number, feedback)
+            outcome = await self._attempt(task, number, feedback)
             if isinstance(outcome, Attempt):
                 feedback = outcome.issues
                 if number < self.spec.max_attempts:
@@ -145,9 +166,8 @@ class AttemptLoop:
         summary = "; ".join(i.as_feedback() for i in reasons[:3])
         self.emit(Event("task_rejected", task.job, summary, "warning", task_index=task.index))
 
-    async def _attempt(
-        self, task: Task, info: ProviderInfo, number: int, feedback: tuple[Issue, ...]
-    ) -> Attempt | tuple[Attempt, Sample]:
+    async def _attempt(self, task: Task, number: int, feedback: tuple[Issue, ...]) -> Attempt | tuple[Attempt, Sample]:
+        info = self._route(task, {})
         request = GenerationRequest(
             messages=self.template.render(task.seed, feedback),
             model=info.model or None,
@@ -158,33 +178,75 @@ class AttemptLoop:
             seed=request_seed(self.spec.seed, task.index),
             attempt=number,
         )
-        started = time.perf_counter()
-        limiter = self.limiters[info.name]
-        try:
-            await take(limiter)
-            try:
-                generation = await self.providers[info.name].generate(request)
-            finally:
-                limiter.release()
-        except Exception as exc:  # any provider failure is data about this attempt, never a crash
-            return await self._provider_failed(task, info, number, exc, time.perf_counter() - started)
-        self.router.observe(info.name, True, generation.latency_s)
+        info, generation = await self._generate(task, request, info)
         return await self._validate(task, info, number, generation)
 
-    async def _provider_failed(
-        self, task: Task, info: ProviderInfo, number: int, exc: Exception, latency: float
-    ) -> Attempt:
-        self.router.observe(info.name, False, latency)
-        decision = self.hooks.classify_error(exc, info.name)
-        message = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(info.name) else str(exc)
-        self.emit(Event("provider_error", task.job, message, "warning", provider=info.name, task_index=task.index))
-        if decision == "abort":
-            raise JobAborted(f"provider {info.name!r} failed and retrying cannot help: {exc}")
-        if decision == "backoff":
-            retry_after = getattr(exc, "retry_after", None)
-            await anyio.sleep(retry_after if retry_after is not None else min(30.0, 0.25 * 2**number))
-        issue = Issue("provider_error", message, hint="the provider failed; the request was retried")
-        return Attempt(number, info.name, info.model, ok=False, latency_s=latency, issues=(issue,), error=message)
+    def _route(self, task: Task, gave_up: dict[str, str]) -> ProviderInfo:
+        """The router's pick among the providers that are available and have not given the task up."""
+        policies = self.policies
+        candidates = [i for i in self.infos if i.name not in gave_up and policies[i.name].available()]
+        if not candidates:
+            raise NoProviderLeft(self._nobody_left(gave_up))
+        try:
+            return self.router.choose(task, candidates)
+        except DestilationError:  # e.g. the one provider a routing rule allows is unavailable: wait for it
+            if len(candidates) == len(self.infos):
+                raise
+            raise NoProviderLeft(self._nobody_left(gave_up)) from None
+
+    async def _generate(
+        self, task: Task, request: GenerationRequest, info: ProviderInfo
+    ) -> tuple[ProviderInfo, Generation]:
+        """An answer from the first provider of the task's route that gives one.
+
+        A provider gives the request up with `ProviderUnavailable`: with failover the task moves
+        on to the next provider that is available and has not given it up yet; without, it waits
+        and asks the same one again. When none is left, `NoProviderLeft` pauses the job.
+        """
+        gave_up: dict[str, str] = {}
+        while True:
+            started = time.perf_counter()
+            try:
+                generation = await self.policies[info.name].generate(request)
+            except ProviderUnavailable as exc:
+                self.router.observe(info.name, False, time.perf_counter() - started)
+                first = info.name not in gave_up
+                cause = gave_up[info.name] = cause_of(info.name, str(exc))
+                if self.failover or len(self.infos) == 1:
+                    left, info = info.name, self._route(task, gave_up)
+                    self._tell(
+                        "provider_failover", task, left, f"task {task.index} moved from {left} to {info.name}: {cause}"
+                    )
+                    request = attrs.evolve(request, model=info.model or None)
+                elif any(self.policies[i.name].available() for i in self.infos):
+                    if first:
+                        self._tell(
+                            "provider_wait", task, info.name, f"task {task.index} waits for {info.name}: {cause}"
+                        )
+                    await anyio.sleep(PINNED_WAIT_S)  # the task waits for its provider; the others work on
+                else:
+                    raise NoProviderLeft(self._nobody_left(gave_up)) from None
+                continue
+            except ProviderAborted as exc:
+                cause = redact_text(cause_of(info.name, str(exc)))
+                raise JobAborted(f"provider {info.name!r} stopped the job: {cause}") from None
+            self.router.observe(info.name, True, generation.latency_s)
+            return info, generation
+
+    def _tell(self, kind: str, task: Task, provider: str, message: str) -> None:
+        """One event per task and provider it leaves or waits for, at info level (health counts failovers too)."""
+        self.emit(Event(kind, task.job, message, provider=provider, task_index=task.index))
+
+    def _nobody_left(self, gave_up: dict[str, str]) -> str:
+        """The pause's reason: why each provider cannot take the task."""
+
+        def why(name: str) -> str:
+            if name in gave_up:
+                return gave_up[name]
+            return "not on this task's route" if self.policies[name].available() else "circuit open"
+
+        reasons = "; ".join(f"{i.name}: {why(i.name)}" for i in self.infos)
+        return redact_text(" ".join(f"{UNAVAILABLE}: {reasons}".split()))
 
     async def _validate(
         self, task: Task, info: ProviderInfo, number: int, generation: Generation

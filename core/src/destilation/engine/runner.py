@@ -5,7 +5,11 @@ queue; its claims bound what it holds), slots run attempt loops, one writer comm
 in batches through a bounded memory stream, and the holder of the job's exporter role projects
 committed samples into sinks.
 A control loop watches the store, so `destiler pause` in another terminal (or the TUI) stops
-the run within a second.
+the run within a second, and writes the call policies' health rows about once a second.
+
+When no provider can take a task the run *holds*: the job is paused with the reason, its tasks
+go back to pending, and the runner probes the providers until one answers, then works again. A
+user's pause (another message in the store) is never resumed by itself.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import attrs
 
 from destilation.config import JobSpec
 from destilation.domain import JSON, Event, JobRecord, JobState, Task, TaskState
-from destilation.engine.attempts import AttemptLoop, JobAborted
+from destilation.engine.attempts import UNAVAILABLE, AttemptLoop, JobAborted, NoProviderLeft, cause_of
 from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
 from destilation.engine.lanes import WorkerLane
@@ -33,12 +37,19 @@ from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
 from destilation.interfaces import AttemptTotals, StateStore
+from destilation.policy import CallPolicy, ProviderAborted
+from destilation.redaction import redact_text
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
 COUNTS_MAX_AGE = 0.1
 ROLE_WAIT_MARGIN = 1.0
 """Seconds past a lease's length that a finishing run waits for the exporter role."""
+HEALTH_INTERVAL = 0.75
+"""Seconds between two writes of the health rows: with the control loop's tick, at least once a second."""
+PROBE_FIRST_S = 0.5
+PROBE_MAX_S = 8.0
+"""While held, the providers are probed after `PROBE_FIRST_S`, then ever less often, up to this."""
 
 
 def new_owner() -> str:
@@ -93,11 +104,24 @@ class JobRunner:
     """Samples worker processes reported accepted since the last count."""
     _recorded: JobState | None = None
     """The final state `_finish` recorded in the store, once it has."""
+    _held: bool = False
+    """The work stage stopped because no provider could take a task: the run waits to work again."""
+    _wake: anyio.Event = attrs.field(factory=anyio.Event)
+    """Set by `stop`, so that a held run ends at once."""
+    _stage: int = 0
+    """Work stages begun: the control loop ignores what it read about an earlier one."""
 
     def stop(self, state: JobState, message: str = "") -> None:
-        """End the work stage; the first reason given wins."""
+        """End the work stage; the first reason given wins, except over a hold, which it ends."""
+        if self._stop is None or self._held:
+            self._stop, self._message, self._held = state, message, False
+            self._wake.set()
+        self._work.cancel()
+
+    def hold(self, reason: str) -> None:
+        """End the work stage until a provider answers a probe (see `_hold`), unless the run is ending anyway."""
         if self._stop is None:
-            self._stop, self._message = state, message
+            self._stop, self._message, self._held = JobState.PAUSED, reason, True
         self._work.cancel()
 
     def worker_committed(self, accepted: int) -> None:
@@ -155,7 +179,10 @@ class JobRunner:
                 if self.handle_signals:
                     background.start_soon(self._signals)
                 try:
-                    await self._work_stage()
+                    while True:
+                        await self._work_stage()
+                        if not self._held or not await self._hold():
+                            break
                 finally:
                     self.writer.close()
                     with anyio.CancelScope(shield=True):
@@ -169,7 +196,79 @@ class JobRunner:
                             await lane.stop()
                             await self._release(lane.owner)
                         background.cancel_scope.cancel()
+                        await self._write_health()
         return await self._finish()
+
+    async def _hold(self) -> bool:
+        """Paused for want of providers: tasks back to pending, then probe until one answers.
+
+        True: work again. False: the run ends, for a reason `stop` was given meanwhile (a user's
+        pause or cancel read from the store, a signal, the main process's word, an abort).
+        A worker process leaves the job's state to the main process: it holds, too, while the
+        job is paused for want of providers, and probes on its own only while the job runs.
+        """
+        name = self.spec.name
+        self._wake = anyio.Event()
+        await self.writer.flush()  # what the stopped tasks handed in is committed before the leases go back
+        await self._release(self.owner)
+        record = await self.store.get_job(name)
+        if record is None or not self._held or self._ended_by_user(record):
+            return False
+        if not self.worker:
+            await self.store.set_job_state(name, JobState.PAUSED, self._message)
+            self.bus.emit(Event("job_held", name, f"paused: {self._message}; probing the providers", "warning"))
+        delay = PROBE_FIRST_S
+        while True:
+            with anyio.move_on_after(delay):
+                await self._wake.wait()
+            record = await self.store.get_job(name) if self._held else None
+            if record is None or not self._held or self._ended_by_user(record):
+                return False
+            delay = min(PROBE_MAX_S, delay * 2)
+            if self.worker and record.state is JobState.PAUSED:
+                continue  # the main process probes and resumes the job
+            resumed = not self.worker and record.state is JobState.RUNNING  # set running by someone else
+            if (resumed or await self._probe()) and self._held:
+                break
+        if not self.worker:
+            await self.store.set_job_state(name, JobState.RUNNING, "running")
+            self.bus.emit(Event("job_resumed", name, "a provider answers again: work goes on"))
+        self._stop, self._message, self._held = None, "", False
+        self.record = await self.store.get_job(name) or self.record
+        self._work = anyio.CancelScope()
+        self._inflight = 0  # the stage's tasks, taken by a slot or not, went back with the leases
+        self._stage += 1
+        return True
+
+    def _ended_by_user(self, record: JobRecord) -> bool:
+        """A user's pause or cancel, or the job ended elsewhere, ends a hold: it is never resumed here."""
+        if _held_by_providers(record):
+            return False
+        self.stop(record.state, record.message or "")
+        return True
+
+    async def _probe(self) -> bool:
+        """Probe every provider at once; True when one answered. A provider that aborts stops the job."""
+        answered = False
+
+        async def one(policy: CallPolicy) -> None:
+            nonlocal answered
+            try:
+                answered = await policy.probe() or answered
+            except ProviderAborted as exc:
+                cause = redact_text(cause_of(policy.name, str(exc)))
+                self.stop(JobState.FAILED, f"provider {policy.name!r} stopped the job: {cause}")
+
+        async with anyio.create_task_group() as group:
+            for policy in self.loop.policies.values():
+                group.start_soon(one, policy)
+        return answered
+
+    async def _write_health(self) -> None:
+        """One batched write of this process's health rows; a store that cannot is met again elsewhere."""
+        rows = [policy.health(self.spec.name, self.owner) for policy in self.loop.policies.values()]
+        with contextlib.suppress(Exception):
+            await self.store.record_health(rows)
 
     async def _guarded(self, stage: Callable[[], Awaitable[None]]) -> None:
         """Run a stage; an error in it fails the job through `stop`, like any other reason to end.
@@ -197,6 +296,7 @@ class JobRunner:
         failing = self._stop is JobState.FAILED and self._message
         reason = self._message if failing else describe_failure(exc)
         with anyio.CancelScope(shield=True):
+            await self._write_health()
             owners = [self.owner, *(lane.owner for lane in self.lanes)]
             # A worker's main process decides the job's state; the worker only gives its leases back.
             mark = not self.worker and self._recorded is not JobState.FAILED
@@ -223,6 +323,8 @@ class JobRunner:
                         tasks.close()
         except* JobAborted as group:
             self.stop(JobState.FAILED, str(group.exceptions[0]))
+        except* NoProviderLeft as group:
+            self.hold(str(group.exceptions[0]))
         except* Exception as group:  # a plugin's bug in an attempt: the job ends failed, the workers are stopped
             self.stop(JobState.FAILED, describe_failure(group))
 
@@ -293,36 +395,56 @@ class JobRunner:
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
-        last_beat = last_progress = started = time.monotonic()
+        last_beat = last_progress = last_health = started = time.monotonic()
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
             await anyio.sleep(CONTROL_INTERVAL)
+            stage = self._stage
             record = await self.store.get_job(self.spec.name)
-            if record is not None and record.state in (JobState.PAUSED, JobState.CANCELLED):
-                self.stop(record.state, record.message or "")
+            # While held, or about a stage that has ended since, the record is `_hold`'s business.
+            if record is not None and not self._held and stage == self._stage:
+                if record.state is JobState.PAUSED and _held_by_providers(record):
+                    self.hold(record.message or "")  # a worker: the main process is held
+                elif record.state in (JobState.PAUSED, JobState.CANCELLED):
+                    self.stop(record.state, record.message or "")
             now = time.monotonic()
+            if now - last_health >= HEALTH_INTERVAL:
+                await self._write_health()
+                last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now
             if now - last_progress >= PROGRESS_INTERVAL and self._counts and not self.worker:
                 accepted = self._counts[TaskState.ACCEPTED]
                 totals = await self.store.attempt_totals(self.spec.name)  # every process's attempts
-                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started), totals))
+                errors = await self._provider_errors()
+                self.bus.emit(self._progress(accepted, (accepted - start_accepted) / (now - started), totals, errors))
                 last_progress = now
             events = self.bus.drain()
             if events:
                 await self.store.add_events(events)
 
-    def _progress(self, accepted: int, rate: float, totals: AttemptTotals | None) -> Event:
+    async def _provider_errors(self) -> int:
+        """Provider failures so far, as the call policies counted them: every process's rows, else this one's."""
+        rows = await self.store.provider_health(self.spec.name) or [
+            policy.health(self.spec.name, self.owner) for policy in self.loop.policies.values()
+        ]
+        return sum(sum(row.errors.values()) for row in rows)
+
+    def _progress(self, accepted: int, rate: float, totals: AttemptTotals | None, provider_errors: int = 0) -> Event:
         data: dict[str, JSON] = {
             "accepted": accepted,
             "target": self.target,
             "rejected": self._counts.get(TaskState.REJECTED, 0),
             "running": self._counts.get(TaskState.RUNNING, 0),
             "rate": round(rate, 2),
+            "provider_errors": provider_errors,
         }
         if totals is not None:
-            data.update(provider_errors=totals.provider_errors, invalid=totals.invalid, cost=totals.cost)
+            # Attempts stored by earlier versions may carry provider errors; the policies count the rest.
+            data.update(
+                provider_errors=provider_errors + totals.provider_errors, invalid=totals.invalid, cost=totals.cost
+            )
         return Event("progress", self.spec.name, data=data)
 
     async def _signals(self) -> None:
@@ -357,6 +479,13 @@ class JobRunner:
         self.bus.emit(Event(kind.get(state, "job_paused"), self.spec.name, message))
         await self.store.add_events(self.bus.drain())
         return RunOutcome(state, self.target, accepted, rejected, message, dataset)
+
+
+def _held_by_providers(record: JobRecord) -> bool:
+    """Whether the job runs, or is paused only for want of providers (which a probe may end)."""
+    if record.state is JobState.PAUSED:
+        return (record.message or "").startswith(UNAVAILABLE)
+    return record.state is JobState.RUNNING
 
 
 def on_commit_waker(export: ExportRole) -> Callable[[list[Pending]], None]:

@@ -117,8 +117,22 @@ def build_validators(
     return slots
 
 
+FAILOVER = "failover"
+"""The engine's own key of `[routing]`: the router plugins never see it."""
+
+
+def failover_enabled(spec: JobSpec, source: str = "") -> bool:
+    """`[routing] failover`: move a task to another provider when its own gives it up; true by default
+    when the job names several providers."""
+    value = spec.routing.get(FAILOVER, len(spec.providers) > 1)
+    if not isinstance(value, bool):
+        raise ConfigError(source or f"job {spec.name}", "expected true or false", "$.routing.failover")
+    return value
+
+
 def build_router(spec: JobSpec, registry: Registry, context: PluginContext, source: str) -> Router:
-    options = dict(spec.routing)
+    failover_enabled(spec, source)
+    options = {key: value for key, value in spec.routing.items() if key != FAILOVER}
     strategy = options.pop("strategy", "round_robin")
     if not isinstance(strategy, str):
         raise ConfigError(source, "expected a router name", "$.routing.strategy")

@@ -69,18 +69,34 @@ class BatchWriter:
         self._receive: MemoryObjectReceiveStream[Pending]
         self._send, self._receive = anyio.create_memory_object_stream[Pending](max_buffer_size=max_batch * 8)
         self.committed = 0
+        self.submitted = 0
+        """Transitions handed in; once `committed` catches up, the store has seen them all."""
+        self._running = False
 
     async def submit(self, transition: Transition) -> Pending:
         """Queue a transition; await `.wait()` on the result to learn its fate."""
         pending = Pending(transition)
         await send_soon(self._send, pending)  # the caller awaits the commit next
+        self.submitted += 1
         return pending
+
+    async def flush(self) -> None:
+        """Wait until the store has seen every transition handed in so far; at once if `run` is not running."""
+        while self.committed < self.submitted and self._running:
+            await anyio.sleep(self.gather_s)
 
     def close(self) -> None:
         """No more transitions: `run` commits what is queued and returns."""
         self._send.close()
 
     async def run(self) -> None:
+        self._running = True
+        try:
+            await self._run()
+        finally:
+            self._running = False
+
+    async def _run(self) -> None:
         async with self._receive:
             async for first in self._receive:
                 # Gathering turns many tiny transactions into one. 20 ms, not less: answers that

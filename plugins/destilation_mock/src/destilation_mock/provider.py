@@ -1,4 +1,8 @@
-"""The mock provider: a pure function of (seed, request seed, prompt, attempt), with optional faults and latency."""
+"""The mock provider: a pure function of (seed, request seed, prompt, attempt), with optional faults and latency.
+
+A failure (`failure_rate`) is transient, as a real provider's 5xx is: the same request sent
+again rolls again, so a call policy's transport retries can get it through.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,8 @@ class MockProvider(Provider):
         self._info = info if info.capabilities else attrs.evolve(info, capabilities=DEFAULT_CAPABILITIES)
         self._model = info.model or DEFAULT_MODEL
         self._sleep_s = self._config.latency_ms / 1000
+        self._failed: dict[tuple[int | None, int, int], int] = {}
+        """Requests (request seed, attempt, prompt hash) that failed, with how often: only while they fail."""
 
     def info(self) -> ProviderInfo:
         return self._info
@@ -83,8 +89,16 @@ class MockProvider(Provider):
             await anyio.sleep(self._sleep_s)
         # Always three rolls, so one rate's outcome does not shift with another rate's setting.
         fail, spoil, cut = rng.random(), rng.random(), rng.random()
-        if fail < config.failure_rate:
-            raise ProviderError(f"mock provider failed on purpose (failure_rate={config.failure_rate})", retryable=True)
+        if config.failure_rate:
+            key = (request.seed, request.attempt, hash(prompt))
+            failed = self._failed.pop(key, 0)
+            if failed:  # sent again: a fresh roll, the same for the same history
+                fail = random.Random(f"{config.seed}/{request.seed}/{request.attempt}/{failed}").random()
+            if fail < config.failure_rate:
+                self._failed[key] = failed + 1
+                raise ProviderError(
+                    f"mock provider failed on purpose (failure_rate={config.failure_rate})", retryable=True
+                )
         words = words_of(last_user_message(request.messages))
         finish = "stop"
         if spoil < config.garbage_rate:
