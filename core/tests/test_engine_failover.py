@@ -43,6 +43,8 @@ class World:
     """Requests get no answer (until cancelled): a job's tasks stay in flight."""
     on_down: Callable[[], None] = lambda: None
     """Called as a provider gives a request up."""
+    refusing: set[str] = attrs.field(factory=set)
+    """Providers that answer but will not serve any request (a model they lack): they stay available."""
 
 
 class StubPolicy(CallPolicy):
@@ -56,6 +58,8 @@ class StubPolicy(CallPolicy):
         await anyio.lowlevel.checkpoint()
         if self.world.hang:
             await anyio.sleep_forever()
+        if self.name in self.world.refusing:
+            raise ProviderUnavailable(f"provider {self.name}: it will not serve this request: no model", refused=True)
         if self.name in self.world.down:
             self.world.on_down()
             self.world.closed.add(self.name)
@@ -433,3 +437,33 @@ async def test_a_users_pause_just_before_a_hold_is_kept_and_ends_the_run(tmp_pat
     assert (outcome.state, outcome.message) == (JobState.PAUSED, "paused by `destiler pause`")
     assert store.jobs["job"].message == "paused by `destiler pause`"
     assert world.probes == 0
+
+
+@pytest.mark.anyio
+async def test_a_request_one_provider_refuses_goes_to_the_other(tmp_path: Path, world: World) -> None:
+    kit = TestingKit()
+    world.refusing = {"a"}
+    table = two_providers(count=3, routing={"strategy": "first"})
+    outcome = await kit_app(kit, tmp_path).run(
+        structure(table, JobSpec, source="job.toml"), table, "job.toml", resume=False, handle_signals=False
+    )
+    assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.DONE, 3, 0)
+
+
+@pytest.mark.anyio
+async def test_a_request_every_provider_refuses_rejects_its_task_and_the_job_says_why(
+    tmp_path: Path, world: World
+) -> None:
+    """Waiting cannot help a refusal: no hold, the tasks are rejected and the stop line names the cause."""
+    kit = TestingKit()
+    world.refusing = {"a", "b"}
+    table = two_providers(count=2, max_tasks=3)
+    outcome = await kit_app(kit, tmp_path).run(
+        structure(table, JobSpec, source="job.toml"), table, "job.toml", resume=False, handle_signals=False
+    )
+    assert (outcome.state, outcome.accepted, outcome.rejected) == (JobState.FAILED, 0, 3)
+    assert world.probes == 0
+    assert "(the last: every provider refused the request: " in outcome.message
+    assert "a: it will not serve this request: no model" in outcome.message
+    rejected = await kit.store().list_tasks("job", TaskState.REJECTED)
+    assert {r.reasons[0].code for r in rejected} == {"provider_refused"}

@@ -127,8 +127,19 @@ async def test_a_request_this_provider_will_not_serve_fails_over_at_once() -> No
     policy, _ = build(provider)
     with pytest.raises(ProviderUnavailable, match="will not serve this request: no such model") as caught:
         await policy.generate(REQUEST)
-    assert caught.value.retryable and len(provider.requests) == 1
+    assert caught.value.retryable and caught.value.refused and len(provider.requests) == 1
     assert policy.health("j", "o").failovers == 1
+
+
+async def test_refusals_do_not_open_the_circuit() -> None:
+    """A server that answers "not this request" is up: the engine rejects the task, nobody waits for it."""
+    script: list[Any] = [ProviderError("no such model", retryable=False, status=404)] * 4
+    policy, _ = build(ScriptedProvider(script), breaker_failures=2)
+    for _ in range(4):
+        with pytest.raises(ProviderUnavailable) as caught:
+            await policy.generate(REQUEST)
+        assert caught.value.refused
+    assert policy.available() and policy.health("j", "o").circuit is Circuit.CLOSED
 
 
 async def test_a_bad_key_aborts_with_one_line_naming_the_provider() -> None:
@@ -364,9 +375,9 @@ async def test_the_circuit_opens_after_failures_in_a_row_and_a_half_open_trial_c
     script: list[Any] = [ProviderError("down", status=500)] * 3 + [answer()]
     provider = ScriptedProvider(script)
     policy, events = build(provider, clock=clock, breaker_failures=3, breaker_cooldown_s=30.0, max_retries=8)
-    with pytest.raises(ProviderUnavailable, match="its circuit is open: down"):
+    with pytest.raises(ProviderUnavailable, match="its circuit is open: down") as caught:
         await policy.generate(REQUEST)
-    assert len(provider.requests) == 3 and not policy.available()
+    assert len(provider.requests) == 3 and not policy.available() and not caught.value.refused
     assert policy.health("j", "o").circuit is Circuit.OPEN
     with pytest.raises(ProviderUnavailable, match="circuit is open"):  # at once, nothing sent
         await policy.generate(REQUEST)

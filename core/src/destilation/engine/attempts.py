@@ -51,9 +51,17 @@ class NoProviderLeft(JobError):
     """No provider of a task's route can take it now: the job pauses until one answers a probe."""
 
 
+class RequestRefused(JobError):
+    """Every provider answered that it will not serve this task's request (a 400, a model it lacks).
+
+    Waiting cannot help, so the task is rejected with the providers' reasons instead of holding
+    the job; a new task replaces it, and the job's stop rule ends a job no request can pass.
+    """
+
+
 def cause_of(name: str, message: str) -> str:
     """A policy's message without the provider name it starts with, which the caller puts first itself."""
-    return message.removeprefix(f"{name}: ")
+    return message.removeprefix(f"provider {name}: ").removeprefix(f"{name}: ")
 
 
 def _refuse_constant(name: str) -> None:
@@ -129,6 +137,8 @@ class AttemptLoop:
     """Move a task whose provider gave up on it to the next eligible one; else it waits for its provider."""
     accepted: int = 0
     rejected: int = 0
+    last_rejection: str | None = None
+    """Why the latest task this process rejected was rejected, for the job's stop line."""
 
     async def run_task(self, task: Task) -> None:
         feedback: tuple[Issue, ...] = ()
@@ -142,6 +152,10 @@ class AttemptLoop:
                     await self.writer.submit(Retry(task, outcome))
                     continue
                 await self._reject(task, outcome, outcome.issues)
+                return
+            if isinstance(outcome, RequestRefused):
+                refusal = Issue("provider_refused", str(outcome), hint="no provider will serve this request")
+                await self._reject(task, None, (refusal,))
                 return
             attempt, sample = outcome
             pending = await self.writer.submit(Accept(task, attempt, sample))
@@ -164,9 +178,13 @@ class AttemptLoop:
         self.rejected += 1
         await self.writer.submit(Reject(task, attempt, reasons))
         summary = "; ".join(i.as_feedback() for i in reasons[:3])
+        if reasons:
+            self.last_rejection = reasons[0].message
         self.emit(Event("task_rejected", task.job, summary, "warning", task_index=task.index))
 
-    async def _attempt(self, task: Task, number: int, feedback: tuple[Issue, ...]) -> Attempt | tuple[Attempt, Sample]:
+    async def _attempt(
+        self, task: Task, number: int, feedback: tuple[Issue, ...]
+    ) -> Attempt | tuple[Attempt, Sample] | RequestRefused:
         info = self._route(task, {})
         request = GenerationRequest(
             messages=self.template.render(task.seed, feedback),
@@ -178,7 +196,10 @@ class AttemptLoop:
             seed=request_seed(self.spec.seed, task.index),
             attempt=number,
         )
-        info, generation = await self._generate(task, request, info)
+        try:
+            info, generation = await self._generate(task, request, info)
+        except RequestRefused as refused:
+            return refused
         return await self._validate(task, info, number, generation)
 
     def _route(self, task: Task, gave_up: dict[str, str]) -> ProviderInfo:
@@ -204,6 +225,7 @@ class AttemptLoop:
         and asks the same one again. When none is left, `NoProviderLeft` pauses the job.
         """
         gave_up: dict[str, str] = {}
+        refused: set[str] = set()
         while True:
             started = time.perf_counter()
             try:
@@ -212,6 +234,11 @@ class AttemptLoop:
                 self.router.observe(info.name, False, time.perf_counter() - started)
                 first = info.name not in gave_up
                 cause = gave_up[info.name] = cause_of(info.name, str(exc))
+                if exc.refused:
+                    refused.add(info.name)
+                if len(refused) == len(self.infos):
+                    reasons = "; ".join(f"{name}: {why}" for name, why in gave_up.items())
+                    raise RequestRefused(redact_text(f"every provider refused the request: {reasons}")) from None
                 if self.failover or len(self.infos) == 1:
                     left, info = info.name, self._route(task, gave_up)
                     self._tell(

@@ -382,11 +382,12 @@ class JobRunner:
                 continue
             if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
                 rejected = counts[TaskState.REJECTED]
+                last = self.loop.last_rejection
                 self.stop(
                     JobState.FAILED,
                     f"only {accepted} of {self.target} samples accepted: {rejected} tasks rejected and the "
-                    f"task limit ({self.task_limit}) is reached; see `destiler tasks {self.spec.name} "
-                    "--state rejected`",
+                    f"task limit ({self.task_limit}) is reached" + (f" (the last: {last})" if last else "") + "; "
+                    f"see `destiler tasks {self.spec.name} --state rejected`",
                 )
                 return
             self._slot_freed = anyio.Event()

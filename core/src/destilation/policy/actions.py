@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from destilation.interfaces import ProviderError
 
@@ -27,7 +28,13 @@ class ProviderUnavailable(ProviderError):
     """The policy gave up on one request (retries or deadline spent, circuit open, failover asked).
 
     The engine gives the task to the next eligible provider of its route; it is not an attempt.
+    `refused` says the provider answered and will not serve this request (a 400, a model it does
+    not have): sent again it gets the same answer, so waiting for the provider cannot help.
     """
+
+    def __init__(self, message: str, *, refused: bool = False, **options: Any) -> None:
+        super().__init__(message, **options)
+        self.refused = refused
 
 
 class ProviderAborted(ProviderError):

@@ -138,7 +138,7 @@ class ProviderPolicy(CallPolicy):
             action = self._failed(failure)
             tries += 1
             if action is ErrorAction.FAILOVER:
-                raise self._unavailable("it will not serve this request")
+                raise self._unavailable("it will not serve this request", refused=True)
             if tries > self._spec.max_retries:
                 raise self._unavailable(f"gave up after {tries} tries")
             wait = self._backoff(tries) if action is ErrorAction.RETRY else 0.0
@@ -280,7 +280,8 @@ class ProviderPolicy(CallPolicy):
         if action is ErrorAction.ABORT:
             self._aborted = abort_message(failure, self.name)
             raise ProviderAborted(self._aborted, retryable=False, status=getattr(failure, "status", None))
-        if kind not in NOT_BREAKER_FAILURES:
+        # A provider that answers "I will not serve this" is up: only outages open the circuit.
+        if kind not in NOT_BREAKER_FAILURES and action is not ErrorAction.FAILOVER:
             self._breaker_failure()
         if action is ErrorAction.BACKOFF:
             self._hold(failure)
@@ -347,10 +348,10 @@ class ProviderPolicy(CallPolicy):
         if self._breaker.success():
             self._event("circuit_closed", "answering again: circuit closed", "info", {})
 
-    def _unavailable(self, why: str) -> ProviderUnavailable:
+    def _unavailable(self, why: str, *, refused: bool = False) -> ProviderUnavailable:
         self.stats.failovers += 1
         last = f": {self.stats.last_error}" if self.stats.last_error else ""
-        return ProviderUnavailable(f"provider {self.name}: {why}{last}")
+        return ProviderUnavailable(f"provider {self.name}: {why}{last}", refused=refused)
 
     def _event(self, kind: str, message: str, severity: str, data: dict[str, JSON]) -> None:
         self._emit(

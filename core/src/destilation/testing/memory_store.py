@@ -101,8 +101,6 @@ class MemoryStore(StateStore):
         """Job → the owner holding its runner lock, until the store is closed."""
         self.roles: dict[tuple[str, str], RoleLease] = {}
         """(job, role) → its lease; never removed, so a role's fence only grows."""
-        self.health: dict[tuple[str, str, str], ProviderHealth] = {}
-        """(job, provider, owner) → the last health row that process wrote."""
         self._seq = 0
         self._event_id = 0
 
