@@ -229,7 +229,12 @@ class Sample:
     seq: int | None = None
 
     def record(self) -> dict[str, JSON]:
-        """The dataset line: content first, then lineage under `meta`."""
+        """The dataset line: content first, then lineage under `meta`.
+
+        Every key is on every line (`reasoning` and `meta.scores` null, `tool_calls` [] when
+        empty), so a reader that infers column types from the first lines (`datasets`, Arrow)
+        never meets a new column late in a big file.
+        """
         meta: dict[str, JSON] = {
             "job": self.job,
             "task": self.task_index,
@@ -245,14 +250,11 @@ class Sample:
                 "reasoning_tokens": self.usage.reasoning_tokens,
             },
             "cost": self.cost,
+            "scores": self.scores or None,
         }
-        if self.scores:
-            meta["scores"] = self.scores
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
-        if self.reasoning is not None:
-            out.setdefault("reasoning", self.reasoning)
-        if self.tool_calls:
-            out.setdefault("tool_calls", [attrs.asdict(c) for c in self.tool_calls])
+        out.setdefault("reasoning", self.reasoning)
+        out.setdefault("tool_calls", [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls])
         out["meta"] = meta
         return out
 
