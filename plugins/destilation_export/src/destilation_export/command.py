@@ -1,0 +1,99 @@
+"""`destiler export JOB --format F -o FILE`: the job's samples, page by page, in a trainer's format.
+
+The file appears whole or not at all: rows go to a temporary file beside it that is renamed over
+it at the end, so an interrupted export never leaves half a dataset under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from destilation.cli.state import CliState, pass_state, require_job
+from destilation.errors import ConfigError
+from destilation.interfaces import StateStore
+from destilation_export.chat_template import TemplateCheck, load
+from destilation_export.conversation import ExportError, job_tools, mapping_for, to_conversation
+from destilation_export.formats import FORMATS, REASONING_FIELDS, CannotCarry, chat_messages
+
+PAGE = 500
+"""Samples read from the store at a time: memory stays flat however big the job is."""
+PROGRESS_EVERY = 10_000
+
+
+def check_format(name: str) -> str:
+    if name not in FORMATS:
+        raise ConfigError("--format", f"unknown format {name!r}: use one of {', '.join(FORMATS)}")
+    return name
+
+
+@click.command()
+@click.argument("job")
+@click.option("--format", "format_name", required=True, help=f"One of: {', '.join(FORMATS)}.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option(
+    "--reasoning-field",
+    type=click.Choice(REASONING_FIELDS),
+    default="reasoning_content",
+    show_default=True,
+    help="Where assistant reasoning goes in trl-* formats; think-tags also puts it into openai-chat.",
+)
+@click.option(
+    "--chat-template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A tokenizer_config.json or .jinja file: report rows the student's template cannot render whole.",
+)
+@pass_state
+def export(
+    state: CliState, job: str, format_name: str, output: Path, reasoning_field: str, chat_template: Path | None
+) -> None:
+    """Write JOB's accepted samples to OUTPUT in a training format, one JSON object per line."""
+    builder = FORMATS[check_format(format_name)]
+    check = TemplateCheck(load(chat_template)) if chat_template else None
+    folder = output.parent if str(output.parent) else Path()
+    if not folder.is_dir():
+        raise ConfigError("-o", f"{output}: the folder {folder} does not exist")
+
+    async def work(store: StateStore) -> int:
+        record = await require_job(store, job)
+        if builder is None:
+            raise ConfigError(
+                "--format dpo",
+                f"job {job!r} has nothing to pair: the store keeps no content of failed attempts, so there is"
+                " no rejected answer beside each accepted one; export openai-chat or trl-messages instead",
+            )
+        tools = job_tools(record.spec)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                rows, seq = 0, 0
+                while page := await store.samples_after(job, seq, PAGE):
+                    for sample in page:
+                        conversation = to_conversation(sample, mapping_for(sample.template_id, record.spec), tools)
+                        try:
+                            row = builder(conversation, reasoning_field)
+                        except CannotCarry as exc:
+                            raise ExportError(sample, str(exc)) from None
+                        rows += 1
+                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        if check is not None:
+                            check.check(rows, chat_messages(row, conversation, reasoning_field), row.get("tools") or [])
+                        if rows % PROGRESS_EVERY == 0:
+                            click.echo(f"exported {rows} of {record.target} samples…", err=True)
+                    seq = page[-1].seq or seq + len(page)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, output)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return rows
+
+    rows = state.with_store(work, job=job)
+    click.echo(f"exported {rows} samples of job {job} as {format_name} to {output}")
+    for line in check.summary() if check else ():
+        click.echo(line, err=True)
