@@ -13,16 +13,37 @@ from pathlib import Path
 
 import click
 
+from destilation import Sample
 from destilation.cli.state import CliState, pass_state, require_job
+from destilation.domain import ToolSpec
 from destilation.errors import ConfigError
 from destilation.interfaces import StateStore
 from destilation_export.chat_template import TemplateCheck, load
-from destilation_export.conversation import ExportError, job_tools, mapping_for, to_conversation
-from destilation_export.formats import FORMATS, REASONING_FIELDS, CannotCarry, chat_messages
+from destilation_export.conversation import (
+    Conversation,
+    ConversationMap,
+    ExportError,
+    job_tools,
+    mapping_for,
+    parse_fields,
+    to_conversation,
+)
+from destilation_export.formats import FORMATS, REASONING_FIELDS, Builder, CannotCarry, Row, chat_messages
 
 PAGE = 500
 """Samples read from the store at a time: memory stays flat however big the job is."""
 PROGRESS_EVERY = 10_000
+
+
+def row_of(
+    sample: Sample, builder: Builder, mapping: ConversationMap, tools: tuple[ToolSpec, ...], reasoning_field: str
+) -> tuple[Row, Conversation]:
+    """One sample's row; a sample the format cannot carry stops the export with one line naming it."""
+    conversation = to_conversation(sample, mapping, tools)
+    try:
+        return builder(conversation, reasoning_field), conversation
+    except CannotCarry as exc:
+        raise ExportError(sample, str(exc)) from None
 
 
 def check_format(name: str) -> str:
@@ -47,12 +68,24 @@ def check_format(name: str) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A tokenizer_config.json or .jinja file: report rows the student's template cannot render whole.",
 )
+@click.option(
+    "--fields",
+    metavar="ROLE=FIELD,...",
+    help="Content fields holding the turns (user, assistant, system, messages) of an unknown template.",
+)
 @pass_state
 def export(
-    state: CliState, job: str, format_name: str, output: Path, reasoning_field: str, chat_template: Path | None
+    state: CliState,
+    job: str,
+    format_name: str,
+    output: Path,
+    reasoning_field: str,
+    chat_template: Path | None,
+    fields: str | None,
 ) -> None:
     """Write JOB's accepted samples to OUTPUT in a training format, one JSON object per line."""
     builder = FORMATS[check_format(format_name)]
+    override = parse_fields(fields) if fields else None
     check = TemplateCheck(load(chat_template)) if chat_template else None
     folder = output.parent if str(output.parent) else Path()
     if not folder.is_dir():
@@ -73,11 +106,8 @@ def export(
                 rows, seq = 0, 0
                 while page := await store.samples_after(job, seq, PAGE):
                     for sample in page:
-                        conversation = to_conversation(sample, mapping_for(sample.template_id, record.spec), tools)
-                        try:
-                            row = builder(conversation, reasoning_field)
-                        except CannotCarry as exc:
-                            raise ExportError(sample, str(exc)) from None
+                        mapping = mapping_for(sample.template_id, override)
+                        row, conversation = row_of(sample, builder, mapping, tools, reasoning_field)
                         rows += 1
                         out.write(json.dumps(row, ensure_ascii=False) + "\n")
                         if check is not None:

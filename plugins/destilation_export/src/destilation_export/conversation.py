@@ -3,8 +3,8 @@
 How a template's content becomes messages is a small, typed mapping (`ConversationMap`) per
 template id. A mode whose content is already a conversation (a `messages` list of chat
 messages, as a tools mode writes) names that field; a question/answer template names its two
-fields. A job may set its own mapping in its spec's ``[export]`` table (``user``, ``assistant``,
-``system``, ``messages``), so a third-party template needs no code here.
+fields. Content with a ``messages`` list is taken as a conversation without being told. For any
+other template, ``destiler export --fields user=FIELD,assistant=FIELD`` names the fields.
 """
 
 from __future__ import annotations
@@ -50,13 +50,23 @@ class ExportError(ConfigError):
         super().__init__(f"task {sample.job}/{sample.task_index}", message)
 
 
-def mapping_for(template_id: str, spec: Mapping[str, JSON]) -> ConversationMap:
-    """The job's ``[export]`` table when it has one, else the built-in map of its template."""
-    table = spec.get("export")
-    if isinstance(table, dict):
-        fields = {k: v for k, v in table.items() if k in attrs.fields_dict(ConversationMap) and isinstance(v, str)}
-        return ConversationMap(**fields)
+def mapping_for(template_id: str, override: ConversationMap | None = None) -> ConversationMap:
+    """``--fields`` when given, else the built-in map of the template, else the usual field names."""
+    if override is not None:
+        return override
     return BUILTIN_MAPS.get(template_id, ConversationMap())
+
+
+def parse_fields(text: str) -> ConversationMap:
+    """``user=question,assistant=answer`` (or ``messages=conversation``) as a map; bad text exits 2."""
+    known = attrs.fields_dict(ConversationMap)
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        role, sep, field = (p.strip() for p in part.partition("="))
+        if not sep or role not in known or not field:
+            raise ConfigError("--fields", f"{part.strip()!r} is not ROLE=FIELD with ROLE one of {', '.join(known)}")
+        fields[role] = field
+    return ConversationMap(**fields)
 
 
 def job_tools(spec: Mapping[str, JSON]) -> tuple[ToolSpec, ...]:
@@ -109,10 +119,11 @@ def _dumps(value: JSON) -> str:
 def to_conversation(sample: Sample, mapping: ConversationMap, tools: tuple[ToolSpec, ...] = ()) -> Conversation:
     """The sample's conversation; its reasoning and tool calls go on the final assistant turn."""
     content = sample.content if isinstance(sample.content, dict) else {"output": sample.content}
-    if mapping.messages:
-        raw = content.get(mapping.messages)
+    listed = mapping.messages or ("messages" if mapping == ConversationMap() and "messages" in content else None)
+    if listed:
+        raw = content.get(listed)
         if not isinstance(raw, list) or not raw:
-            raise ExportError(sample, f"its content field {mapping.messages!r} is not a list of messages")
+            raise ExportError(sample, f"its content field {listed!r} is not a list of messages")
         return Conversation(tuple(_message(sample, m) for m in raw), tools)
     messages: list[Message] = []
     if mapping.system and isinstance(content.get(mapping.system), str):
