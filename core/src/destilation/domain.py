@@ -231,9 +231,11 @@ class Sample:
     def record(self) -> dict[str, JSON]:
         """The dataset line: content first, then lineage under `meta`.
 
-        Every key is on every line (`reasoning` and `meta.scores` null, `tool_calls` [] when
-        empty), so a reader that infers column types from the first lines (`datasets`, Arrow)
-        never meets a new column late in a big file.
+        Every key is on every line, so a reader that infers column types from the first lines
+        (`datasets` reads 10 MB blocks and casts later ones to the first one's types) never meets
+        a new column late in a big file. `reasoning` is "" when there is none, not null: a block of
+        nulls types the column as null, and a string after it no longer fits. `tool_calls` is []
+        and `meta.scores` null when empty.
         """
         meta: dict[str, JSON] = {
             "job": self.job,
@@ -253,7 +255,7 @@ class Sample:
             "scores": self.scores or None,
         }
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
-        out.setdefault("reasoning", self.reasoning)
+        out.setdefault("reasoning", self.reasoning or "")
         out.setdefault("tool_calls", [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls])
         out["meta"] = meta
         return out

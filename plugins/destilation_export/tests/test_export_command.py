@@ -49,7 +49,7 @@ def test_trl_messages_puts_reasoning_in_the_chosen_field(workspace: Workspace, f
     rows, path, _ = export(workspace, "think", "trl-messages", "--reasoning-field", field)
     assert len(rows) == 4
     user, assistant = rows[0]["messages"]
-    assert user[field] is None
+    assert user[field] == ""
     assert isinstance(assistant[field], str) and assistant[field]
     assert not assistant["content"].startswith("<think>")
     loaded = load(path)
@@ -78,7 +78,7 @@ def test_sharegpt_turns_and_think_tags(workspace: Workspace) -> None:
     human, gpt = rows[0]["conversations"]
     assert human["from"] == "human" and gpt["from"] == "gpt"
     assert gpt["value"].startswith("<think>\n")
-    assert (rows[0]["system"], rows[0]["tools"]) == (None, "")
+    assert (rows[0]["system"], rows[0]["tools"]) == ("", "")
     assert load(path).num_rows == 4
 
 

@@ -64,7 +64,7 @@ async def test_every_line_has_every_key_so_column_types_never_change(context: Pl
     first, second = read_records(data_dir / "demo" / "data.jsonl")
     assert list(first) == list(second) == ["q", "reasoning", "tool_calls", "meta"]
     assert list(first["meta"]) == list(second["meta"])
-    assert (first["reasoning"], first["tool_calls"], first["meta"]["scores"]) == (None, [], None)
+    assert (first["reasoning"], first["tool_calls"], first["meta"]["scores"]) == ("", [], None)
     assert second["tool_calls"] == [{"id": "c1", "name": "calc", "arguments": "{}"}]
     await sink.aclose()
 

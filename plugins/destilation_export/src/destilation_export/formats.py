@@ -1,7 +1,10 @@
 """Export formats: one row (a JSON object) per conversation, with the same keys on every row.
 
-Every message of a format has the same keys too (null where a message has nothing), so Arrow
-and `datasets` infer one type per column whatever row a new field first shows up in.
+Every message of a format has the same keys too, so Arrow and `datasets` infer one type per
+column. Text that may be empty on any row (reasoning, system) is "" rather than null: `datasets`
+types a column from its first 10 MB block, and a null-only block refuses a string after it.
+Fields only tool use fills (tool_calls, tool_call_id, name) stay null elsewhere, as the OpenAI
+format has them.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def trl_messages(conversation: Conversation, reasoning_field: str) -> list[JSON]
             row["content"] = with_think_tags(m)
         else:
             row["content"] = m.content
-            row[reasoning_field] = m.reasoning
+            row[reasoning_field] = m.reasoning or ""
         row["tool_calls"] = _calls(m)
         row["tool_call_id"] = m.tool_call_id
         row["name"] = names.get(m.tool_call_id or "") if m.role == "tool" else None
@@ -99,7 +102,7 @@ def trl_prompt_completion(conversation: Conversation, reasoning_field: str) -> R
 
 def sharegpt(conversation: Conversation, reasoning_field: str) -> Row:
     """LLaMA-Factory ShareGPT: human / gpt / function_call / observation turns, tools as a JSON string."""
-    system: str | None = None
+    system = ""
     turns: list[JSON] = []
     for m in conversation.messages:
         if m.role == "system":
@@ -129,7 +132,7 @@ def alpaca(conversation: Conversation, reasoning_field: str) -> Row:
     """Instruction / output of the last exchange; earlier exchanges go to `history`."""
     if any(m.tool_calls or m.role == "tool" for m in conversation.messages):
         raise CannotCarry("alpaca has no place for tool calls; export openai-chat, trl-messages or sharegpt")
-    system = next((m.content for m in conversation.messages if m.role == "system"), None)
+    system = next((m.content for m in conversation.messages if m.role == "system"), "")
     pairs: list[list[str]] = []
     question: str | None = None
     for m in conversation.messages:

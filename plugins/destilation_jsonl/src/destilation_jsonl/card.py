@@ -39,7 +39,7 @@ META_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 _KNOWN_CONTENT = {
-    "reasoning": "the model's reasoning trace; null when it gave none",
+    "reasoning": "the model's reasoning trace; empty when it gave none",
     "tool_calls": "tool calls the model made: id, name, arguments (JSON text); [] when none",
     "content": "the generated content (the template produces a non-object value)",
 }
