@@ -227,6 +227,8 @@ def test_chat_messages_of_formats_without_messages_are_the_trl_form() -> None:
         row = {"conversations": []}
         assert chat_messages(row, conversation, "thinking")[2]["thinking"] == "I should look the weather up."
         assert chat_messages(row, conversation, "think-tags")[2]["reasoning_content"] == "I should look the weather up."
+    [split] = rows("trl-prompt-completion", s)
+    assert chat_messages(split, conversation, "reasoning_content") == [*split["prompt"], *split["completion"]]
 
 
 datasets = pytest.importorskip("datasets")
