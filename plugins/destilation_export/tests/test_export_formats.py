@@ -221,14 +221,13 @@ def test_job_tools_come_from_the_spec() -> None:
 def test_chat_messages_of_formats_without_messages_are_the_trl_form() -> None:
     s = sample({"messages": TRACE})
     conversation = to_conversation(s, mapping_for("tools"), (WEATHER,))
-    for fmt in ("sharegpt", "alpaca"):
-        builder = FORMATS[fmt]
-        assert builder is not None
-        row = {"conversations": []}
-        assert chat_messages(row, conversation, "thinking")[2]["thinking"] == "I should look the weather up."
-        assert chat_messages(row, conversation, "think-tags")[2]["reasoning_content"] == "I should look the weather up."
+    [shared] = rows("sharegpt", s)
+    assert chat_messages(shared, conversation, "thinking")[2]["thinking"] == "I should look the weather up."
+    assert chat_messages(shared, conversation, "think-tags")[2]["reasoning_content"] == "I should look the weather up."
     [split] = rows("trl-prompt-completion", s)
     assert chat_messages(split, conversation, "reasoning_content") == [*split["prompt"], *split["completion"]]
+    [chat] = rows("openai-chat", s)
+    assert chat_messages(chat, conversation, "reasoning_content") == chat["messages"]
 
 
 datasets = pytest.importorskip("datasets")
