@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,12 @@ def export(workspace: Workspace, job: str, fmt: str, *extra: str) -> tuple[list[
     return rows, out, result.output
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def load(path: Path) -> Any:
     return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(path.parent / "hf"))
 
@@ -36,6 +43,7 @@ def test_openai_chat_has_messages_and_tools(workspace: Workspace) -> None:
     rows, path, output = export(workspace, "qa", "openai-chat")
     assert len(rows) == 6
     assert output.strip() == f"exported 6 samples of job qa as openai-chat to {path}"
+    assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask()
     user, assistant = rows[0]["messages"]
     assert (user["role"], assistant["role"]) == ("user", "assistant")
     assert set(user) == set(assistant) == {"role", "content", "tool_calls", "tool_call_id"}

@@ -11,7 +11,7 @@ import pytest
 from destilation import Sample
 from destilation.domain import ToolCall, ToolSpec
 from destilation.errors import ConfigError
-from destilation_export.command import row_of
+from destilation_export.command import json_line, row_of
 from destilation_export.conversation import (
     ConversationMap,
     ExportError,
@@ -254,3 +254,9 @@ def test_tool_use_conversations_load_beside_plain_ones(tmp_path: Path, fmt: str)
     loaded = datasets.load_dataset("json", data_files=str(path), split="train", chunksize=256, cache_dir=str(tmp_path))
     assert loaded.num_rows == 31
     assert "Lisbon" in json.dumps(loaded[0], default=str)  # the tool call kept its structure
+
+
+def test_lines_escape_unicode_line_breaks_so_every_reader_sees_one_line() -> None:
+    line = json_line({"text": "a\u2028b\u2029c\x85d é"})
+    assert line.count("\n") == 1 and len(line.splitlines()) == 1
+    assert json.loads(line) == {"text": "a\u2028b\u2029c\x85d é"}

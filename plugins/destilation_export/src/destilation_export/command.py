@@ -28,11 +28,34 @@ from destilation_export.conversation import (
     parse_fields,
     to_conversation,
 )
-from destilation_export.formats import FORMATS, REASONING_FIELDS, Builder, CannotCarry, Row, chat_messages
+from destilation_export.formats import (
+    FORMATS,
+    REASONING_FIELDS,
+    Builder,
+    CannotCarry,
+    Row,
+    chat_messages,
+    function_tools,
+)
 
 PAGE = 500
 """Samples read from the store at a time: memory stays flat however big the job is."""
 PROGRESS_EVERY = 10_000
+# Valid in JSON strings but line breaks to `str.splitlines`: escaped, as the dataset file has them.
+_LINE_BREAKS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
+
+
+def json_line(row: Row) -> str:
+    text = json.dumps(row, ensure_ascii=False)
+    for char, escaped in _LINE_BREAKS:
+        text = text.replace(char, escaped)
+    return text + "\n"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def row_of(
@@ -102,6 +125,7 @@ def export(
         tools = job_tools(record.spec)
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # a dataset file, not a private one like mkstemp's
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 rows, seq = 0, 0
                 while page := await store.samples_after(job, seq, PAGE):
@@ -109,9 +133,10 @@ def export(
                         mapping = mapping_for(sample.template_id, override)
                         row, conversation = row_of(sample, builder, mapping, tools, reasoning_field)
                         rows += 1
-                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        out.write(json_line(row))
                         if check is not None:
-                            check.check(rows, chat_messages(row, conversation, reasoning_field), row.get("tools") or [])
+                            messages = chat_messages(row, conversation, reasoning_field)
+                            check.check(rows, messages, function_tools(conversation.tools))
                         if rows % PROGRESS_EVERY == 0:
                             click.echo(f"exported {rows} of {record.target} samples…", err=True)
                     seq = page[-1].seq or seq + len(page)
