@@ -163,3 +163,12 @@ def test_bad_fields_are_one_line(workspace: Workspace) -> None:
     assert result.output.strip().splitlines() == [
         "error: --fields: 'teacher=q' is not ROLE=FIELD with ROLE one of user, assistant, system, messages"
     ]
+
+
+def test_where_nothing_has_run_it_creates_neither_a_store_nor_a_file(tmp_path: Path) -> None:
+    empty = Workspace(tmp_path)
+    result = empty.destiler("export", "x", "--format", "alpaca", "-o", str(tmp_path / "x.jsonl"))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: no job named 'x': ") and "does not exist yet" in line
+    assert list(tmp_path.iterdir()) == []
