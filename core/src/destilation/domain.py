@@ -256,7 +256,10 @@ class Sample:
         }
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
         out.setdefault("reasoning", self.reasoning or "")
-        out.setdefault("tool_calls", [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls])
+        calls = (
+            [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls] if self.tool_calls else []
+        )
+        out.setdefault("tool_calls", calls)
         out["meta"] = meta
         return out
 
