@@ -9,9 +9,6 @@ from click.testing import CliRunner, Result
 
 from destilation.cli.main import make_cli
 
-pytest.importorskip("destilation_mock", reason="the jobs run on the mock provider")
-pytest.importorskip("destilation_sql", reason="the jobs run into a SQLite store")
-
 QA_JOB = """
 name = "qa"
 template = "simple"
@@ -63,6 +60,8 @@ class Workspace:
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    pytest.importorskip("destilation_mock", reason="the jobs run on the mock provider")
+    pytest.importorskip("destilation_sql", reason="the jobs run into a SQLite store")
     root = tmp_path_factory.mktemp("export")
     (root / "qa.toml").write_text(QA_JOB)
     (root / "think.toml").write_text(THINK_TEMPLATE)
