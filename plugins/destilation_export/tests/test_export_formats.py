@@ -116,6 +116,12 @@ def test_sharegpt_has_function_call_and_observation_turns() -> None:
     ]
 
 
+def test_a_call_without_arguments_has_an_empty_object() -> None:
+    trace = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "", "tool_calls": [{"name": "now"}]}]
+    [row] = rows("openai-chat", sample({"messages": trace}))
+    assert row["messages"][1]["tool_calls"][0]["function"] == {"name": "now", "arguments": "{}"}
+
+
 def test_sharegpt_keeps_arguments_that_are_not_json_as_text() -> None:
     trace = [
         {"role": "user", "content": "q"},
@@ -188,6 +194,8 @@ def test_a_non_object_content_is_the_answer_of_nothing() -> None:
     [
         ({"messages": "hi"}, "its content field 'messages' is not a list of messages"),
         ({"messages": [{"content": "no role"}]}, "a conversation message is not an object with a role"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}, "tool_calls of the assistant message are"),
+        ({"messages": [{"role": "assistant", "tool_calls": "calc"}]}, "are not objects with a name: 'calc'"),
         ({"question": "q"}, "its content has no assistant text (looked for answer, response, output, completion)"),
     ],
 )

@@ -39,6 +39,8 @@ BUILTIN_MAPS: dict[str, ConversationMap] = {"simple": ConversationMap(user="ques
 
 @attrs.frozen
 class Conversation:
+    """What every format is written from: the turns in order and the tools offered."""
+
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
 
@@ -95,25 +97,24 @@ def _text(sample: Sample, content: Mapping[str, JSON], field: str | None, names:
 def _message(sample: Sample, raw: JSON) -> Message:
     if not isinstance(raw, dict) or not isinstance(raw.get("role"), str):
         raise ExportError(sample, f"a conversation message is not an object with a role: {raw!r:.80}")
-    calls = tuple(
-        ToolCall(
-            str(c.get("id", "")),
-            str(c["name"]),
-            c["arguments"] if isinstance(c["arguments"], str) else _dumps(c["arguments"]),
-        )
-        for c in raw.get("tool_calls") or ()
-    )
+    calls = raw.get("tool_calls") or []
+    if not isinstance(calls, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):
+        raise ExportError(sample, f"tool_calls of the {raw['role']} message are not objects with a name: {calls!r:.80}")
+    reasoning, call_id = raw.get("reasoning"), raw.get("tool_call_id")
     return Message(
         role=raw["role"],
         content=str(raw.get("content") or ""),
-        reasoning=raw.get("reasoning"),
-        tool_calls=calls,
-        tool_call_id=raw.get("tool_call_id"),
+        reasoning=reasoning if isinstance(reasoning, str) else None,
+        tool_calls=tuple(ToolCall(str(c.get("id", "")), c["name"], _arguments(c.get("arguments"))) for c in calls),
+        tool_call_id=call_id if isinstance(call_id, str) else None,
     )
 
 
-def _dumps(value: JSON) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _arguments(value: JSON) -> str:
+    """Arguments as the JSON text a model sends; an object a mode stored parsed is dumped back."""
+    if isinstance(value, str):
+        return value
+    return json.dumps({} if value is None else value, ensure_ascii=False)
 
 
 def to_conversation(sample: Sample, mapping: ConversationMap, tools: tuple[ToolSpec, ...] = ()) -> Conversation:
