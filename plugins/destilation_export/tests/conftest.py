@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from destilation.cli.main import make_cli
+# pytest imports test files in importlib mode, which puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from export_support import Workspace
 
 QA_JOB = """
 name = "qa"
@@ -47,15 +50,6 @@ topic = ["optics"]
 kind = "mock"
 model = "mock-1"
 """
-
-
-class Workspace:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = {"DESTILATION_DATA_DIR": str(root / "data")}
-
-    def destiler(self, *args: str) -> Result:
-        return CliRunner().invoke(make_cli(), list(args), env=self.env, catch_exceptions=False)
 
 
 @pytest.fixture(scope="session")

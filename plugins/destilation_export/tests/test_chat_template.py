@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from export_support import Workspace
 
 from destilation.errors import ConfigError
 from destilation_export.chat_template import TemplateCheck, load
-
-from .conftest import Workspace
 
 # Shaped like the stock Qwen3 template: reasoning only on assistant turns after the last user turn.
 DROPS_EARLIER_REASONING = """

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from export_support import Workspace
 
 from destilation_export import command
-
-from .conftest import Workspace
 
 datasets = pytest.importorskip("datasets")
 
