@@ -77,7 +77,7 @@ def check_format(name: str) -> str:
 
 @click.command()
 @click.argument("job")
-@click.option("--format", "format_name", required=True, help=f"One of: {', '.join(FORMATS)}.")
+@click.option("--format", "format_name", metavar="FORMAT", required=True, help=f"One of: {', '.join(FORMATS)}.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @click.option(
     "--reasoning-field",
