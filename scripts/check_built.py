@@ -29,6 +29,7 @@ FIRST_PARTY = {
     "destilation-sql": "destilation_sql",
     "destilation-jsonl": "destilation_jsonl",
     "destilation-tui": "destilation_tui",
+    "destilation-export": "destilation_export",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
     "destilation-script": "destilation_script",

@@ -12,6 +12,7 @@ EXPECTED = {
     "sql": "destilation-sql",
     "jsonl": "destilation-jsonl",
     "tui": "destilation-tui",
+    "export": "destilation-export",
     "openrouter": "destilation-openrouter",
     "ollama": "destilation-ollama",
     "script": "destilation-script",

@@ -42,6 +42,7 @@ FIRST_PARTY_FOLDERS = {
     "destilation-sql": "plugins/destilation_sql",
     "destilation-jsonl": "plugins/destilation_jsonl",
     "destilation-tui": "plugins/destilation_tui",
+    "destilation-export": "plugins/destilation_export",
     "destilation-openrouter": "destilation_openrouter",
     "destilation-ollama": "destilation_ollama",
     "destilation-script": "destilation_script",

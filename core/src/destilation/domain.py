@@ -229,7 +229,14 @@ class Sample:
     seq: int | None = None
 
     def record(self) -> dict[str, JSON]:
-        """The dataset line: content first, then lineage under `meta`."""
+        """The dataset line: content first, then lineage under `meta`.
+
+        Every key is on every line, so a reader that infers column types from the first lines
+        (`datasets` reads 10 MB blocks and casts later ones to the first one's types) never meets
+        a new column late in a big file. `reasoning` is "" when there is none, not null: a block of
+        nulls types the column as null, and a string after it no longer fits. `tool_calls` is []
+        and `meta.scores` null when empty.
+        """
         meta: dict[str, JSON] = {
             "job": self.job,
             "task": self.task_index,
@@ -245,14 +252,14 @@ class Sample:
                 "reasoning_tokens": self.usage.reasoning_tokens,
             },
             "cost": self.cost,
+            "scores": self.scores or None,
         }
-        if self.scores:
-            meta["scores"] = self.scores
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
-        if self.reasoning is not None:
-            out.setdefault("reasoning", self.reasoning)
-        if self.tool_calls:
-            out.setdefault("tool_calls", [attrs.asdict(c) for c in self.tool_calls])
+        out.setdefault("reasoning", self.reasoning or "")
+        calls = (
+            [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls] if self.tool_calls else []
+        )
+        out.setdefault("tool_calls", calls)
         out["meta"] = meta
         return out
 

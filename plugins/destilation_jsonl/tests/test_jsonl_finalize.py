@@ -171,7 +171,9 @@ async def test_card_body_lists_fields_counts_models_and_how_to_load(context: Plu
 async def test_reasoning_and_non_object_content_fields_are_described(context: PluginContext) -> None:
     _, _, card = await _finalized(context, [make_sample(1, "just text", reasoning="r")], spec={})
     assert "| content | string | the generated content (the template produces a non-object value) |" in card
-    assert "| reasoning | string | the model's reasoning trace |" in card
+    assert "| reasoning | string | the model's reasoning trace; empty when it gave none |" in card
+    # Present on every line, so the card lists it even for a sample without tool calls.
+    assert "| tool\\_calls | array | tool calls the model made: id, name, arguments (JSON text); [] when none |" in card
     assert "Providers the job spec configures" not in card
 
 

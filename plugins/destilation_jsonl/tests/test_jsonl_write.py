@@ -53,6 +53,22 @@ async def test_lines_are_compact_content_first_then_meta(context: PluginContext,
     await sink.aclose()
 
 
+async def test_every_line_has_every_key_so_column_types_never_change(context: PluginContext, data_dir: Path) -> None:
+    sink = make_sink(context)
+    await sink.open(SinkCursor())
+    plain = make_sample(1, {"q": "a"})
+    rich = make_sample(
+        2, {"q": "b"}, reasoning="weil", tool_calls=(ToolCall("c1", "calc", "{}"),), scores={"judge": 0.5}
+    )
+    await sink.write([plain, rich])
+    first, second = read_records(data_dir / "demo" / "data.jsonl")
+    assert list(first) == list(second) == ["q", "reasoning", "tool_calls", "meta"]
+    assert list(first["meta"]) == list(second["meta"])
+    assert (first["reasoning"], first["tool_calls"], first["meta"]["scores"]) == ("", [], None)
+    assert second["tool_calls"] == [{"id": "c1", "name": "calc", "arguments": "{}"}]
+    await sink.aclose()
+
+
 async def test_unicode_line_separators_are_escaped_so_every_reader_sees_one_line(
     context: PluginContext, data_dir: Path
 ) -> None:

@@ -35,12 +35,12 @@ META_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("content_hash", "string", "deduplication key of the content"),
     ("usage", "object", "token counts: prompt_tokens, completion_tokens, reasoning_tokens"),
     ("cost", "number or null", "cost in USD when known"),
-    ("scores", "object", "validator scores; present only when a validator scored the sample"),
+    ("scores", "object or null", "validator scores; null when no validator scored the sample"),
 )
 
 _KNOWN_CONTENT = {
-    "reasoning": "the model's reasoning trace",
-    "tool_calls": "tool calls the model made: id, name, arguments (JSON text)",
+    "reasoning": "the model's reasoning trace; empty when it gave none",
+    "tool_calls": "tool calls the model made: id, name, arguments (JSON text); [] when none",
     "content": "the generated content (the template produces a non-object value)",
 }
 

@@ -1,0 +1,1 @@
+"""`destiler export`: a job's accepted samples in the formats trainers load."""
