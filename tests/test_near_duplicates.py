@@ -16,13 +16,14 @@ from typing import Any
 
 import anyio
 
-from destilation import JobState, StateStore
+from destilation import Generation, GenerationRequest, JobState, ProviderInfo, StateStore, hookimpl
 from destilation.app import App
 from destilation.config import Settings, load_job
 from destilation.engine.runner import RunOutcome
 from destilation.plugins import make_plugin_manager
+from destilation_mock.config import MockConfig
+from destilation_mock.provider import MockProvider
 from destilation_validators.shingles import content_text, jaccard, shingles
-from tests.test_pause_resume import wait_for_accepted
 
 THRESHOLD = 0.6
 TEMPLATE = """\
@@ -135,29 +136,79 @@ def test_with_near_dup_no_pair_is_above_the_threshold_and_the_feedback_is_stored
         assert hint is not None and "take a different angle" in hint
 
 
+class GatedMock(MockProvider):
+    """The mock, stopping for good after `limit` answers so a pause always lands midway."""
+
+    def __init__(self, config: MockConfig, info: ProviderInfo, limit: int | None, reached: anyio.Event) -> None:
+        super().__init__(config, None, info)
+        self.limit, self.reached = limit, reached
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        if self.limit is not None:
+            if self.limit <= 0:
+                self.reached.set()
+                await anyio.sleep_forever()
+            self.limit -= 1
+        return await super().generate(request)
+
+
+class Gate:
+    """Registers the `gated` provider kind: the mock with its options, answering `limit` times."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.reached = anyio.Event()
+
+    @hookimpl
+    def register_providers(self, register: Any) -> None:
+        def make(config: MockConfig, context: Any, info: ProviderInfo) -> GatedMock:
+            return GatedMock(config, info, self.limit, self.reached)
+
+        register("gated", make, config=MockConfig)
+
+
 def test_after_a_pause_the_resumed_run_still_knows_the_first_runs_samples(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    job = job_file(tmp_path, "resumed", near_dup=True, count=40, provider="latency_ms = 25\nconcurrency = 2")
-    running = destiler.start("run", str(job))
-    try:
-        wait_for_accepted(destiler, "resumed", 8)
-        assert destiler("pause", "resumed").returncode == 0
-        running.communicate(timeout=30)
-    finally:
-        running.kill()
-    first = destiler.lines("resumed")
-    assert 0 < len(first) < 40
-    first_tasks = {s["meta"]["task"] for s in first}
+    job = job_file(tmp_path, "resumed", near_dup=True, count=40, provider="concurrency = 2")
+    job.write_text(job.read_text().replace('kind = "mock"', 'kind = "gated"'))
+    loaded = load_job(job)
     url = f"sqlite:///{destiler.data_dir / 'destilation.db'}"
-    store = App(make_plugin_manager(), Settings(data_dir=str(destiler.data_dir)), url, str(tmp_path))
-    before = near_duplicate_issues(store, "resumed")
-    resumed = destiler("resume", "resumed")
-    assert resumed.returncode == 0, resumed.stderr
+
+    def app(gate: Gate) -> App:
+        plugins = make_plugin_manager(extra=[gate])
+        return App(plugins, Settings(data_dir=str(destiler.data_dir)), url, str(destiler.data_dir))
+
+    async def first_run() -> RunOutcome:
+        gate = Gate(limit=30)
+        running = app(gate)
+        outcome: list[RunOutcome] = []
+
+        async def run_job() -> None:
+            outcome.append(await running.run(loaded.spec, loaded.raw, str(job), resume=False, handle_signals=False))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_job)
+            await gate.reached.wait()
+            async with AsyncExitStack() as stack:
+                store = await running.open_store(stack)
+                await store.set_job_state("resumed", JobState.PAUSED, "paused by the test")
+        return outcome[0]
+
+    paused = anyio.run(first_run)
+    assert paused.state is JobState.PAUSED
+    first = destiler.lines("resumed")
+    assert 5 < len(first) < 40
+    first_tasks = {s["meta"]["task"] for s in first}
+    before = near_duplicate_issues(app(Gate(None)), "resumed")
+
+    call = functools.partial(app(Gate(None)).run, loaded.spec, loaded.raw, str(job), resume=True, handle_signals=False)
+    resumed = anyio.run(call)
+    assert (resumed.state, resumed.accepted) == (JobState.DONE, 40)
     samples = destiler.lines("resumed")
     assert len(samples) == 40
     assert near_pairs(samples) == []
-    # The resumed process began with an empty index: what it refused naming a first-run sample,
-    # it learnt from the store.
-    after = near_duplicate_issues(store, "resumed")
+    # The resumed run began with an empty index: what it refused naming a first-run sample, it
+    # learnt from the store.
+    after = near_duplicate_issues(app(Gate(None)), "resumed")
     new = [issue for issue in after if issue not in before]
     assert {named_task(message) for _, message, _ in new} & first_tasks
     task, message, _ = new[0]
