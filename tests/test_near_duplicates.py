@@ -214,3 +214,15 @@ def test_after_a_pause_the_resumed_run_still_knows_the_first_runs_samples(destil
     task, message, _ = new[0]
     shown = destiler.json("inspect", f"resumed/{task}")
     assert message in [i["message"] for a in shown["attempt_log"] for i in a["issues"]]
+
+
+def test_worker_processes_learn_each_others_samples_from_the_store(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    job = job_file(tmp_path, "forked", near_dup=True, count=150, provider="concurrency = 16\nlatency_ms = 2")
+    job.write_text(job.read_text().replace("max_attempts = 4", "max_attempts = 4\nprocesses = 2"))
+    done = destiler("run", str(job))
+    assert done.returncode == 0, done.stderr
+    samples = destiler.lines("forked")
+    assert len(samples) == 150
+    # Each process reserves what it lets through, so while neither has seen the other's copy
+    # stored, at most one copy from each can pass: one pair at most, never more.
+    assert len(near_pairs(samples)) <= 1
