@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from destilation_validators.near_index import NearIndex
 from destilation_validators.shingles import jaccard, shingles
 
@@ -61,3 +64,26 @@ def test_a_new_candidate_of_a_task_replaces_its_reservation() -> None:
     index.reserve(3, index.signature(shingles(OTHER, 3)), until=10.0)
     assert len(index) == 1
     assert index.closest(index.signature(shingles(BASE, 3)), exclude=-1, now=0.0) is None
+
+
+VOCAB = [f"w{i}" for i in range(30)]
+docs = st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=25), min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(docs, st.integers(min_value=0, max_value=11), st.floats(min_value=0.3, max_value=1.0))
+def test_matches_are_above_the_threshold_never_the_excluded_task_and_copies_are_found(
+    texts: list[list[str]], pick: int, threshold: float
+) -> None:
+    index = NearIndex(threshold, 64)
+    grams = [shingles(" ".join(words), 2) for words in texts]
+    for task, gram in enumerate(grams):
+        index.add_stored(task, index.signature(gram))
+    probe = grams[pick % len(grams)]
+    exclude = pick % len(grams)
+    match = index.closest(index.signature(probe), exclude=exclude, now=0.0)
+    if match is not None:
+        assert match.task_index != exclude and match.similarity >= threshold and match.stored
+    twins = [t for t, g in enumerate(grams) if g == probe and t != exclude]
+    if twins:  # an identical shingle set has an identical signature: always found, at 1.0
+        assert match is not None and match.similarity == 1.0
