@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from typing import Any
 
@@ -202,3 +203,14 @@ def test_without_datasketch_the_error_names_the_extra(context, monkeypatch) -> N
     message = str(caught.value)
     assert "datasketch" in message and "destilation-validators[neardup]" in message
     assert "\n" not in message
+
+
+def test_registering_the_validators_does_not_import_datasketch() -> None:
+    code = (
+        "import sys\n"
+        "from destilation_validators import plugin\n"
+        "plugin.register_validators(lambda name, factory, config=None: None)\n"
+        "print('datasketch' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
