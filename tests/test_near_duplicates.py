@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -226,3 +228,23 @@ def test_worker_processes_learn_each_others_samples_from_the_store(destiler, tmp
     # Each process reserves what it lets through, so while neither has seen the other's copy
     # stored, at most one copy from each can pass: one pair at most, never more.
     assert len(near_pairs(samples)) <= 1
+
+
+def test_without_datasketch_a_job_naming_near_dup_stops_with_one_line_naming_the_extra(
+    destiler, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    job = job_file(tmp_path, "bare", near_dup=True)
+    hide = "import sys; sys.modules['datasketch'] = None; from destilation.cli.main import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "check", str(job)],
+        cwd=tmp_path,
+        env=destiler.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: validator 'near_dup' needs the datasketch package")
+    assert "pip install 'destilation-validators[neardup]'" in line
