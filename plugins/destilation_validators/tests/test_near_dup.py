@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -180,7 +181,7 @@ async def test_another_job_starts_a_fresh_index(context, ctx, store) -> None:  #
 
 def test_options_are_checked_with_one_line_naming_the_key() -> None:
     cases = {
-        "threshold": (0, "more than 0.0 and at most 1.0"),
+        "threshold": (0, "more than 0.0 and less than 1.0"),
         "num_perm": (8, "at least 16"),
         "shingle": (0, "at least 1"),
         "reserve_s": (0, "more than 0.0"),
@@ -193,6 +194,18 @@ def test_options_are_checked_with_one_line_naming_the_key() -> None:
         assert f"$.validators.near_dup.{key}" in str(caught.value) and expected in str(caught.value)
     config = structure({"threshold": 0.5, "fields": ["answer"]}, NearDupConfig, source="job.toml")
     assert (config.threshold, config.fields, config.num_perm, config.shingle) == (0.5, ["answer"], 128, 3)
+
+
+def test_a_threshold_too_high_for_the_permutations_says_what_to_change(context) -> None:  # type: ignore[no-untyped-def]
+    assert NearDupValidator(NearDupConfig(threshold=0.99, num_perm=512), context).config.threshold == 0.99
+    with pytest.raises(PluginError) as caught:
+        NearDupValidator(NearDupConfig(threshold=0.99), context)
+    assert "threshold 0.99 needs more than num_perm = 128" in str(caught.value)
+    assert "lower threshold or raise num_perm" in str(caught.value)
+    with pytest.raises(
+        ValueError, match=re.escape("'threshold' must be a number more than 0.0 and less than 1.0, got 1.0")
+    ):
+        NearDupConfig(threshold=1.0)
 
 
 def test_without_datasketch_the_error_names_the_extra(context, monkeypatch) -> None:  # type: ignore[no-untyped-def]

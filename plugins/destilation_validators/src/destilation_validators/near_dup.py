@@ -31,12 +31,13 @@ PAGE = 500
 """Samples read per store call while building or catching up the index."""
 
 
-def _between(low: float, high: float, *, open_low: bool = False) -> Any:
+def _between(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if not number or value > high or value < low or (open_low and value == low):
-            bound = f"more than {low}" if open_low else f"at least {low}"
-            raise ValueError(f"'{attribute.name}' must be a number {bound} and at most {high}, got {value!r}")
+        if not number or not low <= value <= high or (open_low and value == low) or (open_high and value == high):
+            above = f"more than {low}" if open_low else f"at least {low}"
+            below = f"less than {high}" if open_high else f"at most {high}"
+            raise ValueError(f"'{attribute.name}' must be a number {above} and {below}, got {value!r}")
 
     return check
 
@@ -50,8 +51,12 @@ def _fields(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class NearDupConfig:
     """How similar is too similar, and how the text is cut up before comparing."""
 
-    threshold: float = attrs.field(default=0.8, validator=_between(0.0, 1.0, open_low=True))
-    """Estimated Jaccard similarity of the shingle sets at which a candidate is a near-duplicate."""
+    threshold: float = attrs.field(default=0.8, validator=_between(0.0, 1.0, open_low=True, open_high=True))
+    """Estimated Jaccard similarity of the shingle sets at which a candidate is a near-duplicate.
+
+    Below 1: an exact copy is `exact_dedup`'s to refuse. The higher it is, the more permutations
+    the LSH index needs (0.99 needs more than 128).
+    """
     num_perm: int = attrs.field(default=128, validator=_between(16, 1024))
     """MinHash permutations: more is a finer estimate and costs more CPU and memory per sample."""
     shingle: int = attrs.field(default=3, validator=_between(1, 32))
@@ -69,7 +74,13 @@ def _near_index(config: NearDupConfig) -> NearIndex:
         from destilation_validators.near_index import NearIndex
     except ImportError as exc:
         raise PluginError(f"validator 'near_dup' needs the datasketch package ({exc}): {EXTRA_HINT}") from None
-    return NearIndex(config.threshold, config.num_perm)
+    try:
+        return NearIndex(config.threshold, config.num_perm)
+    except ValueError as exc:  # datasketch: too few permutations to band at this threshold
+        raise PluginError(
+            f"validator 'near_dup': threshold {config.threshold} needs more than num_perm = {config.num_perm} "
+            f"permutations ({exc}): lower threshold or raise num_perm"
+        ) from None
 
 
 def near_issue(match: Match, threshold: float) -> Issue:
