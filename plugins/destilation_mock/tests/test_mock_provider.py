@@ -264,3 +264,54 @@ async def test_unusable_schema_is_a_non_retryable_provider_error() -> None:
 async def test_aclose_is_harmless() -> None:
     async with provider() as mock:
         assert (await mock.generate(request())).text
+
+
+LONG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "minLength": 300}},
+    "required": ["answer"],
+}
+
+
+def word_set(text: str) -> set[str]:
+    words = json.loads(text)["answer"].lower().replace(".", " ").split()
+    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+async def test_repeat_one_makes_every_answer_a_valid_near_copy_of_the_same_one() -> None:
+    mock = provider(repeat=1.0)
+    texts = [(await mock.generate(request(p, schema=LONG_SCHEMA))).text for p in PROMPTS[:40]]
+    qa = [json.loads((await mock.generate(request(p))).text) for p in PROMPTS[:20]]
+    for value in qa:
+        QA_VALIDATOR.validate(value)
+    shingled = [word_set(t) for t in texts]
+    similarities = [len(a & b) / len(a | b) for i, a in enumerate(shingled) for b in shingled[i + 1 :]]
+    assert min(similarities) > 0.75
+    assert len(set(texts)) > 5  # near copies, not one answer over and over
+
+
+async def test_repeat_is_its_own_draw_so_other_answers_do_not_change() -> None:
+    plain, repeating = provider(), provider(repeat=0.5)
+    copies = 0
+    for prompt in PROMPTS[:200]:
+        ours = (await repeating.generate(request(prompt, schema=LONG_SCHEMA))).text
+        theirs = (await plain.generate(request(prompt, schema=LONG_SCHEMA))).text
+        if ours != theirs:
+            copies += 1
+            assert len(word_set(ours) & word_set(theirs)) < 5
+    assert 70 < copies < 130
+
+
+async def test_a_repeated_answer_may_be_original_on_the_next_attempt() -> None:
+    mock = provider(repeat=0.5)
+    plain = provider()
+    answers = {(await mock.generate(request(PROMPTS[0], attempt=n))).text for n in range(1, 9)}
+    originals = {(await plain.generate(request(PROMPTS[0], attempt=n))).text for n in range(1, 9)}
+    assert answers & originals and answers - originals
+
+
+async def test_a_repeated_answer_without_words_is_the_same_every_time() -> None:
+    mock = provider(repeat=1.0)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    answers = {(await mock.generate(request(p, schema=schema))).text for p in PROMPTS[:10]}
+    assert len(answers) == 1

@@ -1,4 +1,4 @@
-"""The plugin registers its four validators, by hand and through entry-point discovery."""
+"""The plugin registers its five validators, by hand and through entry-point discovery."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from destilation.registry import collect
 from destilation_validators import plugin
 from destilation_validators.exact_dedup import ExactDedupValidator
 from destilation_validators.json_schema import JsonSchemaConfig, JsonSchemaValidator
+from destilation_validators.near_dup import NearDupConfig, NearDupValidator
 from destilation_validators.rules import RulesConfig, RulesValidator
 from destilation_validators.truncation import TruncationConfig, TruncationValidator
 
@@ -18,6 +19,7 @@ EXPECTED = {
     "json_schema": (JsonSchemaValidator, JsonSchemaConfig),
     "rules": (RulesValidator, RulesConfig),
     "exact_dedup": (ExactDedupValidator, None),
+    "near_dup": (NearDupValidator, NearDupConfig),
 }
 
 
@@ -52,3 +54,4 @@ def test_none_config_means_defaults(context: PluginContext) -> None:
     assert TruncationValidator(None, context).config == TruncationConfig()
     assert JsonSchemaValidator(None, context).config == JsonSchemaConfig()
     assert RulesValidator(None, context).config == RulesConfig()
+    assert NearDupValidator(None, context).config == NearDupConfig()

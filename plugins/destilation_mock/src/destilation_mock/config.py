@@ -20,10 +20,15 @@ def _latency(instance: Any, attribute: attrs.Attribute[float], value: Any) -> No
 
 @attrs.frozen
 class MockConfig:
-    """Rates are probabilities per call: failure first, then garbage, then truncation."""
+    """Rates are probabilities per call: failure first, then garbage, then truncation.
+
+    `repeat` is the share of answers that are near-copies of one fixed answer, each with a word
+    changed: what a model stuck on one answer does, for near-duplicate checks to catch.
+    """
 
     latency_ms: float = attrs.field(default=0.0, validator=_latency)
     failure_rate: float = attrs.field(default=0.0, validator=_rate)
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     truncation_rate: float = attrs.field(default=0.0, validator=_rate)
+    repeat: float = attrs.field(default=0.0, validator=_rate)
     seed: int = 0

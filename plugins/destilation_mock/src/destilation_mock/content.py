@@ -82,6 +82,28 @@ def value_for_schema(schema: dict[str, Any], rng: random.Random, hint: str) -> A
     return plan_for(schema)(rng, words_of(hint), 0)
 
 
+_REPEATED = _VOCAB[:16]
+"""The hint words of the one answer a repeating mock keeps coming back to."""
+
+
+def near_copy(plan: Gen, seed: str, rng: random.Random) -> Any:
+    """The one repeated answer of `plan`, with one of the words it uses swapped for another.
+
+    The swap is made in the hint words and the plan filled again with the same draws, so the
+    answer is the same but for that word wherever it appears: schema-valid by construction, and
+    a near-duplicate of every other copy. An answer that uses no hint word comes back unchanged.
+    """
+    base = plan(random.Random(seed), _REPEATED, 0)
+    present = set(_WORD.findall(json.dumps(base).lower()))
+    used = [w for w in _REPEATED if w in present]
+    if not used:
+        return base
+    old = used[int(rng.random() * len(used))]
+    others = [w for w in _VOCAB if len(w) == len(old) and w not in _REPEATED]
+    new = others[int(rng.random() * len(others))]
+    return plan(random.Random(seed), tuple(new if w == old else w for w in _REPEATED), 0)
+
+
 # --- plan cache -------------------------------------------------------------------------------
 
 _BY_ID: dict[int, tuple[Any, Gen]] = {}

@@ -26,7 +26,7 @@ from destilation import (
     Usage,
 )
 from destilation_mock.config import MockConfig
-from destilation_mock.content import SchemaError, plan_for, words_of
+from destilation_mock.content import SchemaError, near_copy, plan_for, words_of
 from destilation_mock.faults import garbage, truncate
 
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "reasoning", "tools"})
@@ -80,6 +80,13 @@ class MockProvider(Provider):
         digest.update(prompt.encode("utf-8", "surrogatepass"))
         return random.Random(int.from_bytes(digest.digest(), "big"))
 
+    def _repeats(self, prompt: str, attempt: int, task_seed: int | None) -> bool:
+        """Whether this answer is a near-copy; its own draw, so other outcomes stay as they were."""
+        if not self._config.repeat:
+            return False
+        roll = self._rng("repeat\x00" + prompt, attempt, task_seed).random()
+        return roll < self._config.repeat
+
     async def generate(self, request: GenerationRequest) -> Generation:
         started = time.perf_counter()
         config = self._config
@@ -106,7 +113,10 @@ class MockProvider(Provider):
         else:
             schema = TEXT_SCHEMA if request.response_schema is None else request.response_schema
             try:
-                value = plan_for(schema)(rng, words, 0)
+                if self._repeats(prompt, request.attempt, request.seed):
+                    value = near_copy(plan_for(schema), f"repeat:{config.seed}", rng)
+                else:
+                    value = plan_for(schema)(rng, words, 0)
             except SchemaError as exc:
                 raise ProviderError(
                     f"mock provider cannot answer this response schema: {exc}", retryable=False
