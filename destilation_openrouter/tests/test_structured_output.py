@@ -21,10 +21,12 @@ from destilation import (
     PluginContext,
     PluginError,
     ProviderError,
+    ProviderHealth,
     ProviderInfo,
     Secret,
 )
 from destilation.config import JobSpec, structure
+from destilation.health import format_health, merge_health
 from destilation.http import make_http_client
 from destilation.testing import TestingKit, job_table
 from destilation_openrouter.config import OpenRouterConfig
@@ -284,8 +286,9 @@ def test_which_errors_may_be_refusals() -> None:
 
 async def run_job(
     tmp_path: Path, base_url: str, count: int = 6, **options: Any
-) -> tuple[Any, OpenRouterProvider, list[Event]]:
-    """A job on the testing kit against one `openai` provider, one attempt per task."""
+) -> tuple[Any, OpenRouterProvider, list[Event], list[ProviderHealth]]:
+    """A job on the testing kit against one `openai` provider, one attempt per task: its outcome,
+    provider, events and the health rows it stored."""
     kit = TestingKit()
     app = kit_app(tmp_path, kit)
     provider_table = {"kind": "openai", "model": "fake/model", "base_url": base_url, "concurrency": 4, **options}
@@ -297,7 +300,7 @@ async def run_job(
     assert isinstance(provider, OpenRouterProvider)
     outcome = await app.run(spec, table, "job.toml", resume=False, handle_signals=False, prepared=prepared)
     store = kit.stores["memory://"]
-    return outcome, provider, await store.list_events("job")
+    return outcome, provider, await store.list_events("job"), await store.provider_health("job")
 
 
 @pytest.mark.anyio
@@ -315,13 +318,17 @@ async def test_a_job_delivers_its_count_whatever_the_server_takes(
 ) -> None:
     server = FakeOpenAI(refuse=refuse)
     with start_fake_openai(server) as base_url:
-        outcome, provider, events = await run_job(tmp_path, base_url, stream=stream)
+        outcome, provider, events, health = await run_job(tmp_path, base_url, stream=stream)
     assert outcome.accepted == 6
     assert outcome.rejected == 0
     assert provider.health_details() == {"structured_output": mode}
     settled = [e for e in events if e.kind == "structured_output"]
     assert [(e.provider, e.data["mode"]) for e in settled] == [("teacher", mode)]
     assert not [e for e in events if e.kind in ("provider_error", "task_rejected")]
+    # What `destiler show` prints: the health row the run stored carries the mode it settled on.
+    (row,) = merge_health(health)
+    assert row.details == {"structured_output": mode}
+    assert f"structured_output: {mode}" in format_health(row)
 
 
 @pytest.mark.anyio
