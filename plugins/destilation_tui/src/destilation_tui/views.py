@@ -106,13 +106,26 @@ def row(selected: bool, text: str) -> urwid.Text:
     return line(("> " if selected else "  ") + text, "selected" if selected else None)
 
 
+def provider_errors(job: JobView) -> tuple[int, int]:
+    """(provider errors, provider requests) of the job.
+
+    The call policies count them in the health rows (a provider failure is not an attempt); runs
+    from before the call policy recorded them as failed attempts, which are added in.
+    """
+    old = job.totals.provider_errors if job.totals is not None else 0
+    errors = sum(sum(row.errors.values()) for row in job.health)
+    return errors + old, sum(row.requests for row in job.health) + old
+
+
 def _rates(job: JobView) -> tuple[str, str]:
-    """(pass rate, error rate) of the job's attempts; from task outcomes when the store keeps no totals."""
+    """(pass rate of the attempts, error rate of the provider requests); from task outcomes without totals."""
     totals = job.totals
+    errors, requests = provider_errors(job)
+    error_rate = percent(errors, requests) if requests else "-"
     if totals is None or not totals.attempts:
-        return percent(job.accepted, job.finished), "-"
+        return percent(job.accepted, job.finished), error_rate
     passed = totals.attempts - totals.provider_errors - totals.invalid
-    return percent(passed, totals.attempts), percent(totals.provider_errors, totals.attempts)
+    return percent(passed, totals.attempts), error_rate
 
 
 def no_job(ctx: Context) -> urwid.Widget:
@@ -241,7 +254,7 @@ def cost_lines(job: JobView) -> list[urwid.Widget]:
         return [line("  attempts, errors and cost: no data (the store keeps no attempt totals)")]
     return [
         line(
-            f"  attempts {totals.attempts} · invalid {totals.invalid} · provider errors {totals.provider_errors}"
+            f"  attempts {totals.attempts} · invalid {totals.invalid} · provider errors {provider_errors(job)[0]}"
             f" · cost ${totals.cost:.4f} (no budget)"
         )
     ]
@@ -327,7 +340,7 @@ def validation_summary(job: JobView) -> str:
     passed = totals.attempts - totals.provider_errors - totals.invalid
     return (
         f"{totals.attempts} attempts: {passed} passed ({percent(passed, totals.attempts)}),"
-        f" {totals.invalid} invalid, {totals.provider_errors} provider errors"
+        f" {totals.invalid} invalid, {provider_errors(job)[0]} provider errors"
     )
 
 
