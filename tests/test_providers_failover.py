@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
-from destilation import Event, JobState, hookimpl
+from destilation import Circuit, Event, JobState, hookimpl
 from destilation.app import App
 from destilation.config import Settings, load_job
 from destilation.engine.runner import RunOutcome
@@ -166,6 +166,7 @@ async def test_an_endpoint_down_for_the_whole_run_fails_over_and_the_job_complet
     # The health rows written during and after the run say who answered and who failed.
     health = {row.provider: row for row in await kit.store("memory://").provider_health("half")}
     assert health["down"].successes == 0 and sum(health["down"].errors.values()) > 0
+    assert health["down"].circuit is Circuit.OPEN and health["up"].circuit is Circuit.CLOSED
     assert health["up"].successes >= 12
 
 
