@@ -192,6 +192,32 @@ def test_plain_progress_writes_a_line_from_its_timer_and_errors_when_verbose() -
     assert len(out.getvalue().splitlines()) == 2
 
 
+def test_a_hold_is_said_at_any_verbosity_and_the_policies_notices_with_v_only() -> None:
+    held = Event("job_held", "qa", "paused: every provider is unavailable: a: circuit open; probing the providers")
+    circuit = Event("circuit_open", "qa", "a: circuit open after 5 failures in a row", provider="a")
+    for verbose in (False, True):
+        out = io.StringIO()
+        plain = PlainProgress(verbose=verbose, stream=out, interval=60)
+        plain(held)
+        plain(circuit)
+        plain(Event("job_resumed", "qa", "a provider answers again: work goes on"))
+        plain.close()
+        said = [
+            "qa: paused: every provider is unavailable: a: circuit open; probing the providers",
+            *(["qa: provider a: circuit open after 5 failures in a row"] if verbose else []),
+            "qa: a provider answers again: work goes on",
+        ]
+        assert out.getvalue().splitlines() == said
+    console = Console(file=io.StringIO(), width=100, force_terminal=True)
+    live = LiveProgress(False, console, auto_refresh=False)
+    live(progress(**BUSY))
+    live(held)
+    live(circuit)
+    live.close()
+    shown = cast(io.StringIO, console.file).getvalue()
+    assert "probing the providers" in shown and "circuit open after" not in shown
+
+
 def test_plain_progress_repeats_every_interval_until_closed() -> None:
     out = io.StringIO()
 

@@ -101,6 +101,30 @@ def plain_line(f: Figures) -> str:
     return f"{f.job}: " + ", ".join(parts)
 
 
+SHOWN = frozenset({"job_held", "job_resumed"})
+"""Said at any verbosity but `-q`: a run that stops sending must say why, and when it goes on."""
+PROVIDER_NOTICES = frozenset(
+    {
+        "provider_error",
+        "provider_backoff",
+        "provider_failover",
+        "provider_wait",
+        "circuit_open",
+        "circuit_closed",
+        "concurrency_changed",
+        "structured_output",
+    }
+)
+"""What `-v` adds: what the call policies tell (never one line per request they retry) and failovers."""
+
+
+def notice_line(event: Event) -> str:
+    """A provider's notice as `error_line` words it (its name once); a job's own as `job: message`."""
+    if not event.provider:
+        return f"{event.job}: {event.message}"
+    return error_line(attrs.evolve(event, message=event.message.removeprefix(f"{event.provider}: ")))
+
+
 def error_line(event: Event) -> str:
     """`physics-qa: provider teacher, task 17: ProviderError: HTTP 503`."""
     task = f", task {event.task_index}" if event.task_index is not None else ""
@@ -152,7 +176,8 @@ def live_line(f: Figures, width: int, *, ascii_only: bool = False) -> Text:
 class LiveProgress:
     """On a terminal: one line, redrawn by rich's refresh thread, removed when the job ends.
 
-    `-v` prints each provider error above it. A forked worker process holds a copy that never
+    It prints a hold (every provider unavailable) and its end above it; `-v` adds the call
+    policies' notices (backoffs, circuits, failovers). A forked worker process holds a copy that never
     started a display: it writes its error lines itself, erasing the line first, and the main
     process redraws below them at its next refresh.
     """
@@ -170,8 +195,8 @@ class LiveProgress:
             self._figures = Figures.of(event)
             if self._live is None and not self._closed:
                 self._start()
-        elif event.kind == "provider_error" and self.verbose:
-            self._say(error_line(event))
+        elif event.kind in SHOWN or (self.verbose and event.kind in PROVIDER_NOTICES):
+            self._say(notice_line(event))
         elif event.kind in ENDS:
             self.close()
 
@@ -240,8 +265,8 @@ class PlainProgress:
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._tick, name="destiler-progress", daemon=True)
                 self._thread.start()
-        elif event.kind == "provider_error" and self.verbose:
-            self._write(error_line(event))
+        elif event.kind in SHOWN or (self.verbose and event.kind in PROVIDER_NOTICES):
+            self._write(notice_line(event))
         elif event.kind in ENDS:
             self.close()
 
