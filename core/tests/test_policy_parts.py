@@ -83,7 +83,9 @@ async def test_a_cancelled_waiter_leaves_the_queue_or_gives_its_slot_on() -> Non
 
 
 def test_the_limit_ramps_up_fast_then_slowly_and_never_past_the_ceiling() -> None:
-    limit = AdaptiveLimit(40)
+    assert AdaptiveLimit(500).limit == 62  # an eighth of a large ceiling: fewer round trips to reach it
+    assert AdaptiveLimit(3).limit == 3
+    limit = AdaptiveLimit(32)
     assert limit.limit == START
     for _ in range(10):
         limit.success(0.1, 0.0)
@@ -96,7 +98,7 @@ def test_the_limit_ramps_up_fast_then_slowly_and_never_past_the_ceiling() -> Non
     assert limit.limit == before + 1  # about one more per round trip after a cut
     for _ in range(1000):
         limit.success(0.1, 100.0)
-    assert limit.limit == 40
+    assert limit.limit == 32
 
 
 def test_a_burst_of_overloads_cuts_once_per_round_trip_and_never_below_one() -> None:

@@ -18,7 +18,10 @@ from __future__ import annotations
 import math
 
 START = 4
-"""The ramp starts here (or at the ceiling if it is lower)."""
+"""The ramp starts here (or at the ceiling if it is lower)..."""
+START_SHARE = 1 / 8
+"""...or at this share of a larger ceiling: from 4, a ceiling of 500 takes seven round trips to
+reach, which at 200 ms is more than a 2 000-sample job's whole ideal run time."""
 OVERLOAD_CUT = 0.5
 LATENCY_CUT = 0.75
 LATENCY_RATIO = 2.0
@@ -41,7 +44,7 @@ class AdaptiveLimit:
     def __init__(self, ceiling: int, *, adaptive: bool = True) -> None:
         self.ceiling = ceiling
         self.adaptive = adaptive
-        self._value = float(min(ceiling, START) if adaptive else ceiling)
+        self._value = float(min(ceiling, max(START, int(ceiling * START_SHARE))) if adaptive else ceiling)
         self._threshold = float(ceiling)
         self._recent: float | None = None
         """The recent average of log-latencies, and their floor."""
