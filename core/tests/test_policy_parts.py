@@ -187,6 +187,7 @@ def test_the_breaker_opens_after_failures_in_a_row_and_half_opens_after_its_cool
         (ProviderError("bad request", retryable=False, status=400), ErrorAction.FAILOVER, "refused"),
         (ProviderError("no such model", retryable=False, status=404), ErrorAction.FAILOVER, "refused"),
         (ProviderError("cannot encode", retryable=False), ErrorAction.FAILOVER, "other"),
+        (ProviderError("the program cannot start", retryable=False, fatal=True), ErrorAction.ABORT, "other"),
         (RuntimeError("a bug"), ErrorAction.RETRY, "other"),
         (TimeoutError("slow"), ErrorAction.RETRY, "timeout"),
         (ConnectionResetError("reset"), ErrorAction.RETRY, "transport"),

@@ -33,6 +33,17 @@ async def test_a_job_delivers_its_count_from_the_example_provider(kit_app: App, 
     assert len(records) == 6 and len({r["question"] for r in records}) == 6
 
 
+@pytest.mark.anyio
+async def test_a_program_that_cannot_start_stops_the_job_with_one_line(kit_app: App, tmp_path: Path) -> None:  # noqa: F811
+    """Not each task refused in turn: the provider is broken for the whole job, so the job stops."""
+    kit_app.pm.register(destilation_script.plugin)
+    spec, table = script_job([sys.executable, str(tmp_path / "missing.py")], count=6)
+    outcome = await kit_app.run(spec, table, "job.toml", resume=False, handle_signals=False)
+    assert (outcome.state.value, outcome.accepted, outcome.rejected) == ("failed", 0, 0)
+    assert outcome.message.startswith("provider 'teacher' stopped the job: the program failed to start")
+    assert "\n" not in outcome.message
+
+
 def test_check_builds_the_provider_without_starting_the_program(kit_app: App, tmp_path: Path) -> None:  # noqa: F811
     kit_app.pm.register(destilation_script.plugin)
     marker = tmp_path / "started"

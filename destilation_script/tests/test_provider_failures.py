@@ -231,7 +231,7 @@ async def test_a_child_that_keeps_failing_at_start_up_gives_a_clear_error(build,
     with pytest.raises(ProviderError) as caught:
         await provider.generate(ask("q"))
     message = str(caught.value)
-    assert caught.value.retryable is False
+    assert caught.value.retryable is False and caught.value.fatal  # the job stops: no task can be served
     assert message.startswith("t: the program failed to start 2 times in a row: the program exited (exit code 1)")
     assert message.endswith("before the handshake; stderr: fatal: no model file")
     assert [e.kind for e in events].count("script_start_failed") == 1
@@ -250,7 +250,7 @@ async def test_a_child_of_another_protocol_version_is_refused_at_once(build) -> 
     provider = build("send({'type': 'hello', 'protocol': 2})\ntime.sleep(30)\n")
     with pytest.raises(ProviderError, match="speaks protocol 2; this provider speaks 1") as caught:
         await provider.generate(ask("q"))
-    assert caught.value.retryable is False
+    assert caught.value.retryable is False and caught.value.fatal
 
 
 async def test_a_program_gone_before_its_first_start_is_refused_with_its_name(context: PluginContext, tmp_path) -> None:

@@ -97,7 +97,12 @@ class Provider(AsyncResource):
 
 
 class ProviderError(Exception):
-    """A provider call failed. `retryable` and `retry_after` steer the engine's next step."""
+    """A provider call failed. `retryable`, `retry_after`, `status` and `fatal` steer the call policy.
+
+    `fatal` says the provider itself is broken for the whole job, not this one request (a
+    program that cannot start, a server that lacks every model): the job stops with the reason,
+    as for a bad key, instead of each task being refused in turn.
+    """
 
     def __init__(
         self,
@@ -106,11 +111,13 @@ class ProviderError(Exception):
         retryable: bool = True,
         retry_after: float | None = None,
         status: int | None = None,
+        fatal: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.fatal = fatal
 
 
 @attrs.frozen

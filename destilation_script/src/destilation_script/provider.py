@@ -420,6 +420,7 @@ class ScriptProvider(Provider):
                         state.fatal = ProviderError(
                             f"{self._info.name}: the program failed to start {failures} times in a row: {exc}",
                             retryable=False,
+                            fatal=True,
                         )
                         raise state.fatal from None
                     self._notices.say("script_start_failed", f"{self._info.name}: {exc}; trying again")
@@ -464,5 +465,5 @@ class ScriptProvider(Provider):
 
     def _give_up(self, message: str) -> ProviderError:
         state = self._local()
-        state.fatal = ProviderError(message, retryable=False)
+        state.fatal = ProviderError(message, retryable=False, fatal=True)
         return state.fatal

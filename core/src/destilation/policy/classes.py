@@ -15,12 +15,12 @@ MAX_LINE = 300
 
 
 def default_action(error: BaseException) -> ErrorAction:
-    """401/402/403 abort; 429/503/529 or a retry_after back off; other retryable errors retry;
-    the rest (400, 404, …: this provider will not serve this request) fail over. An exception
-    that is not a ProviderError (a bug, a stray OSError) is retried."""
+    """401/402/403 and a `fatal` error abort; 429/503/529 or a retry_after back off; other
+    retryable errors retry; the rest (400, 404, …: this provider will not serve this request)
+    fail over. An exception that is not a ProviderError (a bug, a stray OSError) is retried."""
     if not isinstance(error, ProviderError):
         return ErrorAction.RETRY
-    if error.status in AUTH:
+    if error.status in AUTH or error.fatal:
         return ErrorAction.ABORT
     if error.status in OVERLOADED or error.retry_after is not None:
         return ErrorAction.BACKOFF
