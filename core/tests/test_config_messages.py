@@ -69,3 +69,21 @@ def test_axes_and_provider_capabilities_refuse_a_string() -> None:
     )
     spec = {"name": "j", "providers": {"t": {"kind": "mock", "capabilities": "json_schema"}}}
     assert message(spec, JobSpec) == "job.toml: $.providers.t.capabilities: expected a list of strings, got a string"
+
+
+@attrs.frozen
+class Inner:
+    depth: int = 0
+
+
+@attrs.frozen
+class Outer:
+    inner: Inner | None = None
+    required: Inner = attrs.field(factory=Inner)
+
+
+@pytest.mark.parametrize("value", ["low", 5, ["depth"], True])
+def test_a_table_given_something_else_says_a_table_was_expected(value: Any) -> None:
+    assert message({"inner": value}, Outer) == "job.toml: $.inner: expected a table"
+    assert message({"required": value}, Outer) == "job.toml: $.required: expected a table"
+    assert structure({"inner": {"depth": 2}}, Outer, source="j").inner == Inner(2)

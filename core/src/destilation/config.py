@@ -288,7 +288,15 @@ def _describe(exc: BaseException, expected: type | None) -> str:
         exc, RedactedValueError
     ):
         return str(exc)
+    if isinstance(exc, AttributeError | TypeError) and _is_table_type(expected):
+        return "expected a table"  # cattrs would say `'str' object has no attribute 'keys'`
     return cattrs.v.format_exception(exc, expected)
+
+
+def _is_table_type(expected: type | None) -> bool:
+    """Whether `expected` (or a member of its union) is an attrs class, which TOML writes as a table."""
+    members = get_args(expected) or (expected,)
+    return any(isinstance(member, type) and attrs.has(member) for member in members)
 
 
 def _friendly(message: str) -> str:
