@@ -87,3 +87,22 @@ def test_a_table_given_something_else_says_a_table_was_expected(value: Any) -> N
     assert message({"inner": value}, Outer) == "job.toml: $.inner: expected a table"
     assert message({"required": value}, Outer) == "job.toml: $.required: expected a table"
     assert structure({"inner": {"depth": 2}}, Outer, source="j").inner == Inner(2)
+
+
+@attrs.frozen
+class Counts:
+    count: int = 1
+    limit: int | None = None
+    on: bool = False
+
+
+@pytest.mark.parametrize(("value", "shown"), [(2.5, "2.5"), (True, "true"), (float("nan"), "NaN")])
+def test_an_integer_is_never_made_from_a_fraction_or_a_boolean(value: Any, shown: str) -> None:
+    assert message({"count": value}, Counts) == f"job.toml: $.count: expected an integer, got {shown}"
+    assert message({"limit": value}, Counts) == f"job.toml: $.limit: expected an integer, got {shown}"
+    assert structure({"count": 4.0, "limit": "7"}, Counts, source="j") == Counts(4, 7)
+
+
+@pytest.mark.parametrize(("value", "kind"), [("no", "a string"), (0, "an integer")])
+def test_a_boolean_is_never_made_from_a_string_or_a_number(value: Any, kind: str) -> None:
+    assert message({"on": value}, Counts) == f"job.toml: $.on: expected true or false, got {kind}"

@@ -161,6 +161,8 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
     literals named in their error."""
     converter.register_structure_hook_factory(_is_list, functools.partial(_list_hook, converter))
     converter.register_structure_hook_func(_is_literal, _structure_literal)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(int, _structure_int)
     return converter
 
 
@@ -242,6 +244,13 @@ def _structure_bool(value: Any, _type: type) -> bool:
     return value
 
 
+def _structure_int(value: Any, _type: type) -> int:
+    # cattrs would take `true` as 1 and `2.5` as 2; a string of digits (from `${ENV}`) stays allowed.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise TypeError(f"expected an integer, got {json.dumps(value)}")
+    return int(value)
+
+
 def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a table of limits, got {_a(value)}")
@@ -251,7 +260,6 @@ def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
 _plain = _strict(cattrs.Converter(forbid_extra_keys=True))
 """Structures a provider's own keys; the main converter's ProviderSpec hook delegates here."""
 _model_limits = cattrs.gen.make_dict_structure_fn(ModelLimits, _plain, _cattrs_forbid_extra_keys=True)
-_plain.register_structure_hook(bool, _structure_bool)
 _plain.register_structure_hook(ModelLimits, _structure_model_limits)
 
 
