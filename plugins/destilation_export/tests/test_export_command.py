@@ -173,3 +173,26 @@ def test_where_nothing_has_run_it_creates_neither_a_store_nor_a_file(tmp_path: P
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: no job named 'x': ") and "does not exist yet" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_state_store_is_never_replaced_by_an_export(workspace: Workspace) -> None:
+    store = workspace.root / "data" / "destilation.db"
+    before = store.read_bytes()
+    result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", str(store))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: -o: {store} is an SQLite database (a state store?): export will not replace it"
+    ]
+    assert store.read_bytes() == before
+    assert workspace.destiler("show", "qa").exit_code == 0
+
+
+def test_a_device_or_a_pipe_is_never_replaced_by_an_export(workspace: Workspace) -> None:
+    pipe = workspace.root / "pipe"
+    os.mkfifo(pipe)
+    result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", str(pipe))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: -o: {pipe} is not a regular file (a device or a pipe?): name a file to write"
+    ]
+    assert not pipe.is_file() and pipe.exists()
