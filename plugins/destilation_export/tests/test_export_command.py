@@ -196,3 +196,17 @@ def test_a_device_or_a_pipe_is_never_replaced_by_an_export(workspace: Workspace)
         f"error: -o: {pipe} is not a regular file (a device or a pipe?): name a file to write"
     ]
     assert not pipe.is_file() and pipe.exists()
+
+
+def test_standard_output_is_refused_rather_than_a_file_named_dash(workspace: Workspace) -> None:
+    here = Path.cwd()
+    os.chdir(workspace.root)
+    try:
+        result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", "-")
+    finally:
+        os.chdir(here)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: -o: - (standard output) is not supported: the file appears whole or not at all"
+    ]
+    assert not (workspace.root / "-").exists()

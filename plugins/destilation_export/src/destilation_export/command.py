@@ -80,6 +80,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 def check_replaceable(output: Path) -> None:
     """The export is renamed over OUTPUT: refuse what that would destroy (a device, the state store)."""
+    if str(output) == "-":  # a file named `-` would surprise whoever meant standard output
+        raise ConfigError("-o", "- (standard output) is not supported: the file appears whole or not at all")
     if output.exists() and not output.is_file():
         raise ConfigError("-o", f"{output} is not a regular file (a device or a pipe?): name a file to write")
     if output.is_file():
