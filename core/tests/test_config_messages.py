@@ -106,3 +106,29 @@ def test_an_integer_is_never_made_from_a_fraction_or_a_boolean(value: Any, shown
 @pytest.mark.parametrize(("value", "kind"), [("no", "a string"), (0, "an integer")])
 def test_a_boolean_is_never_made_from_a_string_or_a_number(value: Any, kind: str) -> None:
     assert message({"on": value}, Counts) == f"job.toml: $.on: expected true or false, got {kind}"
+
+
+@attrs.frozen
+class Measures:
+    count: int | None = None
+    rate: float | None = None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("count", "ten", 'expected an integer, got "ten"'),
+        ("count", [1], "expected an integer, got a list"),
+        ("rate", "hot", 'expected a number, got "hot"'),
+        ("rate", True, "expected a number, got true"),
+        ("rate", False, "expected a number, got false"),
+        ("rate", {"a": 1}, "expected a number, got a table"),
+    ],
+)
+def test_numbers_say_what_they_got(key: str, value: Any, shown: str) -> None:
+    assert message({key: value}, Measures) == f"job.toml: $.{key}: {shown}"
+
+
+def test_numbers_from_the_environment_are_still_numbers() -> None:
+    assert structure({"count": "7", "rate": "0.5"}, Measures, source="j") == Measures(7, 0.5)
+    assert structure({"rate": 2}, Measures, source="j").rate == 2.0

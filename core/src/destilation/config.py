@@ -163,6 +163,7 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
     converter.register_structure_hook_func(_is_literal, _structure_literal)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
     return converter
 
 
@@ -248,7 +249,25 @@ def _structure_int(value: Any, _type: type) -> int:
     # cattrs would take `true` as 1 and `2.5` as 2; a string of digits (from `${ENV}`) stays allowed.
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise TypeError(f"expected an integer, got {json.dumps(value)}")
-    return int(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected an integer, got {_shown(value)}") from None
+
+
+def _structure_float(value: Any, _type: type) -> float:
+    # cattrs would take `true` as 1.0; a string of digits (from `${ENV}`) stays allowed.
+    if isinstance(value, bool):
+        raise TypeError("expected a number, got true" if value else "expected a number, got false")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected a number, got {_shown(value)}") from None
+
+
+def _shown(value: Any) -> str:
+    """A string as TOML writes it, anything else by its kind."""
+    return json.dumps(value) if isinstance(value, str) else _a(value)
 
 
 def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
