@@ -76,3 +76,10 @@ def test_missing_api_key_is_one_line_and_leaves_no_job_behind(destiler, tmp_path
         'api_key = "${OPENROUTER_API_KEY}"'
     )
     assert destiler.json("jobs") == []
+
+
+@pytest.mark.parametrize("value", ["5", '"yes"', '["threshold"]'])
+def test_validator_options_that_are_not_a_table_are_refused(destiler, write_job, value) -> None:
+    job = write_job(extra=f"validators = {{ near_dup = {value} }}")
+    line = one_line_error(destiler("check", str(job)))
+    assert line.endswith("job.toml: $.validators.near_dup: expected true, false or a table of options")

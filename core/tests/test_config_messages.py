@@ -69,3 +69,66 @@ def test_axes_and_provider_capabilities_refuse_a_string() -> None:
     )
     spec = {"name": "j", "providers": {"t": {"kind": "mock", "capabilities": "json_schema"}}}
     assert message(spec, JobSpec) == "job.toml: $.providers.t.capabilities: expected a list of strings, got a string"
+
+
+@attrs.frozen
+class Inner:
+    depth: int = 0
+
+
+@attrs.frozen
+class Outer:
+    inner: Inner | None = None
+    required: Inner = attrs.field(factory=Inner)
+
+
+@pytest.mark.parametrize("value", ["low", 5, ["depth"], True])
+def test_a_table_given_something_else_says_a_table_was_expected(value: Any) -> None:
+    assert message({"inner": value}, Outer) == "job.toml: $.inner: expected a table"
+    assert message({"required": value}, Outer) == "job.toml: $.required: expected a table"
+    assert structure({"inner": {"depth": 2}}, Outer, source="j").inner == Inner(2)
+
+
+@attrs.frozen
+class Counts:
+    count: int = 1
+    limit: int | None = None
+    on: bool = False
+
+
+@pytest.mark.parametrize(("value", "shown"), [(2.5, "2.5"), (True, "true"), (float("nan"), "NaN")])
+def test_an_integer_is_never_made_from_a_fraction_or_a_boolean(value: Any, shown: str) -> None:
+    assert message({"count": value}, Counts) == f"job.toml: $.count: expected an integer, got {shown}"
+    assert message({"limit": value}, Counts) == f"job.toml: $.limit: expected an integer, got {shown}"
+    assert structure({"count": 4.0, "limit": "7"}, Counts, source="j") == Counts(4, 7)
+
+
+@pytest.mark.parametrize(("value", "kind"), [("no", "a string"), (0, "an integer")])
+def test_a_boolean_is_never_made_from_a_string_or_a_number(value: Any, kind: str) -> None:
+    assert message({"on": value}, Counts) == f"job.toml: $.on: expected true or false, got {kind}"
+
+
+@attrs.frozen
+class Measures:
+    count: int | None = None
+    rate: float | None = None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("count", "ten", 'expected an integer, got "ten"'),
+        ("count", [1], "expected an integer, got a list"),
+        ("rate", "hot", 'expected a number, got "hot"'),
+        ("rate", True, "expected a number, got true"),
+        ("rate", False, "expected a number, got false"),
+        ("rate", {"a": 1}, "expected a number, got a table"),
+    ],
+)
+def test_numbers_say_what_they_got(key: str, value: Any, shown: str) -> None:
+    assert message({key: value}, Measures) == f"job.toml: $.{key}: {shown}"
+
+
+def test_numbers_from_the_environment_are_still_numbers() -> None:
+    assert structure({"count": "7", "rate": "0.5"}, Measures, source="j") == Measures(7, 0.5)
+    assert structure({"rate": 2}, Measures, source="j").rate == 2.0

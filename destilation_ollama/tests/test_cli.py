@@ -108,7 +108,12 @@ def test_an_unreachable_host_is_one_line_and_exit_1() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "env", "where"), [(["--host", "ftp://x"], {}, "--host"), ([], {"OLLAMA_HOST": "a:b:c"}, "OLLAMA_HOST")]
+    ("args", "env", "where"),
+    [
+        (["--host", "ftp://x"], {}, "--host"),
+        (["--host", "gpu box"], {}, "--host"),
+        ([], {"OLLAMA_HOST": "a:b:c"}, "OLLAMA_HOST"),
+    ],
 )
 def test_a_bad_host_is_bad_input(args: list[str], env: dict[str, str], where: str) -> None:
     result = destiler("ollama", "models", *args, env=env)

@@ -38,6 +38,9 @@ def test_settings_become_base_urls(setting: str, url: str) -> None:
         ("http://gpu-box/?x=1", "must name a host, with no query or fragment"),
         ("gpu-box:0", "has a port outside 1-65535"),
         ("gpu-box:70000", "has a port outside 1-65535"),
+        ("gpu box", "has a character no host name has (a space, a quote, %, …)"),
+        ('"gpu-box"', "has a character no host name has (a space, a quote, %, …)"),
+        ("http://gpu%20box:11434", "has a character no host name has (a space, a quote, %, …)"),
     ],
 )
 def test_bad_settings_say_why(setting: str, why: str) -> None:

@@ -112,10 +112,21 @@ def test_an_unreachable_openrouter_is_one_line_and_exit_1() -> None:
     assert KEY not in result.output
 
 
-@pytest.mark.parametrize("base_url", ["http://[::1", "openrouter.ai/api/v1", "ftp://example.org", "http://"])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://[::1",
+        "openrouter.ai/api/v1",
+        "ftp://example.org",
+        "http://",
+        "http://open router.ai",
+        "https://openrouter.ai:70000",
+    ],
+)
 def test_a_bad_base_url_is_one_line_and_exit_2(base_url: str) -> None:
     result = destiler("openrouter", "models", env={"OPENROUTER_BASE_URL": base_url})
     assert result.exit_code == 2
     assert result.output == (
-        "error: --base-url (or OPENROUTER_BASE_URL) must be an http:// or https:// URL with a host\n"
+        "error: --base-url (or OPENROUTER_BASE_URL) must be an http:// or https:// URL"
+        " with a host (and a port in 1-65535)\n"
     )

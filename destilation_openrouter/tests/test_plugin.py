@@ -96,11 +96,25 @@ async def test_other_servers_work_without_a_key(
     assert "Authorization" not in server.last_headers
 
 
-@pytest.mark.parametrize("base_url", ["ftp://example.org/v1", "localhost:8000", "http://[::1", "https://user:pw@/x"])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "ftp://example.org/v1",
+        "localhost:8000",
+        "http://[::1",
+        "https://user:pw@/x",
+        "http://a b/v1",
+        "http://h:99999/v1",
+        "http://h:0",
+    ],
+)
 def test_base_url_must_be_http(context: PluginContext, base_url: str) -> None:
     with pytest.raises(PluginError) as info:
         make_provider(OpenRouterConfig(base_url=base_url), context, ProviderInfo("t", "openai", "m"))
-    assert str(info.value) == "provider 't': base_url must be an http:// or https:// URL with a host"
+    assert (
+        str(info.value)
+        == "provider 't': base_url must be an http:// or https:// URL with a host (and a port in 1-65535)"
+    )
 
 
 @pytest.mark.parametrize("field", ["app_title", "referer"])

@@ -63,6 +63,18 @@ def test_building_checks_the_program_exists_and_starts_nothing(context: PluginCo
     script.parent.mkdir()
     script.write_text("")
     make_provider(ScriptConfig(command=[sys.executable, str(script)]), context, INFO)
+    with pytest.raises(PluginError) as caught:
+        make_provider(ScriptConfig(command=["./provider.py"], cwd=str(script.parent)), context, INFO)
+    assert str(caught.value) == (
+        "provider 'teacher': program './provider.py' is not executable (command[0]): chmod +x it, or name"
+        ' its interpreter first, as in command = ["python3", "provider.py"]'
+    )
+    with pytest.raises(PluginError) as caught:
+        make_provider(ScriptConfig(command=[str(tmp_path)]), context, INFO)
+    assert (
+        str(caught.value) == f"provider 'teacher': program {str(tmp_path)!r} is a directory, not a program (command[0])"
+    )
+    script.chmod(0o755)
     make_provider(ScriptConfig(command=["./provider.py"], cwd=str(script.parent)), context, INFO)
     with pytest.raises(PluginError) as caught:
         make_provider(ScriptConfig(command=["no-such-program-x", "--token", "tok-123"]), context, INFO)

@@ -161,6 +161,9 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
     literals named in their error."""
     converter.register_structure_hook_factory(_is_list, functools.partial(_list_hook, converter))
     converter.register_structure_hook_func(_is_literal, _structure_literal)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
     return converter
 
 
@@ -242,6 +245,31 @@ def _structure_bool(value: Any, _type: type) -> bool:
     return value
 
 
+def _structure_int(value: Any, _type: type) -> int:
+    # cattrs would take `true` as 1 and `2.5` as 2; a string of digits (from `${ENV}`) stays allowed.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise TypeError(f"expected an integer, got {json.dumps(value)}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected an integer, got {_shown(value)}") from None
+
+
+def _structure_float(value: Any, _type: type) -> float:
+    # cattrs would take `true` as 1.0; a string of digits (from `${ENV}`) stays allowed.
+    if isinstance(value, bool):
+        raise TypeError("expected a number, got true" if value else "expected a number, got false")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected a number, got {_shown(value)}") from None
+
+
+def _shown(value: Any) -> str:
+    """A string as TOML writes it, anything else by its kind."""
+    return json.dumps(value) if isinstance(value, str) else _a(value)
+
+
 def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a table of limits, got {_a(value)}")
@@ -251,7 +279,6 @@ def _structure_model_limits(value: Any, _type: type) -> ModelLimits:
 _plain = _strict(cattrs.Converter(forbid_extra_keys=True))
 """Structures a provider's own keys; the main converter's ProviderSpec hook delegates here."""
 _model_limits = cattrs.gen.make_dict_structure_fn(ModelLimits, _plain, _cattrs_forbid_extra_keys=True)
-_plain.register_structure_hook(bool, _structure_bool)
 _plain.register_structure_hook(ModelLimits, _structure_model_limits)
 
 
@@ -288,7 +315,15 @@ def _describe(exc: BaseException, expected: type | None) -> str:
         exc, RedactedValueError
     ):
         return str(exc)
+    if isinstance(exc, AttributeError | TypeError) and _is_table_type(expected):
+        return "expected a table"  # cattrs would say `'str' object has no attribute 'keys'`
     return cattrs.v.format_exception(exc, expected)
+
+
+def _is_table_type(expected: type | None) -> bool:
+    """Whether `expected` (or a member of its union) is an attrs class, which TOML writes as a table."""
+    members = get_args(expected) or (expected,)
+    return any(isinstance(member, type) and attrs.has(member) for member in members)
 
 
 def _friendly(message: str) -> str:

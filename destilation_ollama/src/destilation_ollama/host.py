@@ -17,6 +17,7 @@ from destilation import redact_url
 HOST_ENV = "OLLAMA_HOST"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11434
+_NOT_IN_HOSTS = frozenset(" %\"'<>\\^`{|}")
 
 
 class BadHost(ValueError):
@@ -50,6 +51,8 @@ def base_url(setting: str) -> str:
         raise BadHost("is not a valid host[:port] or URL") from None
     if not url.host or url.query or url.fragment:
         raise BadHost("must name a host, with no query or fragment")
+    if any(c in _NOT_IN_HOSTS for c in url.host):  # httpx would send `a%20b` to the resolver
+        raise BadHost("has a character no host name has (a space, a quote, %, …)")
     if explicit is not None and not 0 < explicit < 65536:
         raise BadHost("has a port outside 1-65535")
     host = f"[{url.host}]" if ":" in url.host else url.host

@@ -36,15 +36,13 @@ class Unreachable(DestilationError):
 
 
 def _check_base_url(base_url: str) -> None:
-    import httpx
+    from destilation_openrouter.base_url import is_usable
 
     # The URL itself is not repeated: a user may have put credentials into it.
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL:
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise DestilationError(f"--base-url (or {BASE_URL_ENV}) must be an http:// or https:// URL with a host")
+    if not is_usable(base_url):
+        raise DestilationError(
+            f"--base-url (or {BASE_URL_ENV}) must be an http:// or https:// URL with a host (and a port in 1-65535)"
+        )
 
 
 def _fetch(base_url: str, path: str, key: str | None) -> Any:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-import httpx
-
 from destilation import PluginContext, PluginError, ProviderInfo, Secret
+from destilation_openrouter.base_url import is_usable
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.costs import register_prices
 from destilation_openrouter.provider import OpenRouterProvider
@@ -29,12 +28,10 @@ def _header_value(name: str, field: str, value: str) -> str:
 
 def _check_base_url(name: str, base_url: str) -> None:
     # The URL itself is not repeated: a user may have put credentials into it.
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL:
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise PluginError(f"provider '{name}': base_url must be an http:// or https:// URL with a host")
+    if not is_usable(base_url):
+        raise PluginError(
+            f"provider '{name}': base_url must be an http:// or https:// URL with a host (and a port in 1-65535)"
+        )
 
 
 def _check_options(name: str, config: OpenRouterConfig) -> None:

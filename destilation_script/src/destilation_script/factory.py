@@ -34,8 +34,16 @@ def _check_program(name: str, config: ScriptConfig, env: Mapping[str, str]) -> N
         raise PluginError(f"provider '{name}': cwd {config.cwd!r} is not a directory")
     # Only the program is named, never the arguments: they may carry a token.
     if os.sep in program:
-        if not (cwd / program).is_file():
+        path = cwd / program
+        if not path.exists():
             raise PluginError(f"provider '{name}': program {program!r} not found in {str(cwd)!r} (command[0])")
+        if not path.is_file():
+            raise PluginError(f"provider '{name}': program {program!r} is a directory, not a program (command[0])")
+        if not os.access(path, os.X_OK):
+            raise PluginError(
+                f"provider '{name}': program {program!r} is not executable (command[0]): chmod +x it, or name"
+                ' its interpreter first, as in command = ["python3", "provider.py"]'
+            )
     elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
         raise PluginError(f"provider '{name}': program {program!r} not found on the child's PATH (command[0])")
 

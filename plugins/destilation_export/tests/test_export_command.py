@@ -145,7 +145,9 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary(workspace: Workspa
     result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", str(out), "--fields", "user=nope")
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
-    assert line.startswith("error: task qa/") and "its content has no user text (looked for nope)" in line
+    assert line.startswith("error: task qa/") and line.endswith(
+        "its content has no user text (looked for nope); name it with --fields ROLE=FIELD or in the job's [export]"
+    )
     assert [p.name for p in folder.iterdir()] == ["qa.jsonl"]
     assert out.read_text() == "old\n"
 
@@ -171,3 +173,40 @@ def test_where_nothing_has_run_it_creates_neither_a_store_nor_a_file(tmp_path: P
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: no job named 'x': ") and "does not exist yet" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_state_store_is_never_replaced_by_an_export(workspace: Workspace) -> None:
+    store = workspace.root / "data" / "destilation.db"
+    before = store.read_bytes()
+    result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", str(store))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: -o: {store} is an SQLite database (a state store?): export will not replace it"
+    ]
+    assert store.read_bytes() == before
+    assert workspace.destiler("show", "qa").exit_code == 0
+
+
+def test_a_device_or_a_pipe_is_never_replaced_by_an_export(workspace: Workspace) -> None:
+    pipe = workspace.root / "pipe"
+    os.mkfifo(pipe)
+    result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", str(pipe))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: -o: {pipe} is not a regular file (a device or a pipe?): name a file to write"
+    ]
+    assert not pipe.is_file() and pipe.exists()
+
+
+def test_standard_output_is_refused_rather_than_a_file_named_dash(workspace: Workspace) -> None:
+    here = Path.cwd()
+    os.chdir(workspace.root)
+    try:
+        result = workspace.destiler("export", "qa", "--format", "alpaca", "-o", "-")
+    finally:
+        os.chdir(here)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: -o: - (standard output) is not supported: the file appears whole or not at all"
+    ]
+    assert not (workspace.root / "-").exists()

@@ -108,6 +108,8 @@ def build_validators(
 ) -> list[ValidatorSlot]:
     slots = []
     for name, options in validator_plan(spec, template):
+        if not isinstance(spec.validators.get(name, True), dict | bool):  # the plan would drop it silently
+            raise ConfigError(source, "expected true, false or a table of options", f"$.validators.{name}")
         try:
             reg = registry.get("validators", name)
         except PluginError as exc:

@@ -75,6 +75,21 @@ def check_format(name: str) -> str:
     return name
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_replaceable(output: Path) -> None:
+    """The export is renamed over OUTPUT: refuse what that would destroy (a device, the state store)."""
+    if str(output) == "-":  # a file named `-` would surprise whoever meant standard output
+        raise ConfigError("-o", "- (standard output) is not supported: the file appears whole or not at all")
+    if output.exists() and not output.is_file():
+        raise ConfigError("-o", f"{output} is not a regular file (a device or a pipe?): name a file to write")
+    if output.is_file():
+        with output.open("rb") as existing:
+            if existing.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
+                raise ConfigError("-o", f"{output} is an SQLite database (a state store?): export will not replace it")
+
+
 @click.command()
 @click.argument("job")
 @click.option("--format", "format_name", metavar="FORMAT", required=True, help=f"One of: {', '.join(FORMATS)}.")
@@ -113,6 +128,7 @@ def export(
     folder = output.parent if str(output.parent) else Path()
     if not folder.is_dir():
         raise ConfigError("-o", f"{output}: the folder {folder} does not exist")
+    check_replaceable(output)
 
     async def work(store: StateStore) -> int:
         record = await require_job(store, job)

@@ -90,7 +90,9 @@ def _text(sample: Sample, content: Mapping[str, JSON], field: str | None, names:
         if isinstance(value, str):
             return value
     raise ExportError(
-        sample, f"its content has no {what} text (looked for {', '.join(wanted)}); name the field in [export]"
+        sample,
+        f"its content has no {what} text (looked for {', '.join(wanted)}); "
+        "name it with --fields ROLE=FIELD or in the job's [export]",
     )
 
 
