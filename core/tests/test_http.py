@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from destilation.http import HttpClient, make_http_client
+from destilation.http import HttpClient, RawResponse, ResponseTooLarge, make_http_client, read_body
 
 LARGE = bytes(range(256)) * 16_384  # 4 MiB, every byte value: arrives in many chunks
 
@@ -277,3 +277,22 @@ async def test_phase_limits_that_cannot_fire_before_the_deadline_are_left_out() 
         unbounded = client._aiohttp_timeout(None)
         assert (unbounded.total, unbounded.sock_read) == (None, 30.0)
         assert client._aiohttp_timeout(30.0) is within  # built once per deadline
+
+
+def _body(*chunks: bytes, length: str | None = None) -> RawResponse:
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    headers = {} if length is None else {"content-length": length}
+    return RawResponse(200, headers, stream)
+
+
+@pytest.mark.anyio
+async def test_read_body_keeps_to_its_cap() -> None:
+    assert await read_body(_body(b"ab", b"cd"), 4) == b"abcd"
+    with pytest.raises(ResponseTooLarge):  # a declared length past the cap is refused before reading
+        await read_body(_body(b"ab", length="5"), 4)
+    with pytest.raises(ResponseTooLarge):
+        await read_body(_body(b"abc", b"de"), 4)
+    assert await read_body(_body(b"abc", b"def"), 4, strict=False) == b"abcd"  # an error body's start

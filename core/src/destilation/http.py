@@ -75,6 +75,32 @@ class RawResponse:
     """The decoded body, chunk by chunk; call it once."""
 
 
+class ResponseTooLarge(Exception):
+    """A body grew past the cap its reader set: `read_body`, or a provider's own stream reader."""
+
+
+async def read_body(response: RawResponse, cap: int, *, strict: bool = True) -> bytes:
+    """At most `cap` bytes of the body, so a server cannot make a provider hold an endless answer.
+
+    Past the cap: `ResponseTooLarge` when `strict` (an answer cut short is no answer), else what
+    was read up to it (enough of an error body for its message).
+    """
+    length = response.headers.get("content-length", "")
+    if strict and length.isdigit() and int(length) > cap:
+        raise ResponseTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.chunks():
+        size += len(chunk)
+        if size > cap:
+            if strict:
+                raise ResponseTooLarge
+            chunks.append(chunk[: cap - size + len(chunk)])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over one aiohttp `ClientSession`, made on first use.
 

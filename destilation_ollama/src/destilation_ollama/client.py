@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 
 from destilation import ProviderError, redact_text
-from destilation.http import HttpClient, RawResponse
+from destilation.http import HttpClient, RawResponse, ResponseTooLarge, read_body
 from destilation_ollama.host import display
 from destilation_ollama.parse import (
     ChatAnswer,
@@ -30,10 +30,6 @@ from destilation_ollama.stream import LineSplitter
 T = TypeVar("T")
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a non-2xx body is read for its message; the rest is dropped."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _redact(error: ProviderError) -> ProviderError:
@@ -81,10 +77,10 @@ class OllamaClient:
         await self._http.aclose()
 
     async def _read_bytes(self, response: RawResponse) -> bytes:
-        return await _read(response, self._cap, strict=True)
+        return await read_body(response, self._cap, strict=True)
 
     async def _read_whole(self, response: RawResponse) -> ChatAnswer:
-        return parse_chat(await _read(response, self._cap, strict=True), self.name)
+        return parse_chat(await read_body(response, self._cap, strict=True), self.name)
 
     async def _read_stream(self, response: RawResponse) -> ChatAnswer:
         answer = ChatAnswer(self.name)
@@ -93,7 +89,7 @@ class OllamaClient:
         async for chunk in response.chunks():
             size += len(chunk)
             if size > self._cap:
-                raise _TooLarge
+                raise ResponseTooLarge
             for line in splitter.feed(chunk):
                 answer.add(load_json(line, self.name))
         for line in splitter.end():
@@ -116,12 +112,12 @@ class OllamaClient:
                 status = response.status_code
                 if 200 <= status < 300:
                     return await read(response)
-                raw = await _read(response, ERROR_BODY_BYTES, strict=False)
+                raw = await read_body(response, ERROR_BODY_BYTES, strict=False)
                 wait = retry_after(response.headers.get("retry-after"))
                 error = status_error(name, status, raw, model=model, host=self.host, wait=wait)
         except ProviderError as exc:
             raise _redact(exc) from None
-        except _TooLarge:
+        except ResponseTooLarge:
             raise ProviderError(
                 f"{name}: response larger than {self._cap} bytes (max_response_bytes)", retryable=True
             ) from None
@@ -135,21 +131,3 @@ class OllamaClient:
                 ProviderError(f"{name}: cannot reach Ollama at {self.host}: {detail}", retryable=True)
             ) from None
         raise _redact(error)
-
-
-async def _read(response: RawResponse, cap: int, *, strict: bool) -> bytes:
-    """Read at most `cap` bytes; past it raise `_TooLarge` (strict) or keep what was read."""
-    length = response.headers.get("content-length", "")
-    if strict and length.isdigit() and int(length) > cap:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.chunks():
-        size += len(chunk)
-        if size > cap:
-            if strict:
-                raise _TooLarge
-            chunks.append(chunk[: cap - size + len(chunk)])
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)

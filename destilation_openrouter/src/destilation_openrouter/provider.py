@@ -19,7 +19,7 @@ from destilation import (
     ProviderInfo,
     redact_text,
 )
-from destilation.http import HttpClient, RawResponse
+from destilation.http import HttpClient, RawResponse, ResponseTooLarge, read_body
 from destilation_openrouter.config import OpenRouterConfig
 from destilation_openrouter.parse import excerpt, parse_generation, parse_models, status_error
 from destilation_openrouter.pricing import Pricing
@@ -30,10 +30,6 @@ from destilation_openrouter.wire import build_body
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "tools", "reasoning"})
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a non-2xx body is read for its message; the rest is dropped."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _redactor(secret: str | None) -> Callable[[ProviderError], ProviderError]:
@@ -161,11 +157,11 @@ class OpenRouterProvider(Provider):
                     if stream is not None and response.headers.get("content-type", "").startswith("text/event-stream"):
                         await _read_stream(response, cap, stream)
                         return b""
-                    return await _read(response, cap, strict=True)
-                raw = await _read(response, ERROR_BODY_BYTES, strict=False)
+                    return await read_body(response, cap, strict=True)
+                raw = await read_body(response, ERROR_BODY_BYTES, strict=False)
                 headers = response.headers
                 error = status_error(name, status, raw, headers.get("retry-after"), headers.get("x-ratelimit-reset"))
-        except _TooLarge:
+        except ResponseTooLarge:
             raise ProviderError(
                 f"{name}: response larger than {cap} bytes (max_response_bytes)", retryable=True
             ) from None
@@ -186,23 +182,5 @@ async def _read_stream(response: RawResponse, cap: int, stream: StreamAssembler)
     async for chunk in response.chunks():
         size += len(chunk)
         if size > cap:
-            raise _TooLarge
+            raise ResponseTooLarge
         stream.feed(chunk)
-
-
-async def _read(response: RawResponse, cap: int, *, strict: bool) -> bytes:
-    """Read at most `cap` bytes; past it raise `_TooLarge` (strict) or keep what was read."""
-    length = response.headers.get("content-length", "")
-    if strict and length.isdigit() and int(length) > cap:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.chunks():
-        size += len(chunk)
-        if size > cap:
-            if strict:
-                raise _TooLarge
-            chunks.append(chunk[: cap - size + len(chunk)])
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
