@@ -49,7 +49,8 @@ class World:
 
 class StubPolicy(CallPolicy):
     def __init__(self, provider: Provider, world: World) -> None:
-        self.provider, self.world, self.name = provider, world, provider.info().name
+        self.provider, self.world, self.info = provider, world, provider.info()
+        self.name = self.info.name
 
     def available(self) -> bool:
         return self.name not in self.world.closed

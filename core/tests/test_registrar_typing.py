@@ -13,7 +13,7 @@ PLUGIN = """
 from typing import Any
 
 from destilation import (
-    JobRecord, PluginContext, ProviderInfo, ProviderRegistrar, RouterRegistrar, SinkRegistrar,
+    JobRecord, ModeRegistrar, PluginContext, ProviderInfo, ProviderRegistrar, SingleCall, RouterRegistrar, SinkRegistrar,
     StoreRegistrar, SubscriberRegistrar, TemplateRegistrar, ValidatorRegistrar, hookimpl,
 )
 from destilation.testing import QA, FirstRouter, MemorySink, MemoryStore, ScriptedProvider
@@ -76,6 +76,12 @@ def register_sinks(register: SinkRegistrar) -> None:
 
 
 @hookimpl
+def register_modes(register: ModeRegistrar) -> None:
+    register("right", lambda config, context: SingleCall("right"))
+    register("wrong", QA)  # WRONG
+
+
+@hookimpl
 def register_subscribers(register: SubscriberRegistrar) -> None:
     register("right", lambda context: print)
     register("wrong", lambda: print)  # WRONG
@@ -98,7 +104,7 @@ def test_mypy_refuses_a_wrong_factory_for_every_kind(tmp_path: Path) -> None:
 
 
 def test_each_kind_is_one_row_with_its_hook_registrar_and_factory_type() -> None:
-    from destilation import hookspecs, interfaces
+    from destilation import hookspecs, interfaces, modes
     from destilation.templates import Template
 
     factories = {
@@ -106,6 +112,7 @@ def test_each_kind_is_one_row_with_its_hook_registrar_and_factory_type() -> None
         "validators": interfaces.ValidatorFactory,
         "routers": interfaces.RouterFactory,
         "templates": Template,
+        "modes": modes.ModeFactory,
         "stores": interfaces.StoreFactory,
         "sinks": interfaces.SinkFactory,
         "subscribers": interfaces.SubscriberFactory,

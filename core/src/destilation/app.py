@@ -26,6 +26,7 @@ from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import InputsPlanner, check_inputs, make_planner
 from destilation.engine.runner import ROLE_WAIT_MARGIN, JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
+    build_mode,
     build_providers,
     build_router,
     build_validators,
@@ -144,9 +145,11 @@ class App:
         planner = make_planner(spec, source)
         if isinstance(planner, InputsPlanner):
             check_inputs(planner, spec, template, source)
+        mode = build_mode(spec, template, registry, context, source)
         return Wiring(
             template=template,
-            validators=build_validators(spec, template, registry, context, source),
+            mode=mode,
+            validators=build_validators(spec, template, registry, context, source, mode),
             router=build_router(spec, registry, context, source),
             sinks=check_sinks(spec, registry, source),
             planner=planner,

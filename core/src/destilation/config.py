@@ -88,6 +88,8 @@ class ProviderSpec:
     """Failures in a row that open the circuit (no request goes out until a probe answers)."""
     breaker_cooldown_s: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     model_limits: dict[str, ModelLimits] = attrs.field(factory=dict)
+    route: bool = True
+    """False keeps the provider out of the job's route: it serves only what names it (a judge, an expert)."""
     options: dict[str, JSON] = attrs.field(factory=dict)
 
 
@@ -115,6 +117,8 @@ class JobSpec:
     inputs: str | None = None
     providers: dict[str, ProviderSpec] = attrs.field(factory=dict)
     routing: dict[str, JSON] = attrs.field(factory=lambda: {"strategy": "round_robin"})
+    mode: dict[str, JSON] = attrs.field(factory=dict)
+    """Options of the template's mode (`[mode]`: experts, tools, …), structured into the mode's config class."""
     validators: dict[str, JSON] = attrs.field(factory=dict)
     """Validator name → its options table, or `false` to drop one of the template's defaults."""
     sinks: dict[str, dict[str, JSON]] = attrs.field(factory=lambda: {"jsonl": {}})
@@ -164,6 +168,7 @@ def _strict(converter: cattrs.Converter) -> cattrs.Converter:
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(str, _structure_str)
     return converter
 
 
@@ -237,6 +242,15 @@ def _as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _structure_str(value: Any, _type: type) -> str:
+    # cattrs would write a list or a table as its Python repr; a number (`version = 2`) reads as its text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {_a(value)}")
 
 
 def _structure_bool(value: Any, _type: type) -> bool:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from destilation.domain import Usage
     from destilation.registry import (
+        ModeRegistrar,
         ProviderRegistrar,
         RouterRegistrar,
         SinkRegistrar,
@@ -94,6 +95,22 @@ def register_templates(register: TemplateRegistrar) -> None:
         @hookimpl
         def register_templates(register):
             register("simple", SIMPLE)
+    """
+
+
+@hookspec
+def register_modes(register: ModeRegistrar) -> None:
+    """Register modes by name: how a task's requests are made and answers become content (DESIGN §9).
+
+    :param register: ``register(name, factory, config=ConfigClass)``; ``factory(config, context)``
+        returns a :class:`destilation.modes.Mode`. A template names its mode; the job's ``[mode]``
+        table is structured into `ConfigClass` (experts, tools, …).
+
+    Example::
+
+        @hookimpl
+        def register_modes(register):
+            register("simple", lambda config, context: SingleCall("simple"))
     """
 
 

@@ -120,6 +120,20 @@ class ProviderError(Exception):
         self.fatal = fatal
 
 
+@runtime_checkable
+class ProviderPort(Protocol):
+    """A named provider of the job, called through its call policy (paced, retried, cost counted).
+
+    What a judge or any validator that needs a model uses: ``await providers.generate("grader",
+    request)``. Raises what the engine's own calls raise when the provider gives up (the job
+    holds or stops as for any other request); `names` lists the providers that can be named.
+    """
+
+    def names(self) -> Sequence[str]: ...
+
+    async def generate(self, provider: str, request: GenerationRequest) -> Generation: ...
+
+
 @attrs.frozen
 class ValidationContext:
     """What a validator may look at besides the candidate."""
@@ -129,10 +143,17 @@ class ValidationContext:
     store: StateStore
     fingerprint: Callable[[JSON], str]
     """The dedup key of parsed content (the ``fingerprint`` hook's answer)."""
+    providers: ProviderPort | None = None
+    """The job's providers by name (None where no job runs, e.g. a validator's unit test)."""
 
 
 class Validator(Protocol):
-    """Checks one candidate. Pure and cheap where it can be; a judge may call a provider."""
+    """Checks one candidate. Pure and cheap where it can be; a judge may call a provider.
+
+    A validator that holds resources may also define ``async open(context: ValidationContext)``
+    (called once per process before the first check) and ``async aclose()`` (called once when
+    the run ends); the engine calls them only where they exist.
+    """
 
     name: str
 

@@ -22,6 +22,7 @@ from destilation.interfaces import (
     SubscriberFactory,
     ValidatorFactory,
 )
+from destilation.modes import ModeFactory
 from destilation.templates import Template
 
 F = TypeVar("F")
@@ -87,6 +88,13 @@ class SinkRegistrar(Registrar[SinkFactory]):
     """``register(name, factory, config=ConfigClass)``; ``factory(config, context, job)`` returns a Sink."""
 
 
+class ModeRegistrar(Registrar[ModeFactory]):
+    """``register(name, factory, config=ConfigClass)``; ``factory(config, context)`` returns a Mode.
+
+    `config` is the job's ``[mode]`` table structured into `ConfigClass` (None without one).
+    """
+
+
 class SubscriberRegistrar(Registrar[SubscriberFactory]):
     """``register(name, factory)``; ``factory(context)`` returns a callable taking an Event, or None."""
 
@@ -119,6 +127,7 @@ KINDS: dict[str, Kind] = {
         Kind("validators", "register_validators", ValidatorRegistrar, "destilation-validators"),
         Kind("routers", "register_routers", RouterRegistrar, "destilation-routing"),
         Kind("templates", "register_templates", TemplateRegistrar, "destilation-templates"),
+        Kind("modes", "register_modes", ModeRegistrar, "destilation-templates"),
         Kind("stores", "register_stores", StoreRegistrar, "destilation-sql"),
         Kind("sinks", "register_sinks", SinkRegistrar, "destilation-jsonl"),
         Kind("subscribers", "register_subscribers", SubscriberRegistrar, "destilation"),

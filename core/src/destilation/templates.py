@@ -17,8 +17,6 @@ import attrs
 from destilation.domain import JSON, Issue, Message, TaskSeed
 from destilation.errors import ConfigError
 
-MODES = ("simple", "moe", "reasoning", "tools", "custom")
-
 
 @attrs.frozen
 class FewShot:
@@ -93,7 +91,8 @@ class _TemplateFile:
     user_prompt: str
     system_prompt: str = "You write high-quality training data."
     version: str = "1"
-    mode: str = attrs.field(default="custom", validator=attrs.validators.in_(MODES))
+    mode: str = "custom"
+    """A registered mode's name; checked against the registry when the job is wired."""
     few_shot: list[FewShot] = attrs.field(factory=list)
     default_validators: list[str] = attrs.field(factory=lambda: ["truncation", "json_schema", "exact_dedup"])
     capabilities: list[str] = attrs.field(factory=lambda: ["json_schema"])

@@ -14,12 +14,13 @@ from typing import Any
 import attrs
 
 from destilation.config import JobSpec
-from destilation.engine.attempts import AttemptLoop, Hooks
+from destilation.engine.attempts import AttemptLoop, Hooks, NamedProviders
 from destilation.engine.planner import Planner
 from destilation.engine.wiring import ValidatorSlot, failover_enabled
 from destilation.engine.writer import BatchWriter
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
+from destilation.modes import Mode
 from destilation.policy import make_policy
 from destilation.registry import Registration
 from destilation.templates import Template
@@ -51,6 +52,7 @@ class Wiring:
     """The pieces of a job built from its spec, before any provider is called."""
 
     template: Template
+    mode: Mode
     validators: list[ValidatorSlot]
     router: Router
     sinks: list[tuple[str, Registration, Any]]
@@ -122,14 +124,16 @@ def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts
         )
         for info, provider in zip(infos, prepared.providers, strict=True)
     }
+    routed = [i for i in infos if spec.providers[i.name].route and set(template.capabilities) <= i.capabilities]
     return AttemptLoop(
         spec=spec,
         template=template,
+        mode=prepared.wiring.mode,
         policies=policies,
-        infos=[i for i in infos if set(template.capabilities) <= i.capabilities],
+        infos=routed,
         router=prepared.wiring.router,
         validators=prepared.wiring.validators,
-        vctx=ValidationContext(spec.name, template, store, hooks.fingerprint),
+        vctx=ValidationContext(spec.name, template, store, hooks.fingerprint, NamedProviders(policies)),
         writer=writer,
         hooks=hooks,
         emit=bus.emit,

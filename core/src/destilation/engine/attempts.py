@@ -33,6 +33,7 @@ from destilation.engine.wiring import ValidatorSlot
 from destilation.engine.writer import BatchWriter
 from destilation.errors import DestilationError, JobError
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
+from destilation.modes import Mode, ModeContext, Production
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.redaction import redact_text
 from destilation.templates import Template
@@ -120,10 +121,49 @@ class Hooks:
     estimate_cost: Callable[[str, str, Usage], float]
 
 
+async def pinned_generate(policy: CallPolicy, request: GenerationRequest) -> Generation:
+    """An answer from one named provider (a judge, an expert): it waits while that provider is held.
+
+    It refuses the request: `RequestRefused`. Its circuit is open: `NoProviderLeft`, so the job
+    holds until a probe answers, as when no provider of a route is left. Aborts stop the job.
+    """
+    while True:
+        try:
+            return await policy.generate(request)
+        except ProviderUnavailable as exc:
+            cause = cause_of(policy.name, str(exc))
+            if exc.refused:
+                raise RequestRefused(redact_text(f"provider {policy.name} refused the request: {cause}")) from None
+            if not policy.available():
+                raise NoProviderLeft(redact_text(f"{UNAVAILABLE}: {policy.name}: {cause}")) from None
+            await anyio.sleep(PINNED_WAIT_S)
+        except ProviderAborted as exc:
+            cause = redact_text(cause_of(policy.name, str(exc)))
+            raise JobAborted(f"provider {policy.name!r} stopped the job: {cause}") from None
+
+
+@attrs.frozen
+class NamedProviders:
+    """The job's providers by name, for validators (`ProviderPort`): each call goes through its policy."""
+
+    policies: dict[str, CallPolicy]
+
+    def names(self) -> Sequence[str]:
+        return list(self.policies)
+
+    async def generate(self, provider: str, request: GenerationRequest) -> Generation:
+        policy = self.policies.get(provider)
+        if policy is None:
+            raise JobError(f"no provider named {provider!r} in this job (it has {', '.join(self.policies)})")
+        return await pinned_generate(policy, request)
+
+
 @attrs.define
 class AttemptLoop:
     spec: JobSpec
     template: Template
+    mode: Mode
+    """Makes each attempt's requests and turns the answers into the candidate (`destilation.modes`)."""
     policies: dict[str, CallPolicy]
     """The only way to call a provider: each holds its provider's pacing, retries and health."""
     infos: Sequence[ProviderInfo]
@@ -185,22 +225,23 @@ class AttemptLoop:
     async def _attempt(
         self, task: Task, number: int, feedback: tuple[Issue, ...]
     ) -> Attempt | tuple[Attempt, Sample] | RequestRefused:
-        info = self._route(task, {})
-        request = GenerationRequest(
-            messages=self.template.render(task.seed, feedback),
-            model=info.model or None,
-            temperature=self.spec.temperature,
-            max_tokens=self.spec.max_tokens,
-            response_schema=self.template.schema,
-            reasoning="reasoning" in self.template.capabilities,
-            seed=request_seed(self.spec.seed, task.index),
-            attempt=number,
+        async def call(request: GenerationRequest, provider: str | None) -> tuple[ProviderInfo, Generation]:
+            if provider is not None:
+                policy = self.policies.get(provider)
+                if policy is None:
+                    raise JobError(f"no provider named {provider!r} in this job (it has {', '.join(self.policies)})")
+                return policy.info, await pinned_generate(policy, request)
+            info = self._route(task, {})
+            return await self._generate(task, attrs.evolve(request, model=info.model or None), info)
+
+        context = ModeContext(
+            self.spec, self.template, task, number, feedback, call, request_seed(self.spec.seed, task.index)
         )
         try:
-            info, generation = await self._generate(task, request, info)
+            production = await self.mode.produce(context)
         except RequestRefused as refused:
             return refused
-        return await self._validate(task, info, number, generation)
+        return await self._validate(task, number, production)
 
     def _route(self, task: Task, gave_up: dict[str, str]) -> ProviderInfo:
         """The router's pick among the providers that are available and have not given the task up."""
@@ -275,9 +316,8 @@ class AttemptLoop:
         reasons = "; ".join(f"{i.name}: {why(i.name)}" for i in self.infos)
         return redact_text(" ".join(f"{UNAVAILABLE}: {reasons}".split()))
 
-    async def _validate(
-        self, task: Task, info: ProviderInfo, number: int, generation: Generation
-    ) -> Attempt | tuple[Attempt, Sample]:
+    async def _validate(self, task: Task, number: int, production: Production) -> Attempt | tuple[Attempt, Sample]:
+        info, generation = production.provider, production.generation
         candidate = Candidate(task, generation)
         issues: tuple[Issue, ...] = ()
         scores: dict[str, float] = {}

@@ -16,6 +16,7 @@ import attrs
 from destilation.config import JobSpec, structure
 from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.interfaces import PluginContext, Provider, ProviderInfo, Router
+from destilation.modes import Mode
 from destilation.plugins import DestilationPluginManager, one_line
 from destilation.registry import Registration, Registry
 from destilation.templates import Template, load_template_file, schema_error
@@ -72,6 +73,17 @@ def resolve_template(spec: JobSpec, registry: Registry, source: str) -> Template
     return template
 
 
+def build_mode(spec: JobSpec, template: Template, registry: Registry, context: PluginContext, source: str) -> Mode:
+    """The mode the template names, with the job's ``[mode]`` table as its options."""
+    try:
+        reg = registry.get("modes", template.mode)
+    except PluginError as exc:
+        raise ConfigError(source, f"template {template.id!r}: {exc}", "$.template") from None
+    config = make_config(reg, spec.mode, source, "$.mode")
+    mode: Mode = call_factory(reg, "mode", config, context, returns=Mode)
+    return mode
+
+
 def make_config(reg: Registration, options: dict[str, Any], source: str, path: str) -> Any:
     """Structure a user's table into the plugin's config class (None when it declares none)."""
     if reg.config is None:
@@ -104,8 +116,9 @@ def validator_plan(spec: JobSpec, template: Template) -> list[tuple[str, dict[st
 
 
 def build_validators(
-    spec: JobSpec, template: Template, registry: Registry, context: PluginContext, source: str
+    spec: JobSpec, template: Template, registry: Registry, context: PluginContext, source: str, mode: Mode | None = None
 ) -> list[ValidatorSlot]:
+    """The job's validators in order: the template's, the mode's own (before `exact_dedup`), the user's."""
     slots = []
     for name, options in validator_plan(spec, template):
         if not isinstance(spec.validators.get(name, True), dict | bool):  # the plan would drop it silently
@@ -116,6 +129,10 @@ def build_validators(
             raise ConfigError(source, str(exc), f"$.validators.{name}") from None
         config = make_config(reg, options, source, f"$.validators.{name}")
         slots.append(ValidatorSlot(name, call_factory(reg, "validator", config, context)))
+    if mode is not None:
+        own = [ValidatorSlot(v.name, v) for v in mode.validators()]
+        at = next((i for i, slot in enumerate(slots) if slot.name == "exact_dedup"), len(slots))
+        slots[at:at] = own
     return slots
 
 
@@ -150,6 +167,8 @@ def build_router(spec: JobSpec, registry: Registry, context: PluginContext, sour
 def provider_infos(spec: JobSpec, source: str) -> list[ProviderInfo]:
     if not spec.providers:
         raise ConfigError(source, "the job names no provider: add a [providers.NAME] table with a kind", "$.providers")
+    if not any(p.route for p in spec.providers.values()):
+        raise ConfigError(source, "every provider has route = false: at least one must serve the route", "$.providers")
     return [
         ProviderInfo(
             name=name,

@@ -6,12 +6,15 @@ import abc
 from collections.abc import Callable
 
 from destilation.domain import Event, Generation, GenerationRequest, ProviderHealth, Usage
+from destilation.interfaces import ProviderInfo
 
 
 class CallPolicy(abc.ABC):
     """Every call to one provider passes through its policy; one object per provider and process."""
 
     name: str
+    info: ProviderInfo
+    """What its provider is (name, kind, model, capabilities)."""
 
     @abc.abstractmethod
     def available(self) -> bool:

@@ -65,7 +65,7 @@ class ProviderPolicy(CallPolicy):
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.provider = provider
-        info = provider.info()
+        info = self.info = provider.info()
         self.name = info.name
         self._model = spec.model or info.model
         self._spec = spec

@@ -2,9 +2,9 @@
 
 It registers the ``memory`` store scheme (`MemoryStore`), the ``memory`` sink (`MemorySink`),
 the ``scripted`` provider kind (`ScriptedProvider`), the ``first`` router, the ``parse_json``
-validator and the ``testing.qa`` template (which runs ``parse_json`` first, so validators after
-it see the parsed content). Give it to a plugin manager built without entry points, beside the
-plugin under test::
+validator, the ``testing.single`` mode and the ``testing.qa`` template (which runs
+``parse_json`` first, so validators after it see the parsed content). Give it to a plugin
+manager built without entry points, beside the plugin under test::
 
     kit = TestingKit(scripts={"teacher": ["not json", {"question": "q?", "answer": "a"}]})
     pm = make_plugin_manager(load=False, extra=[kit, MyValidatorPlugin()])
@@ -24,7 +24,9 @@ import attrs
 from destilation.domain import Candidate, GenerationRequest, Issue, JobRecord, Task, Verdict
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import PluginContext, ProviderInfo, ValidationContext
+from destilation.modes import SingleCall
 from destilation.registry import (
+    ModeRegistrar,
     ProviderRegistrar,
     RouterRegistrar,
     SinkRegistrar,
@@ -37,10 +39,13 @@ from destilation.testing.memory_sink import MemoryDataset, MemorySink
 from destilation.testing.memory_store import MemoryStore
 from destilation.testing.scripted import Answer, Script, ScriptedProvider
 
+SINGLE = "testing.single"
+"""The kit's mode: one request per attempt (`destilation.modes.SingleCall`)."""
+
 QA = Template(
     id="testing.qa",
     version="1",
-    mode="simple",
+    mode="testing.single",
     schema={
         "type": "object",
         "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
@@ -149,6 +154,10 @@ class TestingKit:
     @hookimpl
     def register_validators(self, register: ValidatorRegistrar) -> None:
         register(ParseJson.name, ParseJson)
+
+    @hookimpl
+    def register_modes(self, register: ModeRegistrar) -> None:
+        register(SINGLE, lambda config, context: SingleCall(SINGLE))
 
 
 def job_table(

@@ -1,8 +1,9 @@
-"""Entry point of destilation-templates: registers the built-in templates."""
+"""Entry point of destilation-templates: registers the built-in templates and modes."""
 
 from __future__ import annotations
 
-from destilation import TemplateRegistrar, hookimpl
+from destilation import ModeRegistrar, TemplateRegistrar, hookimpl
+from destilation.modes import SingleCall
 
 
 @hookimpl
@@ -11,3 +12,10 @@ def register_templates(register: TemplateRegistrar) -> None:
 
     for template in BUILTIN:
         register(template.id, template)
+
+
+@hookimpl
+def register_modes(register: ModeRegistrar) -> None:
+    # One request per attempt: `simple` for the built-in templates, `custom` for a user's schema file.
+    for name in ("simple", "custom", "reasoning"):
+        register(name, lambda config, context, name=name: SingleCall(name))
