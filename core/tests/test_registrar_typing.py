@@ -13,8 +13,9 @@ PLUGIN = """
 from typing import Any
 
 from destilation import (
-    JobRecord, ModeRegistrar, PluginContext, ProviderInfo, ProviderRegistrar, SingleCall, RouterRegistrar, SinkRegistrar,
-    StoreRegistrar, SubscriberRegistrar, TemplateRegistrar, ValidatorRegistrar, hookimpl,
+    JobRecord, ModeRegistrar, PluginContext, ProviderInfo, ProviderRegistrar, SingleCall,
+    RouterRegistrar, SinkRegistrar, StoreRegistrar, SubscriberRegistrar, TemplateRegistrar,
+    ValidatorRegistrar, hookimpl,
 )
 from destilation.testing import QA, FirstRouter, MemorySink, MemoryStore, ScriptedProvider
 
