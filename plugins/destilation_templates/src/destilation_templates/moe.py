@@ -17,6 +17,7 @@ import anyio
 import attrs
 
 from destilation import Generation, Issue, Message, PluginContext, ProviderInfo, Validator
+from destilation.config import JobSpec
 from destilation.errors import ConfigError
 from destilation.modes import ModeContext, Production, combine
 from destilation_templates.moe_rules import MoeRules
@@ -114,20 +115,16 @@ class MoeMode:
     def validators(self) -> Sequence[Validator]:
         return (MoeRules(tuple(expert.name for expert in self.config.experts)),)
 
-    def check_providers(self, context: ModeContext) -> None:
-        """Every provider the ``[mode]`` table names is one of the job's (the factory cannot see the job)."""
-        known = context.spec.providers
-        named = [(f"$.mode.experts.{i}.provider", e.provider) for i, e in enumerate(self.config.experts)]
+    def check_job(self, spec: JobSpec, source: str) -> None:
+        """Every provider the ``[mode]`` table names is one of the job's (wiring calls this)."""
+        named = [(f"$.mode.experts[{i}].provider", e.provider) for i, e in enumerate(self.config.experts)]
         named.append(("$.mode.aggregator", self.config.aggregator))
         for path, provider in named:
-            if provider is not None and provider not in known:
-                have = ", ".join(known) or "none"
-                raise ConfigError(
-                    f"job {context.spec.name}", f"no provider named {provider!r} (the job has {have})", path
-                )
+            if provider is not None and provider not in spec.providers:
+                have = ", ".join(spec.providers) or "none"
+                raise ConfigError(source, f"no provider named {provider!r} (the job has {have})", path)
 
     async def produce(self, context: ModeContext) -> Production:
-        self.check_providers(context)
         question = context.template.render(context.task.seed)[-1].content
         feedback = _feedback(context.feedback)
         experts = self.config.experts
