@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import attrs
 
-from destilation import Generation, Issue, Message, PluginContext, ProviderInfo, Validator
+from destilation import Generation, Issue, Message, PluginContext, Validator
 from destilation.config import JobSpec
 from destilation.errors import ConfigError
 from destilation.modes import ModeContext, Production, combine
@@ -128,31 +128,9 @@ class MoeMode:
         question = context.template.render(context.task.seed)[-1].content
         feedback = _feedback(context.feedback)
         experts = self.config.experts
-        replies: list[tuple[ProviderInfo, Generation] | None] = [None] * len(experts)
-        failure: list[BaseException] = []
-
-        async def ask(index: int, expert: Expert, scope: anyio.CancelScope) -> None:
-            system = (
-                f"You are {expert.name}, an expert: {expert.description}\n"
-                "Answer the request as this expert, from your field's point of view: correct, complete and "
-                f"plainly stated. Never invent facts, sources or numbers.\n\n{_schema_note(expert_schema())}"
-            )
-            messages = [Message("system", system), Message("user", question), *feedback]
-            request = context.request(messages, response_schema=expert_schema())
-            try:
-                replies[index] = await context.call(request, expert.provider)
-            except Exception as exc:  # re-raised below as it was: a task group would wrap it in a group
-                failure.append(exc)
-                scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            for index, expert in enumerate(experts):
-                group.start_soon(ask, index, expert, group.cancel_scope)
-        if failure:
-            raise failure[0]
-        answered = [reply for reply in replies if reply is not None]  # all of them: nobody failed
+        answers = await self.ask_experts(context, question, feedback)
         labelled = []
-        for expert, (_, generation) in zip(experts, answered, strict=True):
+        for expert, generation in zip(experts, answers, strict=True):
             reply = _parsed(generation.text)
             if reply is not None and isinstance(reply.get("answer"), str):
                 labelled.append({"name": expert.name, "answer": reply["answer"]})
@@ -169,8 +147,38 @@ class MoeMode:
             if "answer" in merged:
                 content["answer"] = merged["answer"]
             text = json.dumps(content, ensure_ascii=False)
-        generation = combine([generation for _, generation in answered] + [final], text)
-        return Production(generation, tuple(messages), info, calls=len(experts) + 1)
+        return Production(combine([*answers, final], text), tuple(messages), info, calls=len(experts) + 1)
+
+    async def ask_experts(self, context: ModeContext, question: str, feedback: list[Message]) -> list[Generation]:
+        """Every expert's reply, in declaration order, all asked at once.
+
+        The first failure cancels the other calls and is raised as it came (a task group would
+        wrap it), so the engine's own exceptions reach the engine unchanged.
+        """
+        experts = self.config.experts
+        replies: list[Generation | None] = [None] * len(experts)
+        failure: list[Exception] = []
+
+        async def ask(index: int, expert: Expert, scope: anyio.CancelScope) -> None:
+            system = (
+                f"You are {expert.name}, an expert: {expert.description}\n"
+                "Answer the request as this expert, from your field's point of view: correct, complete and "
+                f"plainly stated. Never invent facts, sources or numbers.\n\n{_schema_note(expert_schema())}"
+            )
+            messages = [Message("system", system), Message("user", question), *feedback]
+            request = context.request(messages, response_schema=expert_schema())
+            try:
+                _, replies[index] = await context.call(request, expert.provider)
+            except Exception as exc:
+                failure.append(exc)
+                scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for index, expert in enumerate(experts):
+                group.start_soon(ask, index, expert, group.cancel_scope)
+        if failure:
+            raise failure[0]
+        return [reply for reply in replies if reply is not None]  # all of them: nobody failed
 
     def aggregation_messages(
         self, context: ModeContext, question: str, labelled: list[dict[str, str]], feedback: list[Message]

@@ -32,7 +32,7 @@ def _said(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-@attrs.frozen
+@attrs.define  # not frozen: the Validator protocol's `name` is a plain attribute
 class MoeRules:
     """Checks a moe sample against the job's declared experts (their names, in declaration order)."""
 
