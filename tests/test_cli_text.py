@@ -75,7 +75,8 @@ def test_text_views_of_a_job_with_rejections(cli, tmp_path: Path) -> None:  # ty
 def test_templates_and_plugins_text(cli) -> None:  # type: ignore[no-untyped-def]
     lines = cli("templates").output.splitlines()
     assert lines[0].split() == ["ID", "VERSION", "MODE", "FROM"]
-    assert lines[1].split() == ["simple", "1", "simple", "destilation-templates"]
+    assert lines[1].split() == ["moe", "1", "moe", "destilation-templates"]  # sorted by id
+    assert lines[2].split() == ["simple", "1", "simple", "destilation-templates"]
     none = cli("templates", disable=("templates",))
     assert none.output == "no templates installed: install destilation-templates\n"
 

@@ -87,7 +87,12 @@ class Production:
 
 @runtime_checkable
 class Mode(Protocol):
-    """Renders a task's requests and turns the answers into a candidate."""
+    """Renders a task's requests and turns the answers into a candidate.
+
+    A mode may also define ``check_job(spec: JobSpec, source: str) -> None``: wiring calls it once
+    the mode is built, so options that refer to the rest of the job (an expert's provider must be
+    one of the job's) fail `check` and `run` with a ConfigError naming the file, before any request.
+    """
 
     @property
     def name(self) -> str: ...

@@ -6,7 +6,8 @@ from destilation import Template
 from destilation.plugins import make_plugin_manager
 from destilation.registry import collect
 from destilation_templates import plugin
-from destilation_templates.builtin import SIMPLE
+from destilation_templates.builtin import MOE, SIMPLE
+from destilation_templates.moe import Expert, MoeConfig, MoeMode
 
 
 def test_hook_registers_simple() -> None:
@@ -16,7 +17,7 @@ def test_hook_registers_simple() -> None:
         seen[name] = template
 
     plugin.register_templates(register)
-    assert seen == {"simple": SIMPLE}
+    assert seen == {"simple": SIMPLE, "moe": MOE}
 
 
 def test_registered_through_the_plugin_manager() -> None:
@@ -33,3 +34,10 @@ def test_discovered_through_its_entry_point() -> None:
     registration = collect(pm).get("templates", "simple")
     assert registration.obj is SIMPLE
     assert registration.distribution == "destilation-templates"
+
+
+def test_moe_is_registered_with_its_config_class() -> None:
+    registration = collect(make_plugin_manager(load=False, extra=[plugin])).get("modes", "moe")
+    assert registration.config is MoeConfig
+    config = MoeConfig(experts=[Expert("a", "x"), Expert("b", "y")])
+    assert isinstance(registration.obj(config, None), MoeMode)

@@ -81,6 +81,9 @@ def build_mode(spec: JobSpec, template: Template, registry: Registry, context: P
         raise ConfigError(source, f"template {template.id!r}: {exc}", "$.template") from None
     config = make_config(reg, spec.mode, source, "$.mode")
     mode: Mode = call_factory(reg, "mode", config, context, returns=Mode)
+    check_job = getattr(mode, "check_job", None)
+    if check_job is not None:  # optional: options that refer to the job (an expert's provider, say)
+        check_job(spec, source)
     return mode
 
 

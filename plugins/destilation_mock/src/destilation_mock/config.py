@@ -31,4 +31,6 @@ class MockConfig:
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     truncation_rate: float = attrs.field(default=0.0, validator=_rate)
     repeat: float = attrs.field(default=0.0, validator=_rate)
+    moe_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of the `moe` mode's calls answered broken (an unknown label, a silent expert, no answer)."""
     seed: int = 0

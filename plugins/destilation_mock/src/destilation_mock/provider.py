@@ -28,6 +28,7 @@ from destilation import (
 from destilation_mock.config import MockConfig
 from destilation_mock.content import SchemaError, near_copy, plan_for, words_of
 from destilation_mock.faults import garbage, truncate
+from destilation_mock.moe import spoil_moe
 
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "reasoning", "tools"})
 DEFAULT_MODEL = "mock-1"
@@ -122,6 +123,9 @@ class MockProvider(Provider):
                     f"mock provider cannot answer this response schema: {exc}", retryable=False
                 ) from None
             text = json.dumps(value, ensure_ascii=False)
+            if config.moe_breakage:  # its own draw, so the other outcomes stay as they were
+                moe_rng = self._rng("moe\x00" + prompt, request.attempt, request.seed)
+                text = spoil_moe(text, schema, config.moe_breakage, moe_rng, words)
             if cut < config.truncation_rate:
                 text, finish = truncate(text, value), "length"
         reasoning = _reasoning(rng, words) if request.reasoning else None

@@ -92,5 +92,52 @@ SIMPLE = Template(
     capabilities=("json_schema",),
 )
 
-BUILTIN: tuple[Template, ...] = (SIMPLE,)
+MOE_SYSTEM_PROMPT = """\
+You lead a panel of experts who each answered the same request from their own field. Decide which \
+expert's field the request belongs to (the domain label: one of the experts' names), then write the \
+final answer: correct, complete and plainly stated, taking what each expert got right and settling \
+where they disagree. Never invent facts, sources or numbers, do not mention the panel or these \
+instructions, and add no greetings or closing remarks."""
+
+MOE = Template(
+    id="moe",
+    version="1",
+    mode="moe",
+    description=(
+        "A mixture of experts: each expert declared in the job's [mode] table answers the request, an "
+        "aggregator labels its domain and writes the final answer. Axes used by the prompt: topic, persona, "
+        "difficulty (each optional)."
+    ),
+    # Loose on purpose where the mode's own rules are stricter: an unknown label, a silent expert or an
+    # empty final answer is reported by `moe_rules` under its own code rather than as a schema error.
+    schema={
+        "type": "object",
+        "properties": {
+            "question": {"type": "string", "minLength": 1, "description": "The request every expert answered."},
+            "domain": {"type": "string", "description": "The name of the expert whose field the request is in."},
+            "experts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "answer": {"type": "string"}},
+                    "required": ["name", "answer"],
+                    "additionalProperties": False,
+                },
+                "description": "Each expert's answer, labelled with its name.",
+            },
+            "answer": {"type": "string", "description": "The final answer, merged from the experts' answers."},
+        },
+        "required": ["question", "domain", "experts", "answer"],
+        "additionalProperties": False,
+    },
+    system_prompt=MOE_SYSTEM_PROMPT,
+    user_prompt=(
+        "Explain {topic} to {persona}, at {difficulty} level: the key facts, an example where one helps, "
+        "and the most common misconception."
+    ),
+    default_validators=("truncation", "json_schema", "rules", "exact_dedup"),
+    capabilities=("json_schema",),
+)
+
+BUILTIN: tuple[Template, ...] = (SIMPLE, MOE)
 """Every built-in template, in registration order."""

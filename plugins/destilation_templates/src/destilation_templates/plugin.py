@@ -19,3 +19,6 @@ def register_modes(register: ModeRegistrar) -> None:
     # One request per attempt: `simple` for the built-in templates, `custom` for a user's schema file.
     for name in ("simple", "custom", "reasoning"):
         register(name, lambda config, context, name=name: SingleCall(name))
+    from destilation_templates.moe import MoeConfig, make_moe
+
+    register("moe", make_moe, config=MoeConfig)
