@@ -17,7 +17,16 @@ from anyio.abc import SocketStream
 from destilation.config import JobSpec, Settings, load_settings, spec_body
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
-from destilation.engine.assembly import Prepared, Wiring, build_loop, share, slots_for
+from destilation.engine.assembly import (
+    Prepared,
+    Wiring,
+    build_loop,
+    make_policies,
+    open_validators,
+    share,
+    slots_for,
+    validation_context,
+)
 from destilation.engine.attempts import Hooks, remember_fingerprints
 from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter, ExportRole
@@ -205,6 +214,11 @@ class App:
             store = prepared.store
             await stack.enter_async_context(store)
             await store.open()
+            parts = 1 + len(lanes)
+            policies = make_policies(prepared, parts)
+            # Before the job is stored: a validator refusing it (a judge naming no provider of
+            # the job) leaves nothing behind that a corrected job file would clash with.
+            await open_validators(stack, prepared.wiring.validators, validation_context(prepared, store, policies))
             await store.lock_runner(spec.name, owner)
             # An inputs file was checked to hold at least `count` rows; each row is one task at most.
             task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
@@ -223,7 +237,6 @@ class App:
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
             writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(export))
-            parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,
                 record=record,
@@ -231,7 +244,7 @@ class App:
                 planner=planner,
                 target=target,
                 task_limit=task_limit,
-                loop=build_loop(prepared, store, writer, parts),
+                loop=build_loop(prepared, store, writer, parts, policies),
                 writer=writer,
                 export=export,
                 bus=bus,

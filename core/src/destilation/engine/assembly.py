@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 import attrs
@@ -18,10 +20,12 @@ from destilation.engine.attempts import AttemptLoop, Hooks, NamedProviders
 from destilation.engine.planner import Planner
 from destilation.engine.wiring import ValidatorSlot, failover_enabled
 from destilation.engine.writer import BatchWriter
+from destilation.errors import DestilationError, PluginError
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
 from destilation.modes import Mode
-from destilation.policy import make_policy
+from destilation.plugins import one_line
+from destilation.policy import CallPolicy, make_policy
 from destilation.registry import Registration
 from destilation.templates import Template
 
@@ -114,16 +118,58 @@ def share(total: int, parts: int) -> int:
     return max(1, math.ceil(total / parts))
 
 
-def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts: int) -> AttemptLoop:
-    """The attempt loop of one process, with one call policy per provider holding its share of the pacing."""
-    spec, template, hooks, bus = prepared.spec, prepared.wiring.template, prepared.hooks, prepared.bus
-    infos = [p.info() for p in prepared.providers]
-    policies = {
-        info.name: make_policy(
-            provider, spec.providers[info.name], parts=parts, classify=hooks.classify_error, emit=bus.emit
+def make_policies(prepared: Prepared, parts: int) -> dict[str, CallPolicy]:
+    """One call policy per provider, holding this process's share of its pacing."""
+    spec, hooks, bus = prepared.spec, prepared.hooks, prepared.bus
+    return {
+        provider.info().name: make_policy(
+            provider, spec.providers[provider.info().name], parts=parts, classify=hooks.classify_error, emit=bus.emit
         )
-        for info, provider in zip(infos, prepared.providers, strict=True)
+        for provider in prepared.providers
     }
+
+
+def validation_context(prepared: Prepared, store: StateStore, policies: dict[str, CallPolicy]) -> ValidationContext:
+    """What validators see: the job's store and its providers by name, each call through its policy."""
+    template, hooks = prepared.wiring.template, prepared.hooks
+    return ValidationContext(prepared.spec.name, template, store, hooks.fingerprint, NamedProviders(policies))
+
+
+async def open_validators(stack: AsyncExitStack, validators: Sequence[ValidatorSlot], vctx: ValidationContext) -> None:
+    """Call each validator's optional ``open`` once in this process; its ``aclose`` runs when `stack` ends.
+
+    A validator refusing the job (a judge naming no provider of it) raises a DestilationError,
+    which passes; any other crash becomes one line naming the validator.
+    """
+    for slot in validators:
+        opener = getattr(slot.validator, "open", None)
+        if opener is not None:
+            try:
+                await opener(vctx)
+            except DestilationError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"validator {slot.name!r} failed to open: {one_line(exc)}") from exc
+        closer = getattr(slot.validator, "aclose", None)
+        if closer is not None:
+            stack.push_async_callback(closer)
+
+
+def build_loop(
+    prepared: Prepared,
+    store: StateStore,
+    writer: BatchWriter,
+    parts: int,
+    policies: dict[str, CallPolicy] | None = None,
+) -> AttemptLoop:
+    """The attempt loop of one process, with one call policy per provider holding its share of the pacing.
+
+    `policies` are those `open_validators` was given, when it ran first: one policy per provider.
+    """
+    spec, template, hooks, bus = prepared.spec, prepared.wiring.template, prepared.hooks, prepared.bus
+    if policies is None:
+        policies = make_policies(prepared, parts)
+    infos = [policy.info for policy in policies.values()]
     routed = [i for i in infos if spec.providers[i.name].route and set(template.capabilities) <= i.capabilities]
     return AttemptLoop(
         spec=spec,
@@ -133,7 +179,7 @@ def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts
         infos=routed,
         router=prepared.wiring.router,
         validators=prepared.wiring.validators,
-        vctx=ValidationContext(spec.name, template, store, hooks.fingerprint, NamedProviders(policies)),
+        vctx=validation_context(prepared, store, policies),
         writer=writer,
         hooks=hooks,
         emit=bus.emit,
