@@ -76,12 +76,14 @@ def test_accepted_samples_carry_the_judge_s_scores_and_its_calls_are_counted_in_
     assert shown["cost"]["by_provider"]["judge"] == pytest.approx(judge["requests"] * JUDGE_COST)
 
 
-def test_a_judge_provider_the_job_lacks_is_one_line_and_no_job_is_stored(destiler) -> None:  # type: ignore[no-untyped-def]
+def test_a_judge_provider_the_job_lacks_is_one_line_from_check_and_run_and_no_job_is_stored(destiler) -> None:  # type: ignore[no-untyped-def]
     job = job_file(destiler.workdir, "misjudged", judge="juge")
+    checked = destiler("check", str(job))
     result = destiler("run", str(job))
-    assert result.returncode == 2
+    assert result.returncode == checked.returncode == 2
+    assert checked.stderr == result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: job misjudged: $.validators.judge.provider: the judge's provider 'juge' is not a provider of "
+        f"error: {job}: $.validators.judge.provider: the judge's provider 'juge' is not a provider of "
         "this job (it has teacher, judge); add [providers.juge] with route = false"
     ]
     job.write_text(job.read_text().replace('provider = "juge"', 'provider = "judge"'))

@@ -29,7 +29,7 @@ from destilation import (
 )
 from destilation.app import App
 from destilation.config import JobSpec, Settings, structure
-from destilation.errors import ConfigError, PluginError
+from destilation.errors import ConfigError, JobError, PluginError
 from destilation.plugins import make_plugin_manager
 from destilation.testing import MemoryStore, TestingKit, job_table, qa_answer
 
@@ -154,3 +154,41 @@ async def test_a_validator_crashing_in_open_is_one_line_naming_it(tmp_path: Path
     with pytest.raises(PluginError, match=r"^validator 'judging' failed to open: RuntimeError: boom$"):
         await run(app_with(kit, tmp_path, Judging(log, fail_open=RuntimeError("boom"))), judge_table())
     assert log == ["open teacher,judge"]  # never opened, so never closed
+
+
+def check(app: App, table: dict[str, Any]) -> None:
+    app.check(structure(table, JobSpec, source="job.toml"), "job.toml")
+
+
+@attrs.define(eq=False)
+class Asking(Judging):
+    """Asks its provider while opening, which `destiler check` must not let through."""
+
+    async def open(self, context: ValidationContext) -> None:
+        assert context.providers is not None
+        await context.providers.generate("judge", GenerationRequest(messages=()))
+
+
+def test_check_opens_and_closes_the_validators_and_names_the_job_file_in_a_refusal(tmp_path: Path) -> None:
+    log: list[str] = []
+    kit = TestingKit(scripts={"teacher": teacher, "judge": judge_says})
+    check(app_with(kit, tmp_path, Judging(log)), judge_table())
+    assert log == ["open teacher,judge", "aclose"]
+    assert kit.providers["teacher"].requests == [] and kit.providers["judge"].requests == []
+    refusal = ConfigError("job job", "no provider named 'juge'", "$.validators.judging.provider")
+    with pytest.raises(ConfigError) as caught:
+        check(app_with(kit, tmp_path, Judging([], fail_open=refusal)), judge_table())
+    assert str(caught.value) == "job.toml: $.validators.judging.provider: no provider named 'juge'"
+    with pytest.raises(ConfigError) as without_path:
+        check(app_with(kit, tmp_path, Judging([], fail_open=ConfigError("elsewhere", "wrong"))), judge_table())
+    assert str(without_path.value) == "job.toml: wrong"
+    with pytest.raises(ConfigError) as same_file:
+        check(app_with(kit, tmp_path, Judging([], fail_open=ConfigError("job.toml", "wrong", "$.x"))), judge_table())
+    assert str(same_file.value) == "job.toml: $.x: wrong"
+
+
+def test_check_sends_no_request_even_for_a_validator_that_asks_while_opening(tmp_path: Path) -> None:
+    kit = TestingKit(scripts={"teacher": teacher, "judge": judge_says})
+    with pytest.raises(JobError, match=r"destiler check sends no request \(a validator asked 'judge' while opening\)"):
+        check(app_with(kit, tmp_path, Asking([])), judge_table())
+    assert kit.providers["judge"].requests == []

@@ -19,8 +19,10 @@ from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
 from destilation.engine.assembly import (
     Prepared,
+    ProviderNames,
     Wiring,
     build_loop,
+    check_validators,
     make_policies,
     open_validators,
     share,
@@ -48,7 +50,7 @@ from destilation.engine.wiring import (
 from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
-from destilation.interfaces import PluginContext, Provider, Sink, StateStore
+from destilation.interfaces import PluginContext, Provider, Sink, StateStore, ValidationContext
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
 from destilation.registry import Registry, collect
@@ -138,7 +140,16 @@ class App:
             check_capabilities(wiring.template, providers, source)
         finally:
             anyio.run(_close_all, providers)
-        self.make_store(context)
+        store = self.make_store(context)
+        pm = self.pm
+        vctx = ValidationContext(
+            spec.name,
+            wiring.template,
+            store,
+            lambda content: pm.hook.fingerprint(sample_content=content),
+            ProviderNames(list(spec.providers)),
+        )
+        anyio.run(check_validators, wiring.validators, vctx, source)
         return wiring.template
 
     def build_providers(self, spec: JobSpec, source: str) -> list[Provider]:
@@ -218,7 +229,8 @@ class App:
             policies = make_policies(prepared, parts)
             # Before the job is stored: a validator refusing it (a judge naming no provider of
             # the job) leaves nothing behind that a corrected job file would clash with.
-            await open_validators(stack, prepared.wiring.validators, validation_context(prepared, store, policies))
+            vctx = validation_context(prepared, store, policies)
+            await open_validators(stack, prepared.wiring.validators, vctx, source)
             await store.lock_runner(spec.name, owner)
             # An inputs file was checked to hold at least `count` rows; each row is one task at most.
             task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit

@@ -16,11 +16,12 @@ from typing import Any
 import attrs
 
 from destilation.config import JobSpec
+from destilation.domain import Generation, GenerationRequest
 from destilation.engine.attempts import AttemptLoop, Hooks, NamedProviders
 from destilation.engine.planner import Planner
 from destilation.engine.wiring import ValidatorSlot, failover_enabled
 from destilation.engine.writer import BatchWriter
-from destilation.errors import DestilationError, PluginError
+from destilation.errors import ConfigError, DestilationError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
 from destilation.modes import Mode
@@ -135,17 +136,25 @@ def validation_context(prepared: Prepared, store: StateStore, policies: dict[str
     return ValidationContext(prepared.spec.name, template, store, hooks.fingerprint, NamedProviders(policies))
 
 
-async def open_validators(stack: AsyncExitStack, validators: Sequence[ValidatorSlot], vctx: ValidationContext) -> None:
+async def open_validators(
+    stack: AsyncExitStack, validators: Sequence[ValidatorSlot], vctx: ValidationContext, source: str = ""
+) -> None:
     """Call each validator's optional ``open`` once in this process; its ``aclose`` runs when `stack` ends.
 
     A validator refusing the job (a judge naming no provider of it) raises a DestilationError,
-    which passes; any other crash becomes one line naming the validator.
+    which passes, a ConfigError naming the job file `source`; any other crash becomes one line
+    naming the validator.
     """
     for slot in validators:
         opener = getattr(slot.validator, "open", None)
         if opener is not None:
             try:
                 await opener(vctx)
+            except ConfigError as exc:
+                if not source or exc.source == source:
+                    raise
+                said = str(exc).removeprefix(f"{exc.source}: ").removeprefix(f"{exc.path}: " if exc.path else "")
+                raise ConfigError(source, said, exc.path) from None
             except DestilationError:
                 raise
             except Exception as exc:
@@ -153,6 +162,25 @@ async def open_validators(stack: AsyncExitStack, validators: Sequence[ValidatorS
         closer = getattr(slot.validator, "aclose", None)
         if closer is not None:
             stack.push_async_callback(closer)
+
+
+@attrs.frozen
+class ProviderNames:
+    """The job's provider names for validators' ``open`` in ``destiler check``, which sends no request."""
+
+    providers: Sequence[str]
+
+    def names(self) -> Sequence[str]:
+        return list(self.providers)
+
+    async def generate(self, provider: str, request: GenerationRequest) -> Generation:
+        raise JobError(f"destiler check sends no request (a validator asked {provider!r} while opening)")
+
+
+async def check_validators(validators: Sequence[ValidatorSlot], vctx: ValidationContext, source: str) -> None:
+    """Open and close the validators as a run would, for `destiler check` to report what they refuse."""
+    async with AsyncExitStack() as stack:
+        await open_validators(stack, validators, vctx, source)
 
 
 def build_loop(
