@@ -34,10 +34,11 @@ def job_file(
     judge: str = "judge",
     teacher: str = "mock",
     unparsable_rate: float = 0.1,
+    extra: str = "",
 ) -> Path:
     path = directory / f"{name}.toml"
     path.write_text(
-        f'name = "{name}"\ntemplate = "simple"\ncount = {count}\nseed = 3\nmax_attempts = 8\n'
+        f'name = "{name}"\ntemplate = "simple"\ncount = {count}\nseed = 3\nmax_attempts = 8\n{extra}\n'
         '[axes]\ntopic = ["tides", "volcanoes", "bees"]\n'
         "[validators.judge]\n"
         f'provider = "{judge}"\nthreshold = 7\n'
@@ -74,6 +75,19 @@ def test_accepted_samples_carry_the_judge_s_scores_and_its_calls_are_counted_in_
     assert judge["requests"] == sum(s["meta"]["attempts"] for s in samples)
     assert shown["cost"]["total"] == pytest.approx(judge["requests"] * JUDGE_COST)
     assert shown["cost"]["by_provider"]["judge"] == pytest.approx(judge["requests"] * JUDGE_COST)
+
+
+def test_forked_workers_judge_their_candidates_too(destiler) -> None:  # type: ignore[no-untyped-def]
+    job = job_file(destiler.workdir, "split", count=64, extra="processes = 2")
+    result = destiler("run", str(job))
+    assert result.returncode == 0, result.stderr
+    samples: list[Any] = destiler.lines("split")
+    assert len(samples) == 64
+    assert all(s["meta"]["scores"]["judge"] >= 7 and s["meta"]["cost"] == JUDGE_COST for s in samples)
+    shown: Any = destiler.json("show", "split")
+    judge = next(row for row in shown["providers"] if row["provider"] == "judge")
+    assert judge["requests"] == sum(s["meta"]["attempts"] for s in samples)
+    assert "/w1" in judge["owner"]  # the forked worker judged its own candidates
 
 
 def test_a_judge_provider_the_job_lacks_is_one_line_from_check_and_run_and_no_job_is_stored(destiler) -> None:  # type: ignore[no-untyped-def]
