@@ -69,6 +69,12 @@ CASES = {
     "zero workers": Case(extra="workers = 0", says=("{dir}/job.toml: $.workers: must be >= 1: 0",)),
     "zero max_tasks": Case(extra="max_tasks = 0", says=("{dir}/job.toml: $.max_tasks: must be >= 1: 0",)),
     "negative max_tasks": Case(extra="max_tasks = -5", says=("{dir}/job.toml: $.max_tasks: must be >= 1: -5",)),
+    "judge provider not in the job": Case(
+        extra='[validators.judge]\nprovider = "juge"\nrubric = [{ name = "clear", description = "Is it clear?" }]',
+        says=(
+            "{dir}/job.toml: $.validators.judge.provider: the judge's provider 'juge' is not a provider of this job",
+        ),
+    ),
     "plugin failed to load": Case(
         says=(
             "plugin 'broken' from destilation-broken failed to load (ModuleNotFoundError: ",

@@ -17,7 +17,18 @@ from anyio.abc import SocketStream
 from destilation.config import JobSpec, Settings, load_settings, spec_body
 from destilation.domain import JSON, JobRecord, JobState, TaskState
 from destilation.engine import ALREADY_DONE
-from destilation.engine.assembly import Prepared, Wiring, build_loop, share, slots_for
+from destilation.engine.assembly import (
+    Prepared,
+    ProviderNames,
+    Wiring,
+    build_loop,
+    check_validators,
+    make_policies,
+    open_validators,
+    share,
+    slots_for,
+    validation_context,
+)
 from destilation.engine.attempts import Hooks, remember_fingerprints
 from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter, ExportRole
@@ -39,7 +50,7 @@ from destilation.engine.wiring import (
 from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
 from destilation.events import EventBus
-from destilation.interfaces import PluginContext, Provider, Sink, StateStore
+from destilation.interfaces import PluginContext, Provider, Sink, StateStore, ValidationContext
 from destilation.plugins import DestilationPluginManager
 from destilation.redaction import redact_url
 from destilation.registry import Registry, collect
@@ -129,7 +140,16 @@ class App:
             check_capabilities(wiring.template, providers, source)
         finally:
             anyio.run(_close_all, providers)
-        self.make_store(context)
+        store = self.make_store(context)
+        pm = self.pm
+        vctx = ValidationContext(
+            spec.name,
+            wiring.template,
+            store,
+            lambda content: pm.hook.fingerprint(sample_content=content),
+            ProviderNames(list(spec.providers)),
+        )
+        anyio.run(check_validators, wiring.validators, vctx, source)
         return wiring.template
 
     def build_providers(self, spec: JobSpec, source: str) -> list[Provider]:
@@ -205,6 +225,12 @@ class App:
             store = prepared.store
             await stack.enter_async_context(store)
             await store.open()
+            parts = 1 + len(lanes)
+            policies = make_policies(prepared, parts)
+            # Before the job is stored: a validator refusing it (a judge naming no provider of
+            # the job) leaves nothing behind that a corrected job file would clash with.
+            vctx = validation_context(prepared, store, policies)
+            await open_validators(stack, prepared.wiring.validators, vctx, source)
             await store.lock_runner(spec.name, owner)
             # An inputs file was checked to hold at least `count` rows; each row is one task at most.
             task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
@@ -223,7 +249,6 @@ class App:
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
             writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(export))
-            parts = 1 + len(lanes)
             runner = JobRunner(
                 spec=spec,
                 record=record,
@@ -231,7 +256,7 @@ class App:
                 planner=planner,
                 target=target,
                 task_limit=task_limit,
-                loop=build_loop(prepared, store, writer, parts),
+                loop=build_loop(prepared, store, writer, parts, policies),
                 writer=writer,
                 export=export,
                 bus=bus,

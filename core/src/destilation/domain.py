@@ -145,6 +145,8 @@ class Verdict:
     issues: tuple[Issue, ...] = ()
     content: JSON = _UNSET
     scores: dict[str, float] = attrs.field(factory=dict)
+    calls: tuple[Generation, ...] = ()
+    """Answers of providers the validator asked (a judge's): their usage and cost count in the attempt's."""
 
     @property
     def ok(self) -> bool:

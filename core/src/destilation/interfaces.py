@@ -152,7 +152,10 @@ class Validator(Protocol):
 
     A validator that holds resources may also define ``async open(context: ValidationContext)``
     (called once per process before the first check) and ``async aclose()`` (called once when
-    the run ends); the engine calls them only where they exist.
+    the run ends); the engine calls them only where they exist. ``destiler check`` opens and
+    closes them too, with providers that list their names but send no request, so what `open`
+    refuses (a ConfigError, say) is found before a run. A validator that asks a provider hands
+    the answers back in ``Verdict.calls``, so their usage and cost count in the attempt's.
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""The plugin registers its five validators, by hand and through entry-point discovery."""
+"""The plugin registers its six validators, by hand and through entry-point discovery."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from destilation.registry import collect
 from destilation_validators import plugin
 from destilation_validators.exact_dedup import ExactDedupValidator
 from destilation_validators.json_schema import JsonSchemaConfig, JsonSchemaValidator
+from destilation_validators.judge import JudgeValidator
+from destilation_validators.judge_config import Criterion, JudgeConfig
 from destilation_validators.near_dup import NearDupConfig, NearDupValidator
 from destilation_validators.rules import RulesConfig, RulesValidator
 from destilation_validators.truncation import TruncationConfig, TruncationValidator
@@ -20,7 +22,10 @@ EXPECTED = {
     "rules": (RulesValidator, RulesConfig),
     "exact_dedup": (ExactDedupValidator, None),
     "near_dup": (NearDupValidator, NearDupConfig),
+    "judge": (JudgeValidator, JudgeConfig),
 }
+REQUIRED: dict[type, Any] = {JudgeConfig: {"provider": "judge", "rubric": [Criterion("clear", "Is it clear?")]}}
+"""Options a config class cannot do without."""
 
 
 def test_hook_registers_every_validator_with_its_config() -> None:
@@ -38,7 +43,7 @@ def test_factories_build_validators_named_as_registered(context: PluginContext) 
     for name, (factory, config_cls) in EXPECTED.items():
         registration = registry.get("validators", name)
         assert registration.obj is factory
-        config = config_cls() if config_cls is not None else None
+        config = config_cls(**REQUIRED.get(config_cls, {})) if config_cls is not None else None
         validator = registration.obj(config, context)
         assert validator.name == name
 

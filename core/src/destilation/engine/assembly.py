@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 import attrs
 
 from destilation.config import JobSpec
+from destilation.domain import Generation, GenerationRequest
 from destilation.engine.attempts import AttemptLoop, Hooks, NamedProviders
 from destilation.engine.planner import Planner
 from destilation.engine.wiring import ValidatorSlot, failover_enabled
 from destilation.engine.writer import BatchWriter
+from destilation.errors import ConfigError, DestilationError, JobError, PluginError
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Router, StateStore, ValidationContext
 from destilation.modes import Mode
-from destilation.policy import make_policy
+from destilation.plugins import one_line
+from destilation.policy import CallPolicy, make_policy
 from destilation.registry import Registration
 from destilation.templates import Template
 
@@ -114,16 +119,85 @@ def share(total: int, parts: int) -> int:
     return max(1, math.ceil(total / parts))
 
 
-def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts: int) -> AttemptLoop:
-    """The attempt loop of one process, with one call policy per provider holding its share of the pacing."""
-    spec, template, hooks, bus = prepared.spec, prepared.wiring.template, prepared.hooks, prepared.bus
-    infos = [p.info() for p in prepared.providers]
-    policies = {
-        info.name: make_policy(
-            provider, spec.providers[info.name], parts=parts, classify=hooks.classify_error, emit=bus.emit
+def make_policies(prepared: Prepared, parts: int) -> dict[str, CallPolicy]:
+    """One call policy per provider, holding this process's share of its pacing."""
+    spec, hooks, bus = prepared.spec, prepared.hooks, prepared.bus
+    return {
+        provider.info().name: make_policy(
+            provider, spec.providers[provider.info().name], parts=parts, classify=hooks.classify_error, emit=bus.emit
         )
-        for info, provider in zip(infos, prepared.providers, strict=True)
+        for provider in prepared.providers
     }
+
+
+def validation_context(prepared: Prepared, store: StateStore, policies: dict[str, CallPolicy]) -> ValidationContext:
+    """What validators see: the job's store and its providers by name, each call through its policy."""
+    template, hooks = prepared.wiring.template, prepared.hooks
+    return ValidationContext(prepared.spec.name, template, store, hooks.fingerprint, NamedProviders(policies))
+
+
+async def open_validators(
+    stack: AsyncExitStack, validators: Sequence[ValidatorSlot], vctx: ValidationContext, source: str = ""
+) -> None:
+    """Call each validator's optional ``open`` once in this process; its ``aclose`` runs when `stack` ends.
+
+    A validator refusing the job (a judge naming no provider of it) raises a DestilationError,
+    which passes, a ConfigError naming the job file `source`; any other crash becomes one line
+    naming the validator.
+    """
+    for slot in validators:
+        opener = getattr(slot.validator, "open", None)
+        if opener is not None:
+            try:
+                await opener(vctx)
+            except ConfigError as exc:
+                if not source or exc.source == source:
+                    raise
+                said = str(exc).removeprefix(f"{exc.source}: ").removeprefix(f"{exc.path}: " if exc.path else "")
+                raise ConfigError(source, said, exc.path) from None
+            except DestilationError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"validator {slot.name!r} failed to open: {one_line(exc)}") from exc
+        closer = getattr(slot.validator, "aclose", None)
+        if closer is not None:
+            stack.push_async_callback(closer)
+
+
+@attrs.frozen
+class ProviderNames:
+    """The job's provider names for validators' ``open`` in ``destiler check``, which sends no request."""
+
+    providers: Sequence[str]
+
+    def names(self) -> Sequence[str]:
+        return list(self.providers)
+
+    async def generate(self, provider: str, request: GenerationRequest) -> Generation:
+        raise JobError(f"destiler check sends no request (a validator asked {provider!r} while opening)")
+
+
+async def check_validators(validators: Sequence[ValidatorSlot], vctx: ValidationContext, source: str) -> None:
+    """Open and close the validators as a run would, for `destiler check` to report what they refuse."""
+    async with AsyncExitStack() as stack:
+        await open_validators(stack, validators, vctx, source)
+
+
+def build_loop(
+    prepared: Prepared,
+    store: StateStore,
+    writer: BatchWriter,
+    parts: int,
+    policies: dict[str, CallPolicy] | None = None,
+) -> AttemptLoop:
+    """The attempt loop of one process, with one call policy per provider holding its share of the pacing.
+
+    `policies` are those `open_validators` was given, when it ran first: one policy per provider.
+    """
+    spec, template, hooks, bus = prepared.spec, prepared.wiring.template, prepared.hooks, prepared.bus
+    if policies is None:
+        policies = make_policies(prepared, parts)
+    infos = [policy.info for policy in policies.values()]
     routed = [i for i in infos if spec.providers[i.name].route and set(template.capabilities) <= i.capabilities]
     return AttemptLoop(
         spec=spec,
@@ -133,7 +207,7 @@ def build_loop(prepared: Prepared, store: StateStore, writer: BatchWriter, parts
         infos=routed,
         router=prepared.wiring.router,
         validators=prepared.wiring.validators,
-        vctx=ValidationContext(spec.name, template, store, hooks.fingerprint, NamedProviders(policies)),
+        vctx=validation_context(prepared, store, policies),
         writer=writer,
         hooks=hooks,
         emit=bus.emit,

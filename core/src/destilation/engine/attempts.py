@@ -321,11 +321,13 @@ class AttemptLoop:
         candidate = Candidate(task, generation)
         issues: tuple[Issue, ...] = ()
         scores: dict[str, float] = {}
+        calls: list[Generation] = []
         for slot in self.validators:
             verdict = await slot.validator.check(candidate, self.vctx)
             if verdict.has_content:
                 candidate = attrs.evolve(candidate, content=verdict.content)
             scores.update(verdict.scores)
+            calls += verdict.calls
             if not verdict.ok:
                 issues = verdict.issues
                 break
@@ -337,13 +339,17 @@ class AttemptLoop:
         cost = generation.cost
         if cost is None:
             cost = self.hooks.estimate_cost(info.name, generation.model, generation.usage)
+        usage = generation.usage
+        for call in calls:  # a judge's answers are part of what this attempt cost
+            usage += call.usage
+            cost += self.hooks.estimate_cost(call.provider, call.model, call.usage) if call.cost is None else call.cost
         attempt = Attempt(
             number,
             info.name,
             generation.model,
             ok=not issues,
             latency_s=generation.latency_s,
-            usage=generation.usage,
+            usage=usage,
             cost=cost,
             finish_reason=generation.finish_reason,
             issues=issues,
@@ -360,7 +366,7 @@ class AttemptLoop:
             provider=info.name,
             model=generation.model,
             attempts=number,
-            usage=generation.usage,
+            usage=usage,
             cost=cost,
             scores=scores,
             reasoning=generation.reasoning,

@@ -19,7 +19,15 @@ import anyio
 from anyio.abc import SocketStream
 
 from destilation.domain import JobState
-from destilation.engine.assembly import Prepared, build_loop, share, slots_for
+from destilation.engine.assembly import (
+    Prepared,
+    build_loop,
+    make_policies,
+    open_validators,
+    share,
+    slots_for,
+    validation_context,
+)
 from destilation.engine.channel import Channel
 from destilation.engine.runner import JobRunner
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
@@ -44,6 +52,9 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
         record = await store.get_job(spec.name)
         assert record is not None, "the main process creates the job before it starts its workers"
         writer = BatchWriter(store, owner, on_commit=functools.partial(_report_commit, channel))
+        policies = make_policies(prepared, parts)
+        # The main process opened its own copies first, so a validator refusing the job stopped it there.
+        await open_validators(stack, prepared.wiring.validators, validation_context(prepared, store, policies))
         runner = JobRunner(
             spec=spec,
             record=record,
@@ -51,7 +62,7 @@ async def serve(prepared: Prepared, parts: int, owner: str, sock: socket.socket)
             planner=prepared.wiring.planner,
             target=record.target,
             task_limit=spec.task_limit,
-            loop=build_loop(prepared, store, writer, parts),
+            loop=build_loop(prepared, store, writer, parts, policies),
             writer=writer,
             export=None,
             bus=prepared.bus,

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 def register_validators(register: ValidatorRegistrar) -> None:
     from destilation_validators.exact_dedup import ExactDedupValidator
     from destilation_validators.json_schema import JsonSchemaConfig, JsonSchemaValidator
+    from destilation_validators.judge import JudgeValidator
+    from destilation_validators.judge_config import JudgeConfig
     from destilation_validators.near_dup import NearDupConfig, NearDupValidator
     from destilation_validators.rules import RulesConfig, RulesValidator
     from destilation_validators.truncation import TruncationConfig, TruncationValidator
@@ -28,6 +30,7 @@ def register_validators(register: ValidatorRegistrar) -> None:
         ("rules", RulesValidator, RulesConfig),
         ("exact_dedup", ExactDedupValidator, None),
         ("near_dup", NearDupValidator, NearDupConfig),
+        ("judge", JudgeValidator, JudgeConfig),
     )
     for name, factory, config in table:
         register(name, factory, config=config)
