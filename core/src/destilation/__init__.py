@@ -28,7 +28,7 @@ from destilation.domain import (
     Usage,
     Verdict,
 )
-from destilation.errors import ConfigError, DestilationError, PluginError
+from destilation.errors import ConfigError, DestilationError, PluginError, RequestRefused
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import (
     EXPORTER_ROLE,
@@ -106,6 +106,7 @@ __all__ = [
     "Registrar",
     "Reject",
     "Release",
+    "RequestRefused",
     "Retry",
     "RoleLease",
     "Router",

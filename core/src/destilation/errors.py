@@ -35,3 +35,11 @@ class JobError(DestilationError):
 
 class UnknownJobError(DestilationError):
     """A job or task named on the command line is not in the store: bad input, so exit 2."""
+
+
+class RequestRefused(JobError):
+    """Every provider answered that it will not serve this task's request (a 400, a model it lacks).
+
+    Waiting cannot help, so the task is rejected with the providers' reasons instead of holding
+    the job; a new task replaces it, and the job's stop rule ends a job no request can pass.
+    """

@@ -31,7 +31,7 @@ from destilation.domain import (
 )
 from destilation.engine.wiring import ValidatorSlot
 from destilation.engine.writer import BatchWriter
-from destilation.errors import DestilationError, JobError
+from destilation.errors import DestilationError, JobError, RequestRefused
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
 from destilation.modes import Mode, ModeContext, Production
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
@@ -50,14 +50,6 @@ class JobAborted(JobError):
 
 class NoProviderLeft(JobError):
     """No provider of a task's route can take it now: the job pauses until one answers a probe."""
-
-
-class RequestRefused(JobError):
-    """Every provider answered that it will not serve this task's request (a 400, a model it lacks).
-
-    Waiting cannot help, so the task is rejected with the providers' reasons instead of holding
-    the job; a new task replaces it, and the job's stop rule ends a job no request can pass.
-    """
 
 
 def cause_of(name: str, message: str) -> str:

@@ -15,10 +15,10 @@ from destilation import (
     Issue,
     PluginContext,
     PluginError,
+    RequestRefused,
     ValidationContext,
     Verdict,
 )
-from destilation.engine.attempts import RequestRefused
 from destilation_validators.judge_config import JudgeConfig
 from destilation_validators.judge_prompt import judge_request
 from destilation_validators.judge_reply import JudgeReply, UnparsableReply, parse_reply
