@@ -31,4 +31,6 @@ class MockConfig:
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     truncation_rate: float = attrs.field(default=0.0, validator=_rate)
     repeat: float = attrs.field(default=0.0, validator=_rate)
+    broken_rate: float = attrs.field(default=0.0, validator=_rate)
+    """Share of answers that are valid JSON broken the way a mode's rules catch (see `destilation_mock.broken`)."""
     seed: int = 0
