@@ -17,7 +17,10 @@ import attrs
 from destilation import Generation, ModeContext, PluginContext, Production, Validator
 from destilation_templates.reasoning_rules import AnswerPresent, NotTruncated, ReasoningSteps, steps_of
 
-_name = attrs.validators.min_len(1)
+
+def _name(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"'{attribute.name}' must name a content field, got {value!r}")
 
 
 @attrs.frozen
