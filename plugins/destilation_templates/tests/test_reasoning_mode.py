@@ -113,6 +113,8 @@ def test_an_absent_field_is_added() -> None:
         ('{"answer": "5"}', " \n "),  # a blank one
         ("Sure! The answer is 5.", TRACE),  # not JSON: the validators say so
         ("[1, 2]", TRACE),  # JSON, not an object
+        ('{"answer": "5", "answer": ""}', TRACE),  # a repeated key stays for the validators to see
+        ('{"a": {"b": 1, "b": 2}}', TRACE),
     ],
 )
 def test_nothing_to_merge_leaves_the_generation_as_it_was(text: str, reasoning: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -39,6 +40,14 @@ class ReasoningConfig:
     """Ask providers for native reasoning; false for a model that refuses it (an Ollama model that cannot think)."""
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, unless a key repeats: rewriting it would hide that from the validators."""
+    content = dict(pairs)
+    if len(content) != len(pairs):
+        raise ValueError("duplicate key")
+    return content
+
+
 def with_native_reasoning(generation: Generation, field: str) -> Generation:
     """The generation with its native trace written into the content's `field`.
 
@@ -50,7 +59,7 @@ def with_native_reasoning(generation: Generation, field: str) -> Generation:
     if native is None or not native.strip():
         return generation
     try:
-        content = json.loads(generation.text)
+        content = json.loads(generation.text, object_pairs_hook=_unique_keys)
     except ValueError:
         return generation
     if not isinstance(content, dict):
