@@ -82,6 +82,20 @@ def test_reasoning_example_delivers_its_count_with_a_trace_on_every_line(destile
         assert line["meta"]["usage"]["reasoning_tokens"] > 0  # the trace is the provider's native one
 
 
+def test_without_native_reasoning_the_model_writes_the_trace_field(destiler, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = (EXAMPLES / "reasoning.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "reasoning"', 'name = "reasoning-field"').replace("# native = true", "native = false")
+    job = tmp_path / "field.toml"
+    job.write_text(text.replace("count = 60", "count = 20"), encoding="utf-8")
+    result = destiler("run", str(job))
+    assert result.returncode == 0, result.stderr
+    lines = destiler.lines("reasoning-field")
+    assert len(lines) == 20
+    for line in lines:
+        assert_reasoning_line(line)
+        assert line["meta"]["usage"]["reasoning_tokens"] == 0  # nothing native was asked for or given
+
+
 def test_custom_example_delivers_its_count_in_the_users_schema(destiler) -> None:  # type: ignore[no-untyped-def]
     result = destiler("run", str(EXAMPLES / "custom.toml"))
     assert result.returncode == 0, result.stderr
