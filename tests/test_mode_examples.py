@@ -58,7 +58,7 @@ def broken_copy(tmp_path: Path, example: str, name: str, rate: float) -> Path:
     text = (EXAMPLES / example).read_text(encoding="utf-8")
     text = re.sub(r"(?m)^name = .*$", f'name = "{name}"', text)
     text = re.sub(r"(?m)^max_attempts = .*$", "max_attempts = 2", text)
-    text = re.sub(r"(?m)^broken_rate = .*$", f"broken_rate = {rate}", text)
+    text = re.sub(r"(?m)^(\w+_breakage) = .*$", rf"\1 = {rate}", text)
     text = text.replace('"custom/recipe.toml"', f'"{(EXAMPLES / "custom" / "recipe.toml").as_posix()}"')
     path = tmp_path / example
     path.write_text(text, encoding="utf-8")

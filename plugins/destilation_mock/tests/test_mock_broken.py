@@ -140,12 +140,14 @@ async def test_a_reasoning_request_gets_a_multi_step_trace_in_both_places() -> N
 
 
 @pytest.mark.anyio
-async def test_broken_rate_breaks_about_that_share_and_is_deterministic() -> None:
-    mock = provider(broken_rate=0.3, seed=5)
+async def test_reasoning_breakage_breaks_about_that_share_and_is_deterministic() -> None:
+    mock = provider(reasoning_breakage=0.3, seed=5)
     kinds: Counter[str] = Counter()
     for index in range(400):
         answer = await mock.generate(request(f"Solve problem number {index} about tides."))
-        again = await provider(broken_rate=0.3, seed=5).generate(request(f"Solve problem number {index} about tides."))
+        again = await provider(reasoning_breakage=0.3, seed=5).generate(
+            request(f"Solve problem number {index} about tides.")
+        )
         assert (again.text, again.finish_reason, again.reasoning) == (
             answer.text,
             answer.finish_reason,
@@ -167,11 +169,11 @@ async def test_broken_rate_breaks_about_that_share_and_is_deterministic() -> Non
 
 
 @pytest.mark.anyio
-async def test_broken_rate_leaves_the_other_answers_as_they_were() -> None:
+async def test_reasoning_breakage_leaves_the_other_answers_as_they_were() -> None:
     for index in range(100):
         prompt = f"Solve problem number {index} about tides."
         plain = await provider(seed=2).generate(request(prompt))
-        broken = await provider(seed=2, broken_rate=0.5).generate(request(prompt))
+        broken = await provider(seed=2, reasoning_breakage=0.5).generate(request(prompt))
         if (
             broken.reasoning != SHORT_TRACE
             and broken.finish_reason == "stop"
@@ -182,8 +184,21 @@ async def test_broken_rate_leaves_the_other_answers_as_they_were() -> None:
 
 @pytest.mark.anyio
 async def test_garbage_and_cut_answers_are_not_broken_again() -> None:
-    garbage = await provider(garbage_rate=1.0, broken_rate=1.0).generate(request("q about tides"))
+    garbage = await provider(garbage_rate=1.0, reasoning_breakage=1.0).generate(request("q about tides"))
     with pytest.raises(json.JSONDecodeError):
         json.loads(garbage.text)
-    cut = await provider(truncation_rate=1.0, broken_rate=1.0).generate(request("q about tides", reasoning=False))
+    cut = await provider(truncation_rate=1.0, schema_breakage=1.0).generate(request("q about tides", reasoning=False))
     assert cut.finish_reason == "length" and cut.text  # half a JSON text, not an empty one
+
+
+@pytest.mark.anyio
+async def test_each_breakage_breaks_only_its_own_requests() -> None:
+    for index in range(30):
+        prompt = f"Solve problem number {index} about tides."
+        plain = await provider().generate(request(prompt, RECIPE_SCHEMA, reasoning=False))
+        kept = await provider(reasoning_breakage=1.0).generate(request(prompt, RECIPE_SCHEMA, reasoning=False))
+        assert kept.text == plain.text
+        broken = await provider(schema_breakage=1.0).generate(request(prompt, RECIPE_SCHEMA, reasoning=False))
+        assert not jsonschema.Draft202012Validator(RECIPE_SCHEMA).is_valid(json.loads(broken.text))
+        thinking = await provider().generate(request(prompt))
+        assert (await provider(schema_breakage=1.0).generate(request(prompt))).text == thinking.text

@@ -1,10 +1,10 @@
-"""Answers broken the way each mode's rules catch, at the rate `broken_rate` sets.
+"""Answers broken the way a mode's rules catch, at the rates `reasoning_breakage` and `schema_breakage` set.
 
 Unlike garbage and truncation, a broken answer is valid JSON that looks fine until a rule reads
-it. A reasoning request (one that asks for native reasoning) gets one of: a blank final answer,
-a reasoning trace too short to count, or a `length` finish with an empty answer because the
-reasoning used up the token budget. Any other request gets its answer with a required property
-left out, which its schema rejects.
+it. A reasoning request (one that asks for native reasoning, as the `reasoning` mode's do) gets
+one of: a blank final answer, a reasoning trace too short to count, or a `length` finish with an
+empty answer because the reasoning used up the token budget. Any other request (a `custom`
+template's) gets its answer with a required property left out, which its schema rejects.
 """
 
 from __future__ import annotations

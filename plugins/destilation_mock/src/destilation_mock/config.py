@@ -31,6 +31,8 @@ class MockConfig:
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     truncation_rate: float = attrs.field(default=0.0, validator=_rate)
     repeat: float = attrs.field(default=0.0, validator=_rate)
-    broken_rate: float = attrs.field(default=0.0, validator=_rate)
-    """Share of answers that are valid JSON broken the way a mode's rules catch (see `destilation_mock.broken`)."""
+    reasoning_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of reasoning requests answered broken (blank answer, thin trace, cut off): `destilation_mock.broken`."""
+    schema_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of other answers that leave out a required property, as a custom template's schema catches."""
     seed: int = 0

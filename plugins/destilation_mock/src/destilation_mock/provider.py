@@ -89,12 +89,14 @@ class MockProvider(Provider):
         roll = self._rng("repeat\x00" + prompt, attempt, task_seed).random()
         return roll < self._config.repeat
 
-    def _breaks(self, prompt: str, attempt: int, task_seed: int | None) -> random.Random | None:
+    def _breaks(self, prompt: str, request: GenerationRequest) -> random.Random | None:
         """The draws of a deliberately broken answer, or None; its own roll, like `_repeats`."""
-        if not self._config.broken_rate:
+        config = self._config
+        rate = config.reasoning_breakage if request.reasoning else config.schema_breakage
+        if not rate:
             return None
-        rng = self._rng("broken\x00" + prompt, attempt, task_seed)
-        return rng if rng.random() < self._config.broken_rate else None
+        rng = self._rng("broken\x00" + prompt, request.attempt, request.seed)
+        return rng if rng.random() < rate else None
 
     async def generate(self, request: GenerationRequest) -> Generation:
         started = time.perf_counter()
@@ -135,7 +137,7 @@ class MockProvider(Provider):
             if cut < config.truncation_rate:
                 text, finish = truncate(text, value), "length"
         reasoning = trace(rng, words) if request.reasoning else None
-        breaker = self._breaks(prompt, request.attempt, request.seed) if finish == "stop" else None
+        breaker = self._breaks(prompt, request) if finish == "stop" else None
         if breaker is not None and value is not None:
             text, finish, reasoning = broken_answer(value, request, breaker, reasoning)
         usage = Usage(
