@@ -46,12 +46,12 @@ def _blank(value: JSON) -> bool:
     return value is None or value == [] or value == {}
 
 
-@attrs.frozen
+@attrs.define
 class NotTruncated:
     """A `length` finish with no answer: the reasoning used up the token budget."""
 
     answer: str = "answer"
-    name: str = "reasoning_truncated"
+    name = "reasoning_truncated"  # a plain class attribute, as the Validator protocol has it
 
     async def check(self, candidate: Candidate, context: ValidationContext) -> Verdict:
         if candidate.generation.finish_reason != "length":
@@ -68,12 +68,12 @@ class NotTruncated:
         return Verdict(issues=(issue,))
 
 
-@attrs.frozen
+@attrs.define
 class AnswerPresent:
     """The final answer exists and says something."""
 
     answer: str = "answer"
-    name: str = "reasoning_answer"
+    name = "reasoning_answer"  # a plain class attribute, as the Validator protocol has it
 
     async def check(self, candidate: Candidate, context: ValidationContext) -> Verdict:
         content = _content(candidate)
@@ -93,7 +93,7 @@ class AnswerPresent:
         return Verdict()
 
 
-@attrs.frozen
+@attrs.define
 class ReasoningSteps:
     """Enough reasoning: at least `min_steps` steps and `min_chars` characters.
 
@@ -104,7 +104,7 @@ class ReasoningSteps:
     field: str = "reasoning"
     min_steps: int = 2
     min_chars: int = 40
-    name: str = "reasoning_steps"
+    name = "reasoning_steps"  # a plain class attribute, as the Validator protocol has it
 
     async def check(self, candidate: Candidate, context: ValidationContext) -> Verdict:
         content = _content(candidate)
