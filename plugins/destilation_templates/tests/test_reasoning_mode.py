@@ -21,6 +21,7 @@ from destilation_templates.reasoning_mode import (
     ReasoningConfig,
     ReasoningMode,
     make_reasoning_mode,
+    takes_field,
     with_native_reasoning,
 )
 from destilation_templates.reasoning_rules import AnswerPresent, NotTruncated, ReasoningSteps
@@ -180,3 +181,27 @@ def test_registered_with_its_config_class() -> None:
     assert made == ReasoningMode(ReasoningConfig(min_steps=5))
     for name in ("simple", "custom"):
         assert registry.get("modes", name).obj(None, None).name == name
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"properties": {"reasoning": {}}, "additionalProperties": False}, True),
+        ({"properties": {"answer": {}}, "additionalProperties": False}, False),
+        ({"properties": {"answer": {}}}, True),
+        ({"additionalProperties": {"type": "string"}}, True),
+        ({"properties": ["reasoning"], "additionalProperties": False}, False),
+    ],
+)
+def test_takes_field(schema: dict[str, Any], expected: bool) -> None:
+    assert takes_field(schema, "reasoning") is expected
+
+
+@pytest.mark.anyio
+async def test_a_schema_without_room_for_the_field_keeps_the_trace_native() -> None:
+    strict = attrs.evolve(REASONING, schema={**REASONING.schema, "properties": {"answer": {"type": "string"}}})
+    text = json.dumps({"answer": "5"})
+    call = Recorder(generation(text, reasoning=TRACE))
+    production = await ReasoningMode().produce(attrs.evolve(context(call), template=strict))
+    assert production.generation.text == text  # the schema would refuse an added field
+    assert production.generation.reasoning == TRACE

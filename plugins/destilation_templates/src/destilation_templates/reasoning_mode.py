@@ -48,6 +48,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return content
 
 
+def takes_field(schema: dict[str, Any], field: str) -> bool:
+    """Whether content in `schema` may hold `field`: a declared property, or extra ones allowed."""
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and field in properties:
+        return True
+    return schema.get("additionalProperties", True) is not False
+
+
 def with_native_reasoning(generation: Generation, field: str) -> Generation:
     """The generation with its native trace written into the content's `field`.
 
@@ -82,7 +90,10 @@ class ReasoningMode:
         messages = context.template.render(context.task.seed, context.feedback)
         request = context.request(messages, reasoning=self.config.native)
         info, generation = await context.call(request, None)
-        return Production(with_native_reasoning(generation, self.config.field), messages, info)
+        if takes_field(context.template.schema, self.config.field):
+            generation = with_native_reasoning(generation, self.config.field)
+        # else the trace stays native only: the rules read it there, the sample keeps it as its reasoning
+        return Production(generation, messages, info)
 
     def validators(self) -> Sequence[Validator]:
         config = self.config
