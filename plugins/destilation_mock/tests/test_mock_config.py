@@ -19,17 +19,21 @@ def test_every_field_has_a_default() -> None:
         0.0,
         0,
     )
-    assert config.repeat == 0.0
+    assert config.repeat == config.reasoning_breakage == config.schema_breakage == 0.0
 
 
-@pytest.mark.parametrize("field", ["failure_rate", "garbage_rate", "truncation_rate", "repeat"])
+@pytest.mark.parametrize(
+    "field", ["failure_rate", "garbage_rate", "truncation_rate", "repeat", "reasoning_breakage", "schema_breakage"]
+)
 @pytest.mark.parametrize("value", [-0.01, 1.01, math.nan, "0.5", True])
 def test_rates_outside_zero_to_one_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"^{field} must be a number between 0 and 1, got "):
         MockConfig(**{field: value})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["failure_rate", "garbage_rate", "truncation_rate", "repeat"])
+@pytest.mark.parametrize(
+    "field", ["failure_rate", "garbage_rate", "truncation_rate", "repeat", "reasoning_breakage", "schema_breakage"]
+)
 @pytest.mark.parametrize("value", [0, 0.0, 0.5, 1, 1.0])
 def test_rates_at_and_inside_the_limits_are_accepted(field: str, value: float) -> None:
     assert getattr(MockConfig(**{field: value}), field) == value  # type: ignore[arg-type]

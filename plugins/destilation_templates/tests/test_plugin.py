@@ -6,18 +6,18 @@ from destilation import Template
 from destilation.plugins import make_plugin_manager
 from destilation.registry import collect
 from destilation_templates import plugin
-from destilation_templates.builtin import MOE, SIMPLE
+from destilation_templates.builtin import MOE, REASONING, SIMPLE
 from destilation_templates.moe import Expert, MoeConfig, MoeMode
 
 
-def test_hook_registers_simple() -> None:
+def test_hook_registers_every_builtin() -> None:
     seen: dict[str, Template] = {}
 
     def register(name: str, template: Template) -> None:
         seen[name] = template
 
     plugin.register_templates(register)
-    assert seen == {"simple": SIMPLE, "moe": MOE}
+    assert seen == {"simple": SIMPLE, "moe": MOE, "reasoning": REASONING}
 
 
 def test_registered_through_the_plugin_manager() -> None:

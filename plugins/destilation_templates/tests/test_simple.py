@@ -84,5 +84,7 @@ def test_render_with_absent_axes_keeps_a_placeholder_the_system_prompt_explains(
     assert "{persona}" in messages[0].content
 
 
-def test_builtin_lists_simple_once() -> None:
-    assert [t.id for t in BUILTIN] == ["simple", "moe"]
+def test_builtin_lists_simple_first_and_once() -> None:
+    ids = [t.id for t in BUILTIN]
+    assert ids[0] == "simple"
+    assert len(ids) == len(set(ids))

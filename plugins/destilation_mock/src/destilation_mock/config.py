@@ -33,4 +33,8 @@ class MockConfig:
     repeat: float = attrs.field(default=0.0, validator=_rate)
     moe_breakage: float = attrs.field(default=0.0, validator=_rate)
     """Share of the `moe` mode's calls answered broken (an unknown label, a silent expert, no answer)."""
+    reasoning_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of reasoning requests answered broken (blank answer, thin trace, cut off): `destilation_mock.broken`."""
+    schema_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of other answers that leave out a required property, as a custom template's schema catches."""
     seed: int = 0

@@ -25,10 +25,12 @@ from destilation import (
     ProviderInfo,
     Usage,
 )
+from destilation_mock.broken import broken_answer
 from destilation_mock.config import MockConfig
 from destilation_mock.content import SchemaError, near_copy, plan_for, words_of
 from destilation_mock.faults import garbage, truncate
 from destilation_mock.moe import spoil_moe
+from destilation_mock.reasoning import trace, with_trace_field
 
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "reasoning", "tools"})
 DEFAULT_MODEL = "mock-1"
@@ -88,6 +90,15 @@ class MockProvider(Provider):
         roll = self._rng("repeat\x00" + prompt, attempt, task_seed).random()
         return roll < self._config.repeat
 
+    def _breaks(self, prompt: str, request: GenerationRequest) -> random.Random | None:
+        """The draws of a deliberately broken answer, or None; its own roll, like `_repeats`."""
+        config = self._config
+        rate = config.reasoning_breakage if request.reasoning else config.schema_breakage
+        if not rate:
+            return None
+        rng = self._rng("broken\x00" + prompt, request.attempt, request.seed)
+        return rng if rng.random() < rate else None
+
     async def generate(self, request: GenerationRequest) -> Generation:
         started = time.perf_counter()
         config = self._config
@@ -109,6 +120,7 @@ class MockProvider(Provider):
                 )
         words = words_of(last_user_message(request.messages))
         finish = "stop"
+        value: Any = None
         if spoil < config.garbage_rate:
             text = garbage(rng, words)
         else:
@@ -117,7 +129,7 @@ class MockProvider(Provider):
                 if self._repeats(prompt, request.attempt, request.seed):
                     value = near_copy(plan_for(schema), f"repeat:{config.seed}", rng)
                 else:
-                    value = plan_for(schema)(rng, words, 0)
+                    value = with_trace_field(plan_for(schema)(rng, words, 0), schema, rng, words)
             except SchemaError as exc:
                 raise ProviderError(
                     f"mock provider cannot answer this response schema: {exc}", retryable=False
@@ -128,7 +140,10 @@ class MockProvider(Provider):
                 text = spoil_moe(text, schema, config.moe_breakage, moe_rng, words)
             if cut < config.truncation_rate:
                 text, finish = truncate(text, value), "length"
-        reasoning = _reasoning(rng, words) if request.reasoning else None
+        reasoning = trace(rng, words) if request.reasoning else None
+        breaker = self._breaks(prompt, request) if finish == "stop" else None
+        if breaker is not None and value is not None:
+            text, finish, reasoning = broken_answer(value, request, breaker, reasoning)
         usage = Usage(
             prompt_tokens=tokens(prompt),
             completion_tokens=tokens(text),
@@ -144,13 +159,3 @@ class MockProvider(Provider):
             latency_s=time.perf_counter() - started,
             reasoning=reasoning,
         )
-
-
-def _reasoning(rng: random.Random, words: tuple[str, ...]) -> str:
-    """A short, prompt-dependent chain of thought for reasoning templates."""
-    pool = words or ("request",)
-    first, second = pool[int(rng.random() * len(pool))], pool[int(rng.random() * len(pool))]
-    return (
-        f"The request is about {first}. I list what matters for {second}, check each point, "
-        "and then write the answer in the required shape."
-    )

@@ -139,5 +139,83 @@ MOE = Template(
     capabilities=("json_schema",),
 )
 
-BUILTIN: tuple[Template, ...] = (SIMPLE, MOE)
+"""Every built-in template, in registration order."""
+REASONING_SYSTEM_PROMPT = """\
+You are an expert teacher writing step-by-step solutions as training data for a smaller model. \
+Each request asks for one question that takes several steps of thought, the reasoning that solves \
+it, and the final answer.
+
+The question must be self-contained and have one correct answer. Never refer to material that is \
+not included in the question itself.
+
+Write the reasoning in the "reasoning" field, one step per line: each line does one thing (recall \
+a fact, set up an equation, compute, check) and says why. Do not skip steps a student would need. \
+Then give the final answer in the "answer" field: the result stated plainly, without repeating the \
+reasoning. Never leave the answer empty. Be factually accurate and never invent facts or numbers. \
+Do not mention that you are an AI and add no greetings or closing remarks.
+
+Match the requested topic and difficulty. If a line of the request still shows a placeholder in \
+braces, such as {difficulty}, that part was left open: choose a fitting value yourself."""
+
+REASONING = Template(
+    id="reasoning",
+    version="1",
+    mode="reasoning",
+    description=(
+        "A question that takes several steps, its reasoning trace and the final answer; the provider's "
+        "native reasoning fills the trace when it returns one. "
+        "Axes used by the prompt: topic, difficulty (each optional; an absent one is left to the model)."
+    ),
+    schema={
+        "type": "object",
+        "properties": {
+            "question": {
+                "type": "string",
+                "minLength": 10,
+                "description": "A self-contained question that takes several steps of reasoning.",
+            },
+            "reasoning": {
+                "type": "string",
+                "description": "The reasoning that solves the question, one step per line.",
+            },
+            "answer": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The final answer, stated plainly.",
+            },
+        },
+        # `reasoning` may be left to the provider's native trace; the mode's rules require one.
+        "required": ["question", "answer"],
+        "additionalProperties": False,
+    },
+    system_prompt=REASONING_SYSTEM_PROMPT,
+    user_prompt=(
+        "Write one question that takes several steps of reasoning, reason it through, and give the final answer.\n"
+        "Topic: {topic}\n"
+        "Difficulty: {difficulty}"
+    ),
+    few_shot=(
+        FewShot(
+            variables={"topic": "percentages", "difficulty": "medium"},
+            output={
+                "question": (
+                    "A jacket costs 80 euros. It is discounted by 25 %, and then a 10 % tax is added to the "
+                    "discounted price. What is the final price?"
+                ),
+                "reasoning": (
+                    "The discount is 25 % of 80 euros, which is 0.25 * 80 = 20 euros.\n"
+                    "The discounted price is 80 - 20 = 60 euros.\n"
+                    "The tax is 10 % of the discounted price: 0.10 * 60 = 6 euros.\n"
+                    "The final price is 60 + 6 = 66 euros."
+                ),
+                "answer": "66 euros.",
+            },
+        ),
+    ),
+    default_validators=("truncation", "json_schema", "rules", "exact_dedup"),
+    capabilities=("json_schema",),
+)
+"""Needs no `reasoning` capability: a provider without native reasoning writes the trace in the schema field."""
+
+BUILTIN: tuple[Template, ...] = (SIMPLE, MOE, REASONING)
 """Every built-in template, in registration order."""

@@ -16,9 +16,11 @@ def register_templates(register: TemplateRegistrar) -> None:
 
 @hookimpl
 def register_modes(register: ModeRegistrar) -> None:
-    # One request per attempt: `simple` for the built-in templates, `custom` for a user's schema file.
-    for name in ("simple", "custom", "reasoning"):
-        register(name, lambda config, context, name=name: SingleCall(name))
     from destilation_templates.moe import MoeConfig, make_moe
+    from destilation_templates.reasoning_mode import ReasoningConfig, make_reasoning_mode
 
+    # One request per attempt: `simple` for the built-in templates, `custom` for a user's schema file.
+    for name in ("simple", "custom"):
+        register(name, lambda config, context, name=name: SingleCall(name))
     register("moe", make_moe, config=MoeConfig)
+    register("reasoning", make_reasoning_mode, config=ReasoningConfig)
