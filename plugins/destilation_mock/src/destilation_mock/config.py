@@ -31,4 +31,6 @@ class MockConfig:
     garbage_rate: float = attrs.field(default=0.0, validator=_rate)
     truncation_rate: float = attrs.field(default=0.0, validator=_rate)
     repeat: float = attrs.field(default=0.0, validator=_rate)
+    tool_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of the `tools` mode's turns answered broken (an unknown tool, misfit arguments, no answer)."""
     seed: int = 0

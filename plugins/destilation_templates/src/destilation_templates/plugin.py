@@ -19,3 +19,8 @@ def register_modes(register: ModeRegistrar) -> None:
     # One request per attempt: `simple` for the built-in templates, `custom` for a user's schema file.
     for name in ("simple", "custom", "reasoning"):
         register(name, lambda config, context, name=name: SingleCall(name))
+    # A multi-turn loop of tool calls and results (`tools_mode`); imported here to keep loading cheap.
+    from destilation_templates.tools_config import ToolsConfig
+    from destilation_templates.tools_mode import make_tools_mode
+
+    register("tools", make_tools_mode, config=ToolsConfig)
