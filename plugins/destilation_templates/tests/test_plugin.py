@@ -6,17 +6,17 @@ from destilation import Template
 from destilation.plugins import make_plugin_manager
 from destilation.registry import collect
 from destilation_templates import plugin
-from destilation_templates.builtin import SIMPLE
+from destilation_templates.builtin import SIMPLE, TOOLS
 
 
-def test_hook_registers_simple() -> None:
+def test_hook_registers_the_builtin_templates() -> None:
     seen: dict[str, Template] = {}
 
     def register(name: str, template: Template) -> None:
         seen[name] = template
 
     plugin.register_templates(register)
-    assert seen == {"simple": SIMPLE}
+    assert seen == {"simple": SIMPLE, "tools": TOOLS}
 
 
 def test_registered_through_the_plugin_manager() -> None:

@@ -53,8 +53,8 @@ class ToolRules:
         error = validators.exceptions.best_match(self._checkers[call.name].iter_errors(arguments))
         if error is None:
             return None
-        where = error.json_path.removeprefix("$") or " (the whole object)"
-        return f"the arguments of {call.name!r} do not fit its parameters schema at{where}: {error.message}"
+        where = "" if error.json_path == "$" else f" at {error.json_path}"
+        return f"the arguments of {call.name!r} do not fit its parameters schema{where}: {error.message}"
 
     def runnable(self, call: ToolCall) -> bool:
         """Whether the mode can run `call`: a declared tool with fitting arguments."""
@@ -77,6 +77,8 @@ class ToolRules:
         declared = ", ".join(self.parameters)
         open_calls: dict[str, str] = {}
         """Ids of calls without a result yet → where the call is."""
+        broken: set[str] = set()
+        """Ids of calls naming an unknown tool or with misfit arguments."""
         for i, message in enumerate(messages):
             if message.get("role") == "tool":
                 call_id = message.get("tool_call_id")
@@ -97,6 +99,7 @@ class ToolRules:
                 call = ToolCall(str(raw.get("id", "")), str(raw.get("name", "")), _text(raw.get("arguments")))
                 open_calls[call.id] = where
                 if call.name not in self._checkers:
+                    broken.add(call.id)
                     issues.append(
                         Issue(
                             "tool_unknown",
@@ -108,6 +111,7 @@ class ToolRules:
                     continue
                 problem = self.argument_problem(call)
                 if problem is not None:
+                    broken.add(call.id)
                     issues.append(
                         Issue(
                             "tool_arguments",
@@ -116,7 +120,17 @@ class ToolRules:
                             hint=f"send the arguments of {call.name} as a JSON object matching its parameters schema",
                         )
                     )
+        last = messages[-1] if messages else {}
+        content, last_calls = last.get("content"), last.get("tool_calls")
+        last_ids = (
+            {str(c.get("id", "")) for c in last_calls if isinstance(c, dict)} if isinstance(last_calls, list) else set()
+        )
+        # The mode stops at a turn with a call it cannot run: that turn's missing results and the
+        # missing answer follow from the broken call, which is the issue to fix.
+        stopped = bool(last_ids & broken)
         for call_id, where in open_calls.items():
+            if call_id in broken or (stopped and call_id in last_ids):
+                continue
             issues.append(
                 Issue(
                     "tool_no_result",
@@ -125,13 +139,8 @@ class ToolRules:
                     hint="every tool call needs its result before the conversation goes on",
                 )
             )
-        last = messages[-1] if messages else {}
-        content = last.get("content")
-        if (
-            last.get("role") != "assistant"
-            or last.get("tool_calls")
-            or not (isinstance(content, str) and content.strip())
-        ):
+        answered = last.get("role") == "assistant" and not last_calls
+        if not stopped and not (answered and isinstance(content, str) and content.strip()):
             issues.append(
                 Issue(
                     "tool_no_answer",
