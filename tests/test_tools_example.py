@@ -1,0 +1,104 @@
+"""examples/tools.toml as a user runs it: exactly its count of tool-use conversations, each keeping
+every rule, also when the mock breaks turns on purpose; exports keep the tool calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jsonschema
+import pytest
+
+from destilation import Candidate, Generation, Task, TaskSeed
+from destilation_templates.builtin import TOOLS
+from destilation_templates.tool_rules import ToolRules
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "tools.toml"
+RULE_CODES = {"tool_unknown", "tool_arguments", "tool_no_result", "tool_no_answer"}
+
+
+@pytest.fixture
+def at_root(destiler: Any) -> Any:
+    """`destiler` started from the repository root, as the example says, with its data in tmp_path."""
+    destiler.workdir = ROOT  # examples.tools_demo imports from the directory destiler runs in
+    return destiler
+
+
+def declared_rules() -> ToolRules:
+    import tomllib
+
+    spec = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    return ToolRules({tool["name"]: tool["parameters"] for tool in spec["mode"]["tools"]})
+
+
+def assert_keeps_every_rule(lines: list[dict[str, Any]]) -> None:
+    rules, schema = declared_rules(), jsonschema.validators.validator_for(TOOLS.schema)(TOOLS.schema)
+    for line in lines:
+        content = {"messages": line["messages"], "tools": line["tools"]}
+        schema.validate(content)
+        candidate = Candidate(Task("t", TaskSeed(0)), Generation(json.dumps(content), "p", "m"), content)
+        verdict = anyio.run(rules.check, candidate, None)
+        assert verdict.ok, verdict.issues
+        assert line["tool_calls"] == [c for m in line["messages"] for c in m.get("tool_calls", [])]
+
+
+def broken_job(tmp_path: Path) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace('name = "tools-demo"', 'name = "tools-broken"').replace(
+        "tool_breakage = 0.0", "tool_breakage = 0.3"
+    )
+    assert "tool_breakage = 0.3" in text
+    path = tmp_path / "broken.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_delivers_its_count_of_valid_conversations(at_root: Any) -> None:
+    result = at_root("run", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "24/24 samples accepted" in result.stdout
+    lines = at_root.lines("tools-demo")
+    assert len(lines) == 24 and len({line["meta"]["content_hash"] for line in lines}) == 24
+    assert_keeps_every_rule(lines)
+    called = {call["name"] for line in lines for m in line["messages"] for call in m.get("tool_calls", [])}
+    assert called == {"weather", "local_time", "currency"}  # functions and the simulated tool
+    results = [m for line in lines for m in line["messages"] if m["role"] == "tool" and m["name"] == "weather"]
+    assert results and all(json.loads(m["content"])["conditions"] for m in results)  # the real function ran
+
+
+def test_with_breakage_no_broken_sample_gets_in_and_rejections_name_the_rule(at_root: Any, tmp_path: Path) -> None:
+    result = at_root("run", str(broken_job(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert "24/24 samples accepted" in result.stdout
+    lines = at_root.lines("tools-broken")
+    assert len(lines) == 24
+    assert_keeps_every_rule(lines)
+    retried = [line for line in lines if line["meta"]["attempts"] > 1]
+    assert retried  # broken turns were caught and tried again
+    rejected = at_root.json("tasks", "tools-broken", "--state", "rejected")
+    assert isinstance(rejected, list)
+    for task in rejected:
+        assert {reason["code"] for reason in task["reasons"]} <= RULE_CODES
+
+
+@pytest.mark.parametrize("fmt", ["openai-chat", "trl-messages"])
+def test_exports_keep_the_tool_calls(at_root: Any, fmt: str) -> None:
+    assert at_root("run", str(EXAMPLE)).returncode == 0
+    out = at_root.data_dir / f"tools.{fmt}.jsonl"
+    result = at_root("export", "tools-demo", "--format", fmt, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 24
+    for row in rows:
+        assert [t["function"]["name"] for t in row["tools"]] == ["weather", "local_time", "currency"]
+        roles = [m["role"] for m in row["messages"]]
+        assert roles[:2] == ["system", "user"] and roles[-1] == "assistant" and "tool" in roles
+        calls = [c for m in row["messages"] for c in (m.get("tool_calls") or [])]
+        results = [m for m in row["messages"] if m["role"] == "tool"]
+        assert calls and [c["id"] for c in calls] == [m["tool_call_id"] for m in results]
+        for call in calls:
+            assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
+            json.loads(call["function"]["arguments"])  # still the JSON text the model sent
