@@ -3,7 +3,9 @@ every rule, also when the mock breaks turns on purpose; exports keep the tool ca
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +29,16 @@ def at_root(destiler: Any) -> Any:
     return destiler
 
 
-def declared_rules() -> ToolRules:
+def declared_tools() -> dict[str, Any]:
     import tomllib
 
     spec = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return ToolRules({tool["name"]: tool["parameters"] for tool in spec["mode"]["tools"]})
+    return {tool["name"]: tool["parameters"] for tool in spec["mode"]["tools"]}
 
 
-def assert_keeps_every_rule(lines: list[dict[str, Any]]) -> None:
-    rules, schema = declared_rules(), jsonschema.validators.validator_for(TOOLS.schema)(TOOLS.schema)
+def assert_keeps_every_rule(lines: list[dict[str, Any]], tools: dict[str, Any] | None = None) -> None:
+    rules = ToolRules(declared_tools() if tools is None else tools)
+    schema = jsonschema.validators.validator_for(TOOLS.schema)(TOOLS.schema)
     for line in lines:
         content = {"messages": line["messages"], "tools": line["tools"]}
         schema.validate(content)
@@ -102,3 +105,93 @@ def test_exports_keep_the_tool_calls(at_root: Any, fmt: str) -> None:
         for call in calls:
             assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
             json.loads(call["function"]["arguments"])  # still the JSON text the model sent
+
+
+class ToolServer(http.server.ThreadingHTTPServer):
+    """An OpenAI-compatible chat endpoint that calls `weather` first and answers once it has the result."""
+
+    bodies: list[dict[str, Any]]
+
+
+class ToolHandler(http.server.BaseHTTPRequestHandler):
+    server: ToolServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.bodies.append(body)
+        messages = body["messages"]
+        results = [m for m in messages if m["role"] == "tool"]
+        city = messages[1]["content"].split(" in ")[-1].rstrip("?")
+        if results:
+            message: dict[str, Any] = {"role": "assistant", "content": f"In {city}: {results[-1]['content']}"}
+            finish = "stop"
+        else:
+            arguments = json.dumps({"city": city})
+            call = {"id": f"call_{len(self.server.bodies)}", "type": "function"}
+            call["function"] = {"name": "weather", "arguments": arguments}
+            message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+        answer = {
+            "id": "x",
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        }
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def tool_server() -> Any:
+    server = ToolServer(("127.0.0.1", 0), ToolHandler)
+    server.bodies = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_loop_speaks_openai_tool_calls_over_http(
+    at_root: Any, tool_server: ToolServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from examples.tools_demo import weather  # type: ignore[import-not-found]
+
+    port = tool_server.server_address[1]
+    job = tmp_path / "http.toml"
+    job.write_text(
+        'name = "tools-http"\ntemplate = "tools"\ncount = 3\nmax_attempts = 1\n'
+        '[axes]\nrequest = ["Weather in Oslo?", "Weather in Lima?", "Weather in Perth?"]\n'
+        '[[mode.tools]]\nname = "weather"\nfunction = "examples.tools_demo:weather"\n'
+        'parameters = { type = "object", properties = { city = { type = "string" } }, required = ["city"] }\n'
+        f'[providers.local]\nkind = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:{port}/v1"\n',
+        encoding="utf-8",
+    )
+    result = at_root("run", str(job))
+    assert result.returncode == 0, result.stderr
+    lines = at_root.lines("tools-http")
+    assert len(lines) == 3
+    assert_keeps_every_rule(lines, {"weather": {"type": "object"}})
+    for line in lines:
+        ask, result_turn, answer = line["messages"][2:]
+        city = json.loads(ask["tool_calls"][0]["arguments"])["city"]
+        assert json.loads(result_turn["content"]) == weather(city)
+        assert answer["content"].startswith(f"In {city}: ")
+    # what went over the wire: the tools offered, then the call and its result sent back
+    follow_up = next(body for body in tool_server.bodies if any(m["role"] == "tool" for m in body["messages"]))
+    assert [t["function"]["name"] for t in follow_up["tools"]] == ["weather"]
+    asked, tool = follow_up["messages"][-2:]
+    assert asked["tool_calls"][0]["function"]["arguments"] == json.dumps({"city": asked_city(follow_up)})
+    assert tool["tool_call_id"] == asked["tool_calls"][0]["id"]
+    assert "response_format" not in follow_up
+
+
+def asked_city(body: dict[str, Any]) -> str:
+    return str(body["messages"][1]["content"].split(" in ")[-1].rstrip("?"))
