@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from destilation import Generation, GenerationRequest, Issue, Message, ProviderInfo, Task, TaskSeed, ToolCall, Usage
-from destilation.config import JobSpec, structure
+from destilation.config import JobSpec, ProviderSpec, structure
 from destilation.errors import ConfigError
 from destilation.modes import ModeContext
 from destilation_templates.builtin import TOOLS
@@ -78,7 +78,8 @@ class Script:
 
 
 def context(script: Script, feedback: tuple[Issue, ...] = ()) -> ModeContext:
-    spec = JobSpec(name="tools-test", template="tools", temperature=0.3)
+    providers = {name: ProviderSpec(kind="scripted") for name in ("teacher", "sim")}
+    spec = JobSpec(name="tools-test", template="tools", temperature=0.3, providers=providers)
     task = Task("tools-test", TaskSeed(4, axes={"request": "What is 2 plus 3?"}))
     return ModeContext(spec, TOOLS, task, 1, feedback, script, seed=99)
 
@@ -240,3 +241,12 @@ def test_the_factory_builds_the_mode_and_refuses_a_missing_table() -> None:
     assert mode.name == "tools" and [v.name for v in mode.validators()] == ["tool_rules"]
     with pytest.raises(ConfigError, match=r"\$\.mode\.tools: the tools mode needs a \[mode\] table"):
         make_tools_mode(None, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_a_simulator_the_job_lacks_is_named_before_any_call() -> None:
+    script = Script([turn("Five.")])
+    with pytest.raises(ConfigError) as refused:
+        await produce(ToolsMode(config(tools=[LOOKUP], simulator="oracle")), script)
+    assert str(refused.value) == "job tools-test: $.mode.simulator: no provider 'oracle' (it has teacher, sim)"
+    assert script.requests == []

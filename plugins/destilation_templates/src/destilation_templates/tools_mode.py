@@ -95,6 +95,13 @@ class ToolsMode:
         return (self._rules,)
 
     async def produce(self, context: ModeContext) -> Production:
+        simulator = self._config.simulator
+        if simulator is not None and simulator not in context.spec.providers:
+            # The factory does not see the job's providers; the first attempt says it, naming the key.
+            named = ", ".join(context.spec.providers)
+            raise ConfigError(
+                f"job {context.spec.name}", f"no provider {simulator!r} (it has {named})", "$.mode.simulator"
+            )
         template = context.template
         rendered = template.render(context.task.seed, context.feedback)[len(template.preamble) :]
         opening = [Message("system", template.system_prompt)] if template.system_prompt else []
