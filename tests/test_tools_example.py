@@ -87,24 +87,41 @@ def test_with_breakage_no_broken_sample_gets_in_and_rejections_name_the_rule(at_
         assert {reason["code"] for reason in task["reasons"]} <= RULE_CODES
 
 
-@pytest.mark.parametrize("fmt", ["openai-chat", "trl-messages"])
-def test_exports_keep_the_tool_calls(at_root: Any, fmt: str) -> None:
-    assert at_root("run", str(EXAMPLE)).returncode == 0
-    out = at_root.data_dir / f"tools.{fmt}.jsonl"
-    result = at_root("export", "tools-demo", "--format", fmt, "-o", str(out))
+def export(runner: Any, fmt: str) -> list[dict[str, Any]]:
+    out = runner.data_dir / f"tools.{fmt}.jsonl"
+    result = runner("export", "tools-demo", "--format", fmt, "-o", str(out))
     assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 24
-    for row in rows:
-        assert [t["function"]["name"] for t in row["tools"]] == ["weather", "local_time", "currency"]
-        roles = [m["role"] for m in row["messages"]]
-        assert roles[:2] == ["system", "user"] and roles[-1] == "assistant" and "tool" in roles
-        calls = [c for m in row["messages"] for c in (m.get("tool_calls") or [])]
-        results = [m for m in row["messages"] if m["role"] == "tool"]
-        assert calls and [c["id"] for c in calls] == [m["tool_call_id"] for m in results]
-        for call in calls:
-            assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
-            json.loads(call["function"]["arguments"])  # still the JSON text the model sent
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def assert_chat_keeps_calls(messages: list[dict[str, Any]]) -> None:
+    calls = [c for m in messages for c in (m.get("tool_calls") or [])]
+    results = [m for m in messages if m["role"] == "tool"]
+    assert calls and [c["id"] for c in calls] == [m["tool_call_id"] for m in results]
+    for call in calls:
+        assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
+        json.loads(call["function"]["arguments"])  # still the JSON text the model sent
+
+
+def test_exports_keep_the_tool_calls(at_root: Any) -> None:
+    assert at_root("run", str(EXAMPLE)).returncode == 0
+    names = ["weather", "local_time", "currency"]
+    for fmt in ("openai-chat", "trl-messages"):
+        rows = export(at_root, fmt)
+        assert len(rows) == 24
+        for row in rows:
+            assert [t["function"]["name"] for t in row["tools"]] == names
+            roles = [m["role"] for m in row["messages"]]
+            assert roles[:2] == ["system", "user"] and roles[-1] == "assistant" and "tool" in roles
+            assert_chat_keeps_calls(row["messages"])
+    for row in export(at_root, "trl-prompt-completion"):
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+        assert row["completion"][-1]["role"] == "assistant"
+        assert_chat_keeps_calls(row["completion"])
+    for row in export(at_root, "sharegpt"):
+        turns = [t["from"] for t in row["conversations"]]
+        assert turns[0] == "human" and "function_call" in turns and "observation" in turns and turns[-1] == "gpt"
+        assert [t["name"] for t in json.loads(row["tools"])] == names
 
 
 class ToolServer(http.server.ThreadingHTTPServer):
