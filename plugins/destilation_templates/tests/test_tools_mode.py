@@ -71,7 +71,7 @@ class Script:
 
     async def __call__(self, request: GenerationRequest, provider: str | None) -> tuple[ProviderInfo, Generation]:
         self.requests.append((request, provider))
-        if provider is None:
+        if provider in (None, "teacher"):
             return TEACHER, self.turns.pop(0)
         assert self.simulate is not None
         return SIMULATOR, Generation(self.simulate(request), "sim", "sim-1", usage=Usage(3, 2), cost=None)
@@ -115,6 +115,8 @@ async def test_a_call_runs_the_function_and_the_model_answers_with_its_result() 
     assert (first.temperature, first.seed, first.attempt) == (0.3, 99, 1)
     assert second.messages[-2].tool_calls == (ToolCall("c1", "add", '{"a": 2, "b": 3}'),)
     assert second.messages[-1] == Message("tool", '{"sum": 5}', tool_call_id="c1")
+    # the route picked the first turn's teacher; the conversation stays with it
+    assert [provider for _, provider in script.requests] == [None, "teacher"]
     # totals over both calls; the final prompt and the teacher
     generation = production.generation
     assert (generation.usage, generation.cost, generation.latency_s) == (Usage(20, 2), 1.0, 2.0)

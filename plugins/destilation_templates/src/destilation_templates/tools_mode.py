@@ -1,6 +1,7 @@
 """The `tools` mode: a real multi-turn loop of tool calls, tool results and a final answer.
 
-Each turn sends the conversation so far with the declared tools; a reply with tool calls gets
+Each turn sends the conversation so far with the declared tools (the first turn goes where the
+task's route sends it, the later ones to the same provider); a reply with tool calls gets
 each tool's result (the user's function, or the simulator provider inventing one) appended and
 the model is asked again, until it answers without calling a tool or `max_turns` is reached.
 The candidate is the whole conversation, ``{"messages": [...], "tools": [...]}``, with each
@@ -114,7 +115,9 @@ class ToolsMode:
         prompt: tuple[Message, ...] = ()
         for turn in range(self._config.max_turns):
             request = context.request([*asked, *turns], response_schema=None, tools=self._specs)
-            info, generation = await context.call(request, None)
+            # The route picks the teacher of the first turn; the later turns stay with it (through its
+            # call policy), so one conversation is one model's and its lineage names that model.
+            info, generation = await context.call(request, None if info is None else info.name)
             prompt = request.messages
             generations.append(generation)
             calls = unique_ids(generation.tool_calls, used, turn)
