@@ -35,7 +35,7 @@ def provider(**config: Any) -> MockProvider:
 
 
 def opening(i: int) -> tuple[Message, ...]:
-    return (Message("system", "You can call tools."), Message("user", f"Is it raining in city number {i}?"))
+    return (Message("system", "You can call tools."), Message("user", f"Tell me about place number {i}."))
 
 
 def asking(i: int, attempt: int = 1) -> GenerationRequest:
@@ -68,6 +68,14 @@ async def test_before_any_result_it_calls_a_declared_tool_with_fitting_arguments
         assert generation.text == "" and call.id == "call_0" and fits(call)
         names[call.name] += 1
     assert set(names) == {"weather", "now"}  # it picks among the offered tools
+
+
+async def test_it_prefers_a_tool_the_request_speaks_of() -> None:
+    mock = provider()
+    for i in range(20):
+        request = GenerationRequest((Message("user", f"What time is it in place {i}?"),), tools=TOOLS, seed=i)
+        (call,) = (await mock.generate(request)).tool_calls
+        assert call.name == "now"  # "The time." shares "time" with the request
 
 
 async def test_the_same_turn_gets_the_same_answer() -> None:

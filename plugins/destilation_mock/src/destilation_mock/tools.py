@@ -1,10 +1,11 @@
 """The mock's turns of a tool-use conversation (a request that carries tools).
 
-Before any tool result it calls one of the offered tools with arguments built from that tool's
-parameters schema; once results are in, it answers in text that uses them. `tool_breakage` is
-the share of turns answered broken, each the way one of the tools mode's rules is broken: a
-call of a tool nobody offered, arguments that do not fit the schema, or an empty final answer.
-Each turn rolls anew (the conversation and the attempt number seed it), so retries get through.
+Before any tool result it calls one of the offered tools (one whose name or description shares
+a word with the request, when there is one) with arguments built from that tool's parameters
+schema; once results are in, it answers in text that uses them. `tool_breakage` is the share of
+turns answered broken, each the way one of the tools mode's rules is broken: a call of a tool
+nobody offered, arguments that do not fit the schema, or an empty final answer. Each turn rolls
+anew (the conversation and the attempt number seed it), so retries get through.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 import attrs
 
 from destilation import GenerationRequest, ToolCall, ToolSpec
-from destilation_mock.content import plan_for
+from destilation_mock.content import plan_for, words_of
 
 EMPTY_OBJECT = {"type": "object", "properties": {}}
 
@@ -35,7 +36,8 @@ def tool_turn(request: GenerationRequest, words: Sequence[str], breakage: float,
         if broken:
             return ToolTurn("")  # no final answer
         return ToolTurn(_answer(results, words, rng))
-    tool = request.tools[int(rng.random() * len(request.tools))]
+    offered = _fitting(request.tools, words)
+    tool = offered[int(rng.random() * len(offered))]
     name, arguments = tool.name, _arguments(tool, words, rng)
     if broken:
         if rng.random() < 0.5:
@@ -43,6 +45,13 @@ def tool_turn(request: GenerationRequest, words: Sequence[str], breakage: float,
         else:
             arguments = _misfit(tool)
     return ToolTurn("", (ToolCall("call_0", name, arguments),))
+
+
+def _fitting(tools: Sequence[ToolSpec], words: Sequence[str]) -> Sequence[ToolSpec]:
+    """The tools whose name or description shares a word with the request, else all of them."""
+    asked = set(words)
+    fitting = [t for t in tools if asked & set(words_of(f"{t.name.replace('_', ' ')} {t.description}"))]
+    return fitting or tools
 
 
 def _arguments(tool: ToolSpec, words: Sequence[str], rng: random.Random) -> str:
