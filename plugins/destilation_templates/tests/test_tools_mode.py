@@ -245,10 +245,13 @@ def test_the_factory_builds_the_mode_and_refuses_a_missing_table() -> None:
         make_tools_mode(None, None)  # type: ignore[arg-type]
 
 
-@pytest.mark.anyio
-async def test_a_simulator_the_job_lacks_is_named_before_any_call() -> None:
-    script = Script([turn("Five.")])
+def test_a_simulator_the_job_lacks_is_named_by_check_job() -> None:
+    mode = ToolsMode(config(tools=[LOOKUP], simulator="oracle"))
+    spec = context(Script([])).spec
     with pytest.raises(ConfigError) as refused:
-        await produce(ToolsMode(config(tools=[LOOKUP], simulator="oracle")), script)
-    assert str(refused.value) == "job tools-test: $.mode.simulator: no provider 'oracle' (it has teacher, sim)"
-    assert script.requests == []
+        mode.check_job(spec, "job.toml")
+    assert str(refused.value) == "job.toml: $.mode.simulator: no provider named 'oracle' (the job has teacher, sim)"
+    with pytest.raises(ConfigError, match=r"\(the job has none\)"):
+        mode.check_job(JobSpec(name="bare"), "job.toml")
+    ToolsMode(config(tools=[LOOKUP], simulator="sim")).check_job(spec, "job.toml")
+    ToolsMode(config()).check_job(JobSpec(name="bare"), "job.toml")  # no simulator: nothing to check

@@ -23,6 +23,7 @@ import anyio
 import attrs
 
 from destilation import Generation, Message, PluginContext, ProviderInfo, ToolCall, ToolSpec, Validator
+from destilation.config import JobSpec
 from destilation.errors import ConfigError, JobError
 from destilation.modes import ModeContext, Production, combine
 from destilation_templates.tool_rules import ToolRules, parse_arguments
@@ -95,14 +96,14 @@ class ToolsMode:
     def validators(self) -> Sequence[Validator]:
         return (self._rules,)
 
-    async def produce(self, context: ModeContext) -> Production:
+    def check_job(self, spec: JobSpec, source: str) -> None:
+        """The simulator is one of the job's providers (wiring calls this, so `check` says it too)."""
         simulator = self._config.simulator
-        if simulator is not None and simulator not in context.spec.providers:
-            # The factory does not see the job's providers; the first attempt says it, naming the key.
-            named = ", ".join(context.spec.providers)
-            raise ConfigError(
-                f"job {context.spec.name}", f"no provider {simulator!r} (it has {named})", "$.mode.simulator"
-            )
+        if simulator is not None and simulator not in spec.providers:
+            have = ", ".join(spec.providers) or "none"
+            raise ConfigError(source, f"no provider named {simulator!r} (the job has {have})", "$.mode.simulator")
+
+    async def produce(self, context: ModeContext) -> Production:
         template = context.template
         rendered = template.render(context.task.seed, context.feedback)[len(template.preamble) :]
         opening = [Message("system", template.system_prompt)] if template.system_prompt else []
