@@ -212,3 +212,22 @@ def test_the_loop_speaks_openai_tool_calls_over_http(
 
 def asked_city(body: dict[str, Any]) -> str:
     return str(body["messages"][1]["content"].split(" in ")[-1].rstrip("?"))
+
+
+def test_a_tool_function_that_raises_stops_the_job_with_one_line(destiler: Any) -> None:
+    (destiler.workdir / "flaky_tools.py").write_text(
+        "def weather(city):\n    raise ConnectionError('weather service unreachable')\n", encoding="utf-8"
+    )
+    job = destiler.workdir / "flaky.toml"
+    job.write_text(
+        'name = "tools-flaky"\ntemplate = "tools"\ncount = 2\n[axes]\nrequest = ["Weather in Oslo?"]\n'
+        '[[mode.tools]]\nname = "weather"\nfunction = "flaky_tools:weather"\n'
+        'parameters = { type = "object", properties = { city = { type = "string" } }, required = ["city"] }\n'
+        '[providers.teacher]\nkind = "mock"\n',
+        encoding="utf-8",
+    )
+    result = destiler("run", str(job))
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.strip().splitlines() if "tools-flaky" in line or "error" in line]
+    assert "tool 'weather' (flaky_tools:weather) failed on {" in line
+    assert "ConnectionError: weather service unreachable" in line and "Traceback" not in result.stderr

@@ -238,6 +238,15 @@ async def test_a_failing_tool_function_stops_the_job_with_one_line(function: str
     assert str(failed.value).startswith(message) and "\n" not in str(failed.value)
 
 
+@pytest.mark.anyio
+async def test_long_arguments_are_cut_in_the_failure_line() -> None:
+    boom = {"name": "boom", "function": "tools_mode_functions:explode"}
+    long = json.dumps({"text": "x" * 500})
+    with pytest.raises(ToolFailed) as failed:
+        await produce(ToolsMode(config(tools=[boom])), Script([turn("", ("b", "boom", long))]))
+    assert f"failed on {long[:200]}…: RuntimeError" in str(failed.value)
+
+
 def test_the_factory_builds_the_mode_and_refuses_a_missing_table() -> None:
     mode = make_tools_mode(config(), None)  # type: ignore[arg-type]
     assert mode.name == "tools" and [v.name for v in mode.validators()] == ["tool_rules"]

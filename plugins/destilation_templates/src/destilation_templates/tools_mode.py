@@ -147,7 +147,8 @@ class ToolsMode:
         try:
             value = await anyio.to_thread.run_sync(functools.partial(function, **arguments), limiter=self._limiter)
         except Exception as exc:
-            raise ToolFailed(f"{where} failed on {call.arguments}: {type(exc).__name__}: {exc}") from None
+            shown = call.arguments if len(call.arguments) <= 200 else call.arguments[:200] + "…"
+            raise ToolFailed(f"{where} failed on {shown}: {type(exc).__name__}: {exc}") from None
         if isinstance(value, str):
             return value, []
         try:
