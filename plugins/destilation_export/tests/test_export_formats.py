@@ -224,6 +224,17 @@ def test_job_tools_come_from_the_spec() -> None:
     assert job_tools(spec) == (WEATHER,)
     assert job_tools({"tools": "none"}) == ()
     assert job_tools({}) == ()
+    # a tools mode declares them in its [mode] table
+    assert job_tools({"mode": {"tools": spec["tools"]}}) == (WEATHER,)
+    assert job_tools({"mode": "tools"}) == ()
+
+
+def test_a_conversation_that_lists_its_tools_carries_them() -> None:
+    offered = {"name": "weather", "description": WEATHER.description, "parameters": WEATHER.parameters}
+    s = sample({"messages": TRACE, "tools": [offered]}, template_id="tools")
+    assert to_conversation(s, mapping_for("tools")).tools == (WEATHER,)
+    other = ToolSpec("other", "", {})
+    assert to_conversation(sample({"messages": TRACE}), mapping_for("tools"), (other,)).tools == (other,)
 
 
 def test_chat_messages_of_formats_without_messages_are_the_trl_form() -> None:

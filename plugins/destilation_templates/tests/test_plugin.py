@@ -6,7 +6,7 @@ from destilation import Template
 from destilation.plugins import make_plugin_manager
 from destilation.registry import collect
 from destilation_templates import plugin
-from destilation_templates.builtin import MOE, REASONING, SIMPLE
+from destilation_templates.builtin import MOE, REASONING, SIMPLE, TOOLS
 from destilation_templates.moe import Expert, MoeConfig, MoeMode
 
 
@@ -17,7 +17,7 @@ def test_hook_registers_every_builtin() -> None:
         seen[name] = template
 
     plugin.register_templates(register)
-    assert seen == {"simple": SIMPLE, "moe": MOE, "reasoning": REASONING}
+    assert seen == {"simple": SIMPLE, "moe": MOE, "reasoning": REASONING, "tools": TOOLS}
 
 
 def test_registered_through_the_plugin_manager() -> None:

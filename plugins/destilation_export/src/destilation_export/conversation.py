@@ -72,8 +72,16 @@ def parse_fields(text: str) -> ConversationMap:
 
 
 def job_tools(spec: Mapping[str, JSON]) -> tuple[ToolSpec, ...]:
-    """Tools the job declares (``[[tools]]`` with name, description, parameters)."""
+    """Tools the job declares (``[[tools]]`` or a tools mode's ``[[mode.tools]]``: name, description, parameters)."""
     tools = spec.get("tools")
+    if not isinstance(tools, list):
+        mode = spec.get("mode")
+        tools = mode.get("tools") if isinstance(mode, dict) else None
+    return tool_specs(tools)
+
+
+def tool_specs(tools: JSON) -> tuple[ToolSpec, ...]:
+    """A list of tool tables (name, description, parameters) as ToolSpecs; anything else is none."""
     if not isinstance(tools, list):
         return ()
     return tuple(
@@ -127,7 +135,8 @@ def to_conversation(sample: Sample, mapping: ConversationMap, tools: tuple[ToolS
         raw = content.get(listed)
         if not isinstance(raw, list) or not raw:
             raise ExportError(sample, f"its content field {listed!r} is not a list of messages")
-        return Conversation(tuple(_message(sample, m) for m in raw), tools)
+        # A conversation that lists the tools it was offered (the tools mode's) carries those.
+        return Conversation(tuple(_message(sample, m) for m in raw), tool_specs(content.get("tools")) or tools)
     messages: list[Message] = []
     if mapping.system and isinstance(content.get(mapping.system), str):
         messages.append(Message("system", content[mapping.system]))

@@ -37,4 +37,6 @@ class MockConfig:
     """Share of reasoning requests answered broken (blank answer, thin trace, cut off): `destilation_mock.broken`."""
     schema_breakage: float = attrs.field(default=0.0, validator=_rate)
     """Share of other answers that leave out a required property, as a custom template's schema catches."""
+    tool_breakage: float = attrs.field(default=0.0, validator=_rate)
+    """Share of the `tools` mode's turns answered broken (an unknown tool, misfit arguments, no answer)."""
     seed: int = 0

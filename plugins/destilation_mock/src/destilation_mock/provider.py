@@ -23,6 +23,7 @@ from destilation import (
     Provider,
     ProviderError,
     ProviderInfo,
+    ToolCall,
     Usage,
 )
 from destilation_mock.broken import broken_answer
@@ -31,6 +32,7 @@ from destilation_mock.content import SchemaError, near_copy, plan_for, words_of
 from destilation_mock.faults import garbage, truncate
 from destilation_mock.moe import spoil_moe
 from destilation_mock.reasoning import trace, with_trace_field
+from destilation_mock.tools import tool_turn
 
 DEFAULT_CAPABILITIES = frozenset({"json_schema", "reasoning", "tools"})
 DEFAULT_MODEL = "mock-1"
@@ -121,7 +123,12 @@ class MockProvider(Provider):
         words = words_of(last_user_message(request.messages))
         finish = "stop"
         value: Any = None
-        if spoil < config.garbage_rate:
+        calls: tuple[ToolCall, ...] = ()
+        if request.tools:  # a turn of a tools conversation: a tool call, or the answer after the results
+            turn_rng = self._rng("tools\x00" + prompt, request.attempt, request.seed)
+            turn = tool_turn(request, words, config.tool_breakage, turn_rng)
+            text, calls = turn.text, turn.calls
+        elif spoil < config.garbage_rate:
             text = garbage(rng, words)
         else:
             schema = TEXT_SCHEMA if request.response_schema is None else request.response_schema
@@ -158,4 +165,5 @@ class MockProvider(Provider):
             cost=0.0,
             latency_s=time.perf_counter() - started,
             reasoning=reasoning,
+            tool_calls=calls,
         )

@@ -217,5 +217,74 @@ REASONING = Template(
 )
 """Needs no `reasoning` capability: a provider without native reasoning writes the trace in the schema field."""
 
-BUILTIN: tuple[Template, ...] = (SIMPLE, MOE, REASONING)
+TOOLS_SYSTEM_PROMPT = """\
+You are a helpful assistant that can call tools. When a tool can provide facts you need, call it \
+with arguments that follow its parameters schema; you may call several tools, one after another. \
+Once the tool results tell you enough, answer the user in plain text, without calling a tool, \
+using the results faithfully. Never invent a tool or a result."""
+
+_TOOL_CALL = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "minLength": 1},
+        "arguments": {"type": "string", "description": "The arguments as the JSON text the model sent."},
+    },
+    "required": ["id", "name", "arguments"],
+    "additionalProperties": False,
+}
+
+TOOLS = Template(
+    id="tools",
+    version="1",
+    mode="tools",
+    description=(
+        "A tool-use conversation: the user's request, assistant tool calls, tool results and a final answer, "
+        "made by a real multi-turn loop over the tools the job's [mode] table declares. "
+        "The user prompt is the axis or input column `request`."
+    ),
+    schema={
+        "type": "object",
+        "properties": {
+            "messages": {
+                "type": "array",
+                "minItems": 2,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "role": {"enum": ["system", "user", "assistant", "tool"]},
+                        "content": {"type": "string"},
+                        "reasoning": {"type": "string"},
+                        "tool_calls": {"type": "array", "items": _TOOL_CALL},
+                        "tool_call_id": {"type": "string"},
+                        "name": {"type": "string", "description": "The tool a result comes from."},
+                    },
+                    "required": ["role", "content"],
+                    "additionalProperties": False,
+                },
+            },
+            "tools": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "description": {"type": "string"},
+                        "parameters": {"type": "object"},
+                    },
+                    "required": ["name", "description", "parameters"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["messages", "tools"],
+        "additionalProperties": False,
+    },
+    system_prompt=TOOLS_SYSTEM_PROMPT,
+    user_prompt="{request}",
+    default_validators=("truncation", "json_schema", "exact_dedup"),
+    capabilities=("tools",),
+)
+
+BUILTIN: tuple[Template, ...] = (SIMPLE, MOE, REASONING, TOOLS)
 """Every built-in template, in registration order."""

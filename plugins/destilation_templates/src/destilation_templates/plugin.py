@@ -24,3 +24,8 @@ def register_modes(register: ModeRegistrar) -> None:
         register(name, lambda config, context, name=name: SingleCall(name))
     register("moe", make_moe, config=MoeConfig)
     register("reasoning", make_reasoning_mode, config=ReasoningConfig)
+    # A multi-turn loop of tool calls and results (`tools_mode`); imported here to keep loading cheap.
+    from destilation_templates.tools_config import ToolsConfig
+    from destilation_templates.tools_mode import make_tools_mode
+
+    register("tools", make_tools_mode, config=ToolsConfig)
