@@ -77,7 +77,7 @@ def test_a_job_whose_answers_nearly_all_fail_stops_early_with_the_reason(destile
 
 
 def test_a_low_rejection_rate_does_not_stop_the_job(destiler: Destiler, write_job) -> None:
-    job = write_job("bumpy", count=60, provider="garbage_rate = 0.4", max_attempts=1, extra="stop_window = 10")
+    job = write_job("bumpy", count=60, provider="garbage_rate = 0.2", max_attempts=1, extra="stop_window = 20")
     result = destiler("run", str(job))
     assert result.returncode == 0, result.stderr
     assert len(destiler.lines("bumpy")) == 60
