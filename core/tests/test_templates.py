@@ -58,7 +58,7 @@ def test_custom_template_file(tmp_path: Path) -> None:
 
 def test_custom_template_errors_name_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('id = "b"\nuser_prompt = "x"\nmode = ["poetry"]\n[schema]\n', encoding="utf-8")
+    path.write_text('id = "b"\nuser_prompt = "x"\nmode = [\"poetry\"]\n[schema]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad\.toml: \$\.mode: expected a string, got a list"):
         load_template_file(str(path))
     path.write_text('id = "b"\n', encoding="utf-8")
