@@ -471,7 +471,8 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
-            if now - last_health >= HEALTH_INTERVAL:
+            # Under a budget the other processes read this spend from the rows: write them each tick.
+            if now - last_health >= (0 if self._budget.capped else HEALTH_INTERVAL):
                 await self._write_health()
                 last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:
