@@ -116,12 +116,19 @@ def test_a_cost_budget_pauses_within_the_requests_in_flight_and_resumes_with_a_r
 
 
 def test_request_and_token_budgets_pause_and_a_job_file_may_raise_them(destiler: Destiler, write_job) -> None:
-    job = write_job("requests", count=30, extra="processes = 1\nworkers = 2\n[budget]\nmax_requests = 6")
+    # Answers take 100 ms: the sixth request is still in flight when the cap stops new ones, and is waited for.
+    job = write_job(
+        "requests",
+        count=30,
+        provider="latency_ms = 100",
+        extra="processes = 1\nworkers = 2\n[budget]\nmax_requests = 6",
+    )
     result = destiler("run", str(job))
     assert result.returncode == 1
     assert "budget reached: max_requests 6 (sent " in result.stderr
     assert "--max-requests N" in result.stderr
-    assert destiler.json("show", "requests")["accepted"] <= 6 + 2
+    shown = destiler.json("show", "requests")
+    assert shown["accepted"] == 6, "every request sent before the cap was answered and committed"
 
     tokens = destiler("resume", "requests", "--max-requests", "1000", "--max-tokens", "50")
     assert tokens.returncode == 1
