@@ -85,6 +85,26 @@ def test_input_pages_planned_in_order_read_the_file_once(tmp_path: Path, monkeyp
     assert len(opened) == 2
 
 
+def test_repeat_rows_cycles_the_file_under_growing_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"q": "a"}\n{"q": "b"}\n{"q": "c"}\n', encoding="utf-8")
+    planner = make_planner(JobSpec(name="j", inputs=str(path), count=8, repeat_rows=True))
+    assert isinstance(planner, InputsPlanner)
+    seeds = list(planner.seeds(0, 8))
+    assert [(s.index, s.row["q"]) for s in seeds] == [  # type: ignore[index]
+        (0, "a"),
+        (1, "b"),
+        (2, "c"),
+        (3, "a"),
+        (4, "b"),
+        (5, "c"),
+        (6, "a"),
+        (7, "b"),
+    ]
+    again = make_planner(JobSpec(name="j", inputs=str(path), count=8, repeat_rows=True))
+    assert list(again.seeds(4, 7)) == seeds[4:7], "a resumed or second process plans the same tasks"
+
+
 def test_csv_inputs(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("topic,level\nbees,easy\ntides,hard\n", encoding="utf-8")

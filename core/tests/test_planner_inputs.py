@@ -54,14 +54,14 @@ def test_a_template_without_fields_takes_any_rows(tmp_path: Path) -> None:
             "topic\nbees\n",
             3,
             "job.toml: $.count: 3 samples asked for, but DIR/rows.csv has 1 row and each row makes at most one "
-            "sample: lower count to 1 or add rows",
+            "sample: lower count to 1, add rows or set repeat_rows = true",
         ),
         (
             "rows.csv",
             "topic\nbees\ntides\n",
             3,
             "job.toml: $.count: 3 samples asked for, but DIR/rows.csv has 2 rows and each row makes at most one "
-            "sample: lower count to 2 or add rows",
+            "sample: lower count to 2, add rows or set repeat_rows = true",
         ),
         (
             "rows.csv",

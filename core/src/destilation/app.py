@@ -15,7 +15,8 @@ import attrs
 from anyio.abc import SocketStream
 
 from destilation.config import JobSpec, Settings, load_settings, spec_body
-from destilation.domain import JSON, JobRecord, JobState, TaskState
+from destilation.control import control_for
+from destilation.domain import JSON, JobRecord, JobState, TaskState, Usage
 from destilation.engine import ALREADY_DONE
 from destilation.engine.assembly import (
     Prepared,
@@ -34,7 +35,7 @@ from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter, ExportRole
 from destilation.engine.forking import WorkerProcess
 from destilation.engine.lanes import WorkerLane
-from destilation.engine.planner import InputsPlanner, check_inputs, make_planner
+from destilation.engine.planner import InputsPlanner, Planner, check_inputs, make_planner
 from destilation.engine.runner import ROLE_WAIT_MARGIN, JobRunner, RunOutcome, new_owner, on_commit_waker
 from destilation.engine.wiring import (
     build_mode,
@@ -49,6 +50,7 @@ from destilation.engine.wiring import (
 )
 from destilation.engine.writer import BatchWriter
 from destilation.errors import ConfigError, JobError, PluginError
+from destilation.estimate import Estimate, estimate_job
 from destilation.events import EventBus
 from destilation.interfaces import PluginContext, Provider, Sink, StateStore, ValidationContext
 from destilation.plugins import DestilationPluginManager
@@ -152,6 +154,27 @@ class App:
         anyio.run(check_validators, wiring.validators, vctx, source)
         return wiring.template
 
+    def estimate(self, spec: JobSpec, source: str) -> Estimate:
+        """`run --estimate`: the job wired and its providers built as `check` does, then priced.
+
+        Nothing is sent and no store is opened or created; building the providers lets their
+        plugins learn the configured prices the `estimate_cost` hook answers from.
+        """
+        context = self.context(EventBus())
+        wiring = self._wire(spec, source, context)
+        providers = build_providers(spec, self.registry, context, source)
+        try:
+            check_capabilities(wiring.template, providers, source)
+        finally:
+            anyio.run(_close_all, providers)
+        pm = self.pm
+
+        def price(name: str, model: str, usage: Usage) -> float:
+            cost: float | None = pm.hook.estimate_cost(provider=name, model=model, usage=usage)
+            return cost or 0.0
+
+        return estimate_job(spec, wiring.template, wiring.planner, price)
+
     def build_providers(self, spec: JobSpec, source: str) -> list[Provider]:
         """The job's providers, built as `check` builds them, for `check --probe` to open and ask."""
         return build_providers(spec, self.registry, self.context(EventBus(), spec.name), source)
@@ -232,8 +255,7 @@ class App:
             vctx = validation_context(prepared, store, policies)
             await open_validators(stack, prepared.wiring.validators, vctx, source)
             await store.lock_runner(spec.name, owner)
-            # An inputs file was checked to hold at least `count` rows; each row is one task at most.
-            task_limit = planner.count() if isinstance(planner, InputsPlanner) else spec.task_limit
+            task_limit = task_limit_of(spec, planner)
             target = spec.count
             record = await self._job_record(store, spec, raw, target, source, resume=resume)
             # Built, not opened: only the holder of the job's exporter role touches the dataset files.
@@ -264,6 +286,7 @@ class App:
                 workers=share(slots_for(spec), parts),
                 lanes=lanes,
                 handle_signals=handle_signals,
+                control=control_for(spec, task_limit),
             )
             return await runner.run()
 
@@ -308,7 +331,9 @@ class App:
         changed = changed_keys(spec_body(record.spec), spec_body(raw))
         if not changed:
             return record
-        if changed == ["$.count"] and spec.count > _stored_count(record):
+        count_up = spec.count > _stored_count(record)
+        if all((key == "$.count" and count_up) or _is_budget_key(key) for key in changed):
+            # More samples, or other caps: the samples made so far stay valid under either.
             return await store.raise_target(spec.name, max(target, record.target), raw)
         raise ConfigError(
             source,
@@ -319,6 +344,18 @@ class App:
     def spec_of(self, record: JobRecord) -> JobSpec:
         """The stored job's spec for `resume`: secrets and lent providers from where they were given."""
         return restore_spec(record.name, record.spec, self.settings, self.config_path)
+
+
+def _is_budget_key(key: str) -> bool:
+    return key == "$.budget" or key.startswith("$.budget.")
+
+
+def task_limit_of(spec: JobSpec, planner: Planner) -> int:
+    """How many tasks the job may plan: `max_tasks` (three times count by default); for an inputs file
+    without `repeat_rows`, at most one task per row (rejected rows are replaced by unused ones)."""
+    if isinstance(planner, InputsPlanner) and not spec.repeat_rows:
+        return min(planner.count(), spec.task_limit) if spec.max_tasks is not None else planner.count()
+    return spec.task_limit
 
 
 def _stored_count(record: JobRecord) -> int:

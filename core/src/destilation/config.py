@@ -93,6 +93,24 @@ class ProviderSpec:
     options: dict[str, JSON] = attrs.field(factory=dict)
 
 
+def _rejection_rate(_instance: Any, _attribute: Any, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"'stop_rejection_rate' must be between 0 and 1: {value!r}")
+
+
+@attrs.frozen
+class BudgetSpec:
+    """`[budget]`: caps over the job's whole life; reaching one pauses the job (see `destilation.control`)."""
+
+    max_requests: int | None = attrs.field(default=None, validator=_positive_count)
+    """Requests sent to providers, transport retries included."""
+    max_tokens: int | None = attrs.field(default=None, validator=_positive_count)
+    """Prompt and completion tokens, added up."""
+    max_cost_usd: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0.0))
+    )
+
+
 @attrs.frozen
 class JobSpec:
     """What a campaign wants. Only `name` is needed when everything else keeps its default."""
@@ -115,6 +133,12 @@ class JobSpec:
     axes: dict[str, list[str]] = attrs.field(factory=dict)
     sampling: Literal["cartesian", "sampled"] = "cartesian"
     inputs: str | None = None
+    repeat_rows: bool = False
+    """An inputs file's rows may make more than one task each (a new seed each time): `count` may exceed the rows."""
+    stop_window: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    stop_rejection_rate: float = attrs.field(default=0.9, validator=_rejection_rate)
+    """More than this share of the last `stop_window` finished tasks rejected stops the job early."""
+    budget: BudgetSpec = attrs.field(factory=BudgetSpec)
     providers: dict[str, ProviderSpec] = attrs.field(factory=dict)
     routing: dict[str, JSON] = attrs.field(factory=lambda: {"strategy": "round_robin"})
     mode: dict[str, JSON] = attrs.field(factory=dict)

@@ -56,3 +56,21 @@ def test_structures_from_a_toml_table_and_rejects_unknown_keys() -> None:
     with pytest.raises(cattrs.ClassValidationError) as info:
         converter.structure({"garbage_rate": 2}, MockConfig)
     assert "garbage_rate must be a number between 0 and 1, got 2" in repr(info.value.exceptions)
+
+
+@pytest.mark.parametrize("value", [-0.01, math.inf, math.nan, "0.5", True])
+def test_a_bad_cost_per_request_is_rejected(value: object) -> None:
+    with pytest.raises(ValueError, match=r"^cost_per_request must be a finite number of USD, 0 or more, got "):
+        MockConfig(cost_per_request=value)  # type: ignore[arg-type]
+
+
+def test_answers_report_the_cost_per_request() -> None:
+    import anyio
+
+    from destilation import GenerationRequest, Message, ProviderInfo
+    from destilation_mock.provider import MockProvider
+
+    provider = MockProvider(MockConfig(cost_per_request=0.25), None, ProviderInfo(name="m", kind="mock", model=""))
+    answer = anyio.run(provider.generate, GenerationRequest(messages=(Message("user", "hi"),)))
+    assert answer.cost == 0.25
+    assert MockConfig().cost_per_request == 0.0

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import anyio
 import click
 
-from destilation.cli.state import CliState, pass_state, require_job
+from destilation.cli.state import CliState, emit_json, json_option, pass_state, require_job
 from destilation.cli.verbosity import verbosity_options
 from destilation.config import JobSpec, load_job
+from destilation.control import BUDGET_REACHED
 from destilation.domain import JSON, JobState
 from destilation.errors import EXIT_JOB_FAILED, EXIT_OK, ConfigError
 from destilation.interfaces import StoreError
@@ -23,31 +24,55 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("job_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--estimate", is_flag=True, help="Print the expected requests, tokens and cost; send nothing, create no store."
+)
+@json_option
 @verbosity_options
 @pass_state
-def run(state: CliState, job_file: Path) -> None:
+def run(state: CliState, job_file: Path, estimate: bool, as_json: bool) -> None:
     """Run the job described by JOB_FILE (a TOML file).
 
     Exit code 0 when the dataset is complete, 1 when the job stopped short (paused, cancelled,
     failed), 2 on bad input. Ctrl-C pauses cleanly; `destiler resume` continues.
     """
     loaded = load_job(job_file, state.app.settings, state.app.config_path)
+    if estimate or as_json:
+        if not estimate:
+            raise click.UsageError("--json goes with --estimate")
+        guess = state.app.estimate(loaded.spec, str(job_file))
+        if as_json:
+            emit_json(guess.as_json())
+        else:
+            click.echo(f"{loaded.spec.name}: " + "\n".join(guess.lines()))
+        return
     _report(state, loaded.spec.name, _run(state, loaded.spec, loaded.raw, str(job_file), resume=False))
 
 
 @click.command()
 @click.argument("job")
+@click.option("--max-requests", type=click.IntRange(min=1), help="Raise (or set) the job's request budget.")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Raise (or set) the job's token budget.")
+@click.option("--max-cost-usd", type=click.FloatRange(min=0), help="Raise (or set) the job's cost budget (USD).")
 @verbosity_options
 @pass_state
-def resume(state: CliState, job: str) -> None:
+def resume(
+    state: CliState, job: str, max_requests: int | None, max_tokens: int | None, max_cost_usd: float | None
+) -> None:
     """Continue JOB where it stopped (after a pause, Ctrl-C, a crash or a failure).
 
+    A job paused because a budget was reached continues only with that cap raised:
+    `--max-cost-usd 20` (or --max-requests, --max-tokens) stores the new cap in the job first.
     A job paused for want of providers is often still held by its `destiler run`, which probes
     them; on a store that admits one runner, resume then tells that run to work again.
     """
     from destilation.engine.attempts import UNAVAILABLE
 
+    caps = {"max_requests": max_requests, "max_tokens": max_tokens, "max_cost_usd": max_cost_usd}
     record = state.with_store(lambda store: require_job(store, job), job=job)
+    if any(value is not None for value in caps.values()):
+        raw = with_budget(record.spec, caps)
+        record = state.with_store(lambda store: store.raise_target(job, record.target, raw), job=job)
     spec = state.app.spec_of(record)
     try:
         outcome = _run(state, spec, dict(record.spec), f"job {job}", resume=True)
@@ -59,6 +84,14 @@ def resume(state: CliState, job: str) -> None:
         click.echo(f"{job}: running again in the run that holds it, which was waiting for a provider")
         return
     _report(state, job, outcome)
+
+
+def with_budget(spec: dict[str, JSON], caps: dict[str, int | float | None]) -> dict[str, JSON]:
+    """A copy of a stored spec whose `[budget]` table has the caps given (None: left as it was)."""
+    stored = spec.get("budget")
+    budget: dict[str, JSON] = dict(stored) if isinstance(stored, dict) else {}
+    budget.update({key: value for key, value in caps.items() if value is not None})
+    return {**spec, "budget": budget}
 
 
 def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:
@@ -109,5 +142,8 @@ def _report(state: CliState, name: str, outcome: RunOutcome) -> None:
         click.echo(f"{line}{already}; dataset in {data}{elsewhere}")
         raise SystemExit(EXIT_OK)
     hint = f"; `destiler resume {name}` continues" if outcome.state is JobState.PAUSED else ""
+    if outcome.message.startswith(BUDGET_REACHED):  # "budget reached: max_cost_usd 0.05 (spent …)"
+        cap = outcome.message.removeprefix(BUDGET_REACHED).split()[0]
+        hint = f"; `destiler resume {name} --{cap.replace('_', '-')} N` raises the cap and continues"
     click.echo(f"{line}: {outcome.message}{hint}{elsewhere}", err=True)
     raise SystemExit(EXIT_JOB_FAILED)

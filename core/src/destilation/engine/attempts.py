@@ -7,6 +7,7 @@ task moves to the next eligible provider of its route) or `ProviderAborted` (the
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import json
@@ -171,11 +172,20 @@ class AttemptLoop:
     rejected: int = 0
     last_rejection: str | None = None
     """Why the latest task this process rejected was rejected, for the job's stop line."""
+    recent: collections.deque[bool] = attrs.field(factory=collections.deque)
+    """The outcomes of the tasks this process finished lately (True: accepted), for the rejection-rate stop."""
+    halted: Callable[[], bool] = attrs.field(default=lambda: False)
+    """True once a budget is reached: no attempt starts, the task goes back to pending with the leases."""
+
+    def __attrs_post_init__(self) -> None:
+        self.recent = collections.deque(maxlen=self.spec.stop_window)
 
     async def run_task(self, task: Task) -> None:
         feedback: tuple[Issue, ...] = ()
         number = task.attempts
         while number < self.spec.max_attempts:
+            if self.halted():
+                return
             number += 1
             outcome = await self._attempt(task, number, feedback)
             if isinstance(outcome, Attempt):
@@ -194,6 +204,7 @@ class AttemptLoop:
             result = await pending.wait()
             if result.applied:
                 self.accepted += 1
+                self.recent.append(True)
                 return
             if not result.duplicate:  # fenced out: another worker owns this task now
                 return
@@ -208,6 +219,7 @@ class AttemptLoop:
 
     async def _reject(self, task: Task, attempt: Attempt | None, reasons: tuple[Issue, ...]) -> None:
         self.rejected += 1
+        self.recent.append(False)
         await self.writer.submit(Reject(task, attempt, reasons))
         summary = "; ".join(i.as_feedback() for i in reasons[:3])
         if reasons:

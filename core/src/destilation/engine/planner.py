@@ -66,6 +66,7 @@ class InputsPlanner:
     def __init__(self, spec: JobSpec, path: str) -> None:
         self.path = Path(path)
         self.job = spec.name
+        self.repeat = spec.repeat_rows
         if not self.path.is_file():
             raise ConfigError(str(self.path), "input file not found", "$.inputs")
         if self.path.suffix.lower() not in (".jsonl", ".csv"):
@@ -131,15 +132,26 @@ class InputsPlanner:
         return self._fields
 
     def seeds(self, start: int, stop: int) -> Iterator[TaskSeed]:
-        if self._rows is None or start < self._next:
-            self._rows, self._next = self.rows(), 0
-        while self._next < stop:
-            row = next(self._rows, None)
+        """Task `i` takes row `i`; with `repeat_rows`, row `i mod rows`, so each pass over the file
+        gives its rows new indexes, hence new request seeds, and resumes plan the same tasks."""
+        rows = self.count() if self.repeat else 0
+        for index in range(start, stop):
+            row = self._row_at(index % rows if rows else index)
             if row is None:
                 return
-            index, self._next = self._next, self._next + 1
-            if index >= start:
-                yield TaskSeed(index, {}, row)
+            yield TaskSeed(index, {}, row)
+
+    def _row_at(self, position: int) -> dict[str, JSON] | None:
+        """The row at `position`; positions asked in order read the file once per pass."""
+        if self._rows is None or position < self._next:
+            self._rows, self._next = self.rows(), 0
+        while True:  # here position >= _next
+            row = next(self._rows, None)
+            if row is None:
+                return None
+            self._next += 1
+            if self._next > position:
+                return row
 
 
 def json_input_rows(path: Path) -> Iterator[dict[str, JSON]]:
@@ -184,7 +196,8 @@ def check_inputs(planner: InputsPlanner, spec: JobSpec, template: Template, sour
 
     Refused, in one line naming the file: a file with no rows; rows whose fields include none the
     template's prompt uses (a CSV whose first data row was taken for its header, say); a `count`
-    above the rows, since each row makes one task and so at most one sample.
+    above the rows, since each row makes one task and so at most one sample, unless the job sets
+    `repeat_rows = true`.
     """
     rows, names = planner.fields()
     used = [name for name in dict.fromkeys(template.fields()) if name != "index"]
@@ -199,11 +212,11 @@ def check_inputs(planner: InputsPlanner, spec: JobSpec, template: Template, sour
         )
     if rows == 0:
         raise ConfigError(str(planner.path), "the inputs file has no rows: each row makes one task")
-    if spec.count > rows:
+    if spec.count > rows and not spec.repeat_rows:
         raise ConfigError(
             source,
             f"{spec.count} samples asked for, but {planner.path} has {rows} row{'' if rows == 1 else 's'}"
-            f" and each row makes at most one sample: lower count to {rows} or add rows",
+            f" and each row makes at most one sample: lower count to {rows}, add rows or set repeat_rows = true",
             "$.count",
         )
     return rows

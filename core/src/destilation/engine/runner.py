@@ -27,6 +27,7 @@ import anyio
 import attrs
 
 from destilation.config import JobSpec
+from destilation.control import Budget, Decision, JobControl, Pause, Progress, Spend, Stop, budget_of
 from destilation.domain import JSON, Event, JobRecord, JobState, Task, TaskState
 from destilation.engine.attempts import UNAVAILABLE, AttemptLoop, JobAborted, NoProviderLeft, cause_of
 from destilation.engine.exporter import ExportRole
@@ -90,7 +91,11 @@ class JobRunner:
     """Worker processes working the job beside this one; they are stopped before the dataset is final."""
     handle_signals: bool = True
     worker: bool = False
-    """A forked worker's runner: it claims and works tasks, but plans, exports and decides nothing."""
+    """A forked worker's runner: it claims and works tasks, but plans, exports and decides nothing.
+
+    It does heed a budget: once one is reached it claims and starts nothing more."""
+    control: JobControl = attrs.field(factory=JobControl)
+    """Asked on each fresh count whether the job goes on, pauses or stops (`destilation.control`)."""
     _stop: JobState | None = None
     _message: str = ""
     _work: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
@@ -110,6 +115,37 @@ class JobRunner:
     """Set by `stop`, so that a held run ends at once."""
     _stage: int = 0
     """Work stages begun: the control loop ignores what it read about an earlier one."""
+    _draining: str = ""
+    """Why the job pauses once its tasks in flight are done (a budget): nothing new is claimed or started."""
+    _budget: Budget = attrs.field(init=False)
+    _others_spent: Spend = attrs.field(factory=Spend)
+    """What the job's other processes and earlier runs spent, as their stored health rows said last."""
+
+    def __attrs_post_init__(self) -> None:
+        self._budget = budget_of(self.spec)
+        self.loop.halted = self._over_budget
+
+    def _spent(self) -> Spend:
+        """Every process's and run's spend: this one's live from its policies, the others' from the store."""
+        own = Spend()
+        for policy in self.loop.policies.values():
+            row = policy.health(self.spec.name, self.owner)
+            own += Spend(row.requests, row.prompt_tokens + row.completion_tokens, row.cost)
+        return own + self._others_spent
+
+    async def _count_spend(self) -> None:
+        rows = await self.store.provider_health(self.spec.name)
+        spent = Spend()
+        for row in rows:
+            if row.owner != self.owner:
+                spent += Spend(row.requests, row.prompt_tokens + row.completion_tokens, row.cost)
+        self._others_spent = spent
+
+    def _over_budget(self) -> bool:
+        """Whether no attempt may start: a cap is reached (checked before each attempt, on live figures)."""
+        if not self._draining and self._budget.capped:
+            self._draining = self._budget.reached(self._spent()) or ""
+        return bool(self._draining)
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins, except over a hold, which it ends."""
@@ -356,6 +392,19 @@ class JobRunner:
             if accepted >= self.target:
                 self.stop(JobState.DONE)
                 return
+            if fresh and not self._draining:
+                decision = await self._decide(planned)
+                if isinstance(decision, Stop) and not self.worker:  # a worker's main process decides
+                    self.stop(JobState.FAILED, decision.reason)
+                    return
+                if isinstance(decision, Pause):
+                    self._draining = decision.reason
+            if self._draining:  # claim nothing more; pause once the tasks in flight are done
+                if self._inflight == 0 and not self.worker:
+                    self.stop(JobState.PAUSED, self._draining)
+                    return
+                await self._wait_for_slot()
+                continue
             # Claim before planning more, so the first requests go out once a page is planned.
             # Claims come in pages of at least `workers` tasks: fewer, larger store transactions.
             if self.workers and capacity - self._inflight >= self.workers:
@@ -380,19 +429,32 @@ class JobRunner:
                 planned = upto
                 counted_at = -COUNTS_MAX_AGE
                 continue
-            if open_tasks == 0 and self._inflight == 0 and planned >= self.task_limit and not self.worker:
-                rejected = counts[TaskState.REJECTED]
-                last = self.loop.last_rejection
-                self.stop(
-                    JobState.FAILED,
-                    f"only {accepted} of {self.target} samples accepted: {rejected} tasks rejected and the "
-                    f"task limit ({self.task_limit}) is reached" + (f" (the last: {last})" if last else "") + "; "
-                    f"see `destiler tasks {self.spec.name} --state rejected`",
-                )
-                return
-            self._slot_freed = anyio.Event()
-            with anyio.move_on_after(0.05):
-                await self._slot_freed.wait()
+            await self._wait_for_slot()
+
+    async def _wait_for_slot(self) -> None:
+        self._slot_freed = anyio.Event()
+        with anyio.move_on_after(0.05):
+            await self._slot_freed.wait()
+
+    async def _decide(self, planned: int) -> Decision:
+        """Ask the job's rules about where it stands now."""
+        counts = self._counts
+        if self._budget.capped:
+            await self._count_spend()
+        return self.control.decide(
+            Progress(
+                job=self.spec.name,
+                target=self.target,
+                accepted=counts[TaskState.ACCEPTED],
+                rejected=counts[TaskState.REJECTED],
+                planned=planned,
+                open_tasks=counts[TaskState.PENDING] + counts[TaskState.RUNNING],
+                in_flight=self._inflight,
+                recent=tuple(self.loop.recent),
+                last_rejection=self.loop.last_rejection,
+                spend=self._spent() if self._budget.capped else Spend(),
+            )
+        )
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
@@ -409,7 +471,8 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
-            if now - last_health >= HEALTH_INTERVAL:
+            # Under a budget the other processes read this spend from the rows: write them each tick.
+            if now - last_health >= (0 if self._budget.capped else HEALTH_INTERVAL):
                 await self._write_health()
                 last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:

@@ -18,12 +18,18 @@ def _latency(instance: Any, attribute: attrs.Attribute[float], value: Any) -> No
         raise ValueError(f"{attribute.name} must be a finite number of milliseconds, 0 or more, got {value!r}")
 
 
+def _cost(instance: Any, attribute: attrs.Attribute[float], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name} must be a finite number of USD, 0 or more, got {value!r}")
+
+
 @attrs.frozen
 class MockConfig:
     """Rates are probabilities per call: failure first, then garbage, then truncation.
 
     `repeat` is the share of answers that are near-copies of one fixed answer, each with a word
     changed: what a model stuck on one answer does, for near-duplicate checks to catch.
+    `cost_per_request` is what each answer reports it cost (USD), so budgets can be tried for free.
     """
 
     latency_ms: float = attrs.field(default=0.0, validator=_latency)
@@ -40,3 +46,4 @@ class MockConfig:
     tool_breakage: float = attrs.field(default=0.0, validator=_rate)
     """Share of the `tools` mode's turns answered broken (an unknown tool, misfit arguments, no answer)."""
     seed: int = 0
+    cost_per_request: float = attrs.field(default=0.0, validator=_cost)

@@ -162,7 +162,7 @@ class MockProvider(Provider):
             model=self._model,
             finish_reason=finish,
             usage=usage,
-            cost=0.0,
+            cost=config.cost_per_request,
             latency_s=time.perf_counter() - started,
             reasoning=reasoning,
             tool_calls=calls,
