@@ -34,6 +34,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import DestilationError, JobError
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
 from destilation.modes import Mode, ModeContext, Production
+from destilation.payloads import keeps, make_payload, safe_messages
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.redaction import redact_text
 from destilation.templates import Template
@@ -241,7 +242,7 @@ class AttemptLoop:
             production = await self.mode.produce(context)
         except RequestRefused as refused:
             return refused
-        return await self._validate(task, number, production)
+        return await self._validate(task, number, production, feedback)
 
     def _route(self, task: Task, gave_up: dict[str, str]) -> ProviderInfo:
         """The router's pick among the providers that are available and have not given the task up."""
@@ -316,7 +317,9 @@ class AttemptLoop:
         reasons = "; ".join(f"{i.name}: {why(i.name)}" for i in self.infos)
         return redact_text(" ".join(f"{UNAVAILABLE}: {reasons}".split()))
 
-    async def _validate(self, task: Task, number: int, production: Production) -> Attempt | tuple[Attempt, Sample]:
+    async def _validate(
+        self, task: Task, number: int, production: Production, feedback: tuple[Issue, ...] = ()
+    ) -> Attempt | tuple[Attempt, Sample]:
         info, generation = production.provider, production.generation
         candidate = Candidate(task, generation)
         issues: tuple[Issue, ...] = ()
@@ -347,6 +350,9 @@ class AttemptLoop:
             cost=cost,
             finish_reason=generation.finish_reason,
             issues=issues,
+            payload=make_payload(production.prompt, generation, feedback)
+            if keeps(self.spec.keep_attempts, not issues)
+            else None,
         )
         if issues:
             return attempt
@@ -365,5 +371,9 @@ class AttemptLoop:
             scores=scores,
             reasoning=generation.reasoning,
             tool_calls=generation.tool_calls,
+            mode=self.mode.name,
+            latency_s=generation.latency_s,
+            seed=task.seed,
+            messages=safe_messages(production.prompt),
         )
         return attempt, sample
