@@ -305,7 +305,7 @@ def seed_record(seed: TaskSeed | None) -> dict[str, JSON]:
 def message_record(message: Message) -> dict[str, JSON]:
     """A chat message as JSON: role and content, plus reasoning, tool calls and call id where present."""
     out: dict[str, JSON] = {"role": message.role, "content": message.content}
-    if message.reasoning:
+    if message.reasoning is not None:
         out["reasoning"] = message.reasoning
     if message.tool_calls:
         out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
