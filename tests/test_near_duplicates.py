@@ -274,4 +274,4 @@ def test_inspect_shows_the_near_duplicate_and_the_next_prompt_carrying_it(destil
     # Every line carries the same keys, its prompt and its input among them.
     assert len({json.dumps(sorted(s["meta"])) for s in samples}) == 1
     accepted = next(s for s in samples if s["meta"]["task"] == task)
-    assert accepted["meta"]["input"]["axes"]["topic"] in accepted["meta"]["messages"][1]["content"]
+    assert accepted["meta"]["input"]["axes"]["topic"] in accepted["meta"]["messages"][0]["content"]

@@ -15,10 +15,11 @@ from destilation.app import App
 from destilation.config import JobSpec, Settings, structure
 from destilation.domain import message_from_record, message_record
 from destilation.errors import ConfigError
-from destilation.payloads import FIELD_LIMIT, bound, keeps, make_payload, safe_messages
+from destilation.payloads import FIELD_LIMIT, bound, digest_messages, keeps, make_payload, safe_messages, split_preamble
 from destilation.plugins import make_plugin_manager
 from destilation.secrets import Secret
 from destilation.testing import TestingKit, job_table, qa_answer
+from destilation.testing.kit import QA
 
 
 def kit_app(kit: TestingKit, tmp_path: Path) -> App:
@@ -41,7 +42,7 @@ def every_other_first_attempt_fails(request: GenerationRequest) -> Any:
     return qa_answer(request)
 
 
-LINEAGE = {"mode", "latency_s", "input", "messages"}
+LINEAGE = {"mode", "latency_s", "input", "messages", "preamble"}
 
 
 @pytest.mark.anyio
@@ -58,11 +59,13 @@ async def test_every_line_carries_every_key_and_the_lineage_of_its_sample(tmp_pa
         assert meta["mode"] == "testing.single"
         assert meta["input"] == {"axes": {"topic": meta["input"]["axes"]["topic"]}, "row": None}
         assert meta["input"]["axes"]["topic"] in ("tides", "bees")
+        # The template's system prompt is named by digest, not repeated on every line.
+        assert meta["preamble"] == digest_messages(QA.preamble)
         roles = [m["role"] for m in meta["messages"]]
-        assert roles[:2] == ["system", "user"]
-        assert meta["messages"][1]["content"] == record["question"]
+        assert roles[0] == "user"
+        assert meta["messages"][0]["content"] == record["question"]
         # The accepted attempt's prompt: a retried task's carries the first attempt's feedback.
-        assert (len(roles) == 3) == (meta["attempts"] == 2)
+        assert (len(roles) == 2) == (meta["attempts"] == 2)
         assert all(set(m) == {"role", "content"} for m in meta["messages"])
 
 
@@ -148,6 +151,16 @@ def test_a_sample_without_lineage_still_has_every_key() -> None:
         "latency_s": 0.0,
         "input": {"axes": None, "row": None},
         "messages": [],
+        "preamble": None,
     }
     rowed = Sample("j", 0, {}, "h", "t", "1", "p", "m", 1, seed=TaskSeed(0, row={"q": 1})).record()["meta"]
     assert rowed["input"] == {"axes": None, "row": {"q": 1}}
+
+
+def test_a_prompt_keeps_its_preamble_unless_it_starts_with_it() -> None:
+    system, user = Message("system", "s"), Message("user", "u")
+    assert split_preamble((system, user), (system,)) == ((user,), digest_messages((system,)))
+    assert split_preamble((user,), (system,)) == ((user,), None)
+    assert split_preamble((system, user), ()) == ((system, user), None)
+    assert digest_messages((system,)) != digest_messages((user,))
+    assert digest_messages((system,)).startswith("sha256:") and len(digest_messages(())) == 23

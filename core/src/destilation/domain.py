@@ -251,7 +251,9 @@ class Sample:
     seed: TaskSeed | None = None
     """What the task asked for (axis values or input row): the sample line's `meta.input`."""
     messages: tuple[Message, ...] = ()
-    """The rendered prompt of the accepted attempt: the sample line's `meta.messages`."""
+    """The accepted attempt's prompt, after the template's preamble when `preamble` names it."""
+    preamble: str | None = None
+    """Digest of the template's system prompt and few-shot turns left out of `messages`, if any."""
 
     def record(self) -> dict[str, JSON]:
         """The dataset line: content first, then lineage under `meta`.
@@ -262,7 +264,8 @@ class Sample:
         nulls types the column as null, and a string after it no longer fits. `tool_calls` is []
         and `meta.scores` null when empty; `meta.input` holds `axes` and `row` (each null when
         the task has none) and `meta.messages` the prompt as role/content objects, with
-        `reasoning` and `tool_calls` only on messages that carry them.
+        `reasoning` and `tool_calls` only on messages that carry them. The template's preamble
+        (system prompt, few-shot turns) is left out of `messages` and named by `meta.preamble`.
         """
         meta: dict[str, JSON] = {
             "job": self.job,
@@ -284,6 +287,7 @@ class Sample:
             "latency_s": self.latency_s,
             "input": seed_record(self.seed),
             "messages": [message_record(m) for m in self.messages],
+            "preamble": self.preamble,
         }
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
         out.setdefault("reasoning", self.reasoning or "")

@@ -8,12 +8,14 @@ Which attempts keep one is the job's `keep_attempts`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Literal
 
 import attrs
 
-from destilation.domain import AttemptPayload, Generation, Issue, Message, ToolCall
+from destilation.domain import AttemptPayload, Generation, Issue, Message, ToolCall, message_record
 from destilation.redaction import redact_text
 
 KeepAttempts = Literal["all", "failed", "none"]
@@ -71,3 +73,22 @@ def make_payload(
         reasoning=None if generation.reasoning is None else safe_text(generation.reasoning, limit),
         feedback=tuple(feedback),
     )
+
+
+def digest_messages(messages: Sequence[Message]) -> str:
+    """A short, stable name of some messages: ``sha256:`` and 16 hex digits of their JSON."""
+    text = json.dumps([message_record(m) for m in messages], ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def split_preamble(prompt: Sequence[Message], preamble: Sequence[Message]) -> tuple[tuple[Message, ...], str | None]:
+    """The prompt without the template's preamble it starts with, and the preamble's digest.
+
+    The system prompt (with the JSON schema) and few-shot turns are the same on every line of a
+    template version and were most of a line's bytes; a line keeps only the task's own turns and
+    names the preamble by digest. A prompt that does not start with it is kept whole (digest None).
+    """
+    count = len(preamble)
+    if count and tuple(prompt[:count]) == tuple(preamble):
+        return tuple(prompt[count:]), digest_messages(preamble)
+    return tuple(prompt), None

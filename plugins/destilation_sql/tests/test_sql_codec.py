@@ -94,6 +94,7 @@ samples = st.builds(
     latency_s=finite,
     seed=st.none() | seeds_,
     messages=st.lists(messages, max_size=3).map(tuple),
+    preamble=st.none() | st.text(),
 )
 events = st.builds(
     Event,
@@ -191,6 +192,7 @@ async def test_a_full_sample_and_attempt_survive_the_database(store: SqlStore) -
         latency_s=1.25,
         seed=task.seed,
         messages=(Message("user", "write ✓"), Message("assistant", "", "r", (ToolCall("c2", "f", "{}"),))),
+        preamble="sha256:0123456789abcdef",
     )
     [result] = await store.commit("w", [Accept(task, attempt, sample)])
     detail = await store.get_task(JOB, 0)

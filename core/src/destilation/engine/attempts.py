@@ -34,7 +34,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import DestilationError, JobError
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
 from destilation.modes import Mode, ModeContext, Production
-from destilation.payloads import keeps, make_payload, safe_messages
+from destilation.payloads import keeps, make_payload, safe_messages, split_preamble
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.redaction import redact_text
 from destilation.templates import Template
@@ -356,6 +356,7 @@ class AttemptLoop:
         )
         if issues:
             return attempt
+        turns, preamble = split_preamble(production.prompt, self.template.preamble)
         sample = Sample(
             job=task.job,
             task_index=task.index,
@@ -374,6 +375,7 @@ class AttemptLoop:
             mode=self.mode.name,
             latency_s=generation.latency_s,
             seed=task.seed,
-            messages=safe_messages(production.prompt),
+            messages=safe_messages(turns),
+            preamble=preamble,
         )
         return attempt, sample

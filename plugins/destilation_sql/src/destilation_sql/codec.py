@@ -122,13 +122,14 @@ def payload_loads(text: str | None) -> AttemptPayload | None:
 
 
 def lineage_dumps(sample: Sample, what: str) -> str:
-    """The sample's mode, latency, input and prompt in one JSON column."""
+    """The sample's mode, latency, input, prompt and preamble digest in one JSON column."""
     seed = sample.seed
     value = {
         "mode": sample.mode,
         "latency_s": sample.latency_s,
         "seed": None if seed is None else {"index": seed.index, "axes": seed.axes, "row": seed.row},
         "messages": [message_record(m) for m in sample.messages],
+        "preamble": sample.preamble,
     }
     return dumps(value, what)
 
@@ -144,6 +145,7 @@ def lineage_loads(text: str | None) -> dict[str, Any]:
         "latency_s": data["latency_s"],
         "seed": None if seed is None else TaskSeed(seed["index"], seed["axes"], seed["row"]),
         "messages": tuple(message_from_record(m) for m in data["messages"]),
+        "preamble": data["preamble"],
     }
 
 
