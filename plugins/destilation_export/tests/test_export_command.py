@@ -237,3 +237,16 @@ def test_standard_output_is_refused_rather_than_a_file_named_dash(workspace: Wor
         "error: -o: - (standard output) is not supported: the file appears whole or not at all"
     ]
     assert not (workspace.root / "-").exists()
+
+
+@pytest.mark.parametrize("job", ["qa", "think", "pairs"])
+def test_the_dataset_file_itself_loads_with_its_lineage(workspace: Workspace, job: str) -> None:
+    path = workspace.root / "data" / job / "data.jsonl"
+    loaded = load(path)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert loaded.num_rows == len(lines) > 0
+    meta = loaded.features["meta"]
+    assert {"mode", "latency_s", "input", "messages", "preamble"} <= set(meta)
+    first = loaded[0]["meta"]
+    assert first["messages"][0]["role"] == "user" and first["preamble"].startswith("sha256:")
+    assert first["input"]["axes"]["topic"] in first["messages"][0]["content"]
