@@ -164,3 +164,10 @@ def test_a_prompt_keeps_its_preamble_unless_it_starts_with_it() -> None:
     assert split_preamble((system, user), ()) == ((system, user), None)
     assert digest_messages((system,)) != digest_messages((user,))
     assert digest_messages((system,)).startswith("sha256:") and len(digest_messages(())) == 23
+
+
+def test_a_remembered_prompt_text_still_loses_a_secret_known_after_it() -> None:
+    text = "connect with pass-word-0123456789 today"
+    assert safe_messages((Message("user", text),))[0].content == text
+    Secret("pass-word-0123456789")
+    assert safe_messages((Message("user", text),))[0].content == "connect with *** today"

@@ -8,6 +8,7 @@ Which attempts keep one is the job's `keep_attempts`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import attrs
 
 from destilation.domain import AttemptPayload, Generation, Issue, Message, ToolCall, message_record
 from destilation.redaction import redact_text
+from destilation.secrets import known_secrets
 
 KeepAttempts = Literal["all", "failed", "none"]
 """`all`: every attempt; `failed` (the default): attempts whose answer failed validation; `none`."""
@@ -42,12 +44,21 @@ def safe_text(text: str, limit: int = FIELD_LIMIT) -> str:
     return bound(redact_text(text), limit)
 
 
+@functools.lru_cache(maxsize=256)
+def _safe_prompt_text(text: str, limit: int, secrets: frozenset[str]) -> str:
+    """`safe_text`, remembered: a template's system prompt recurs in every prompt, and redacting
+    a few KB of text takes milliseconds. `secrets` is part of the key, so a newly known secret
+    is never missed by an answer remembered before it."""
+    return safe_text(text, limit)
+
+
 def safe_messages(messages: Sequence[Message], limit: int = FIELD_LIMIT) -> tuple[Message, ...]:
     """Messages with their content, reasoning and tool call arguments redacted and bounded."""
+    secrets = known_secrets()
     return tuple(
         attrs.evolve(
             m,
-            content=safe_text(m.content, limit),
+            content=_safe_prompt_text(m.content, limit, secrets),
             reasoning=None if m.reasoning is None else safe_text(m.reasoning, limit),
             tool_calls=tuple(ToolCall(c.id, c.name, safe_text(c.arguments, limit)) for c in m.tool_calls),
         )
