@@ -248,3 +248,30 @@ def test_without_datasketch_a_job_naming_near_dup_stops_with_one_line_naming_the
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: validator 'near_dup' needs the datasketch package")
     assert "pip install 'destilation-validators[neardup]'" in line
+
+
+def test_inspect_shows_the_near_duplicate_and_the_next_prompt_carrying_it(destiler, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    job = job_file(tmp_path, "shown", near_dup=True, count=20)
+    job.write_text(job.read_text().replace("max_attempts = 4", 'max_attempts = 4\nkeep_attempts = "all"'))
+    done = destiler("run", str(job))
+    assert done.returncode == 0, done.stderr
+    samples = destiler.lines("shown")
+    assert len(samples) == 20 and near_pairs(samples) == []
+    url = f"sqlite:///{destiler.data_dir / 'destilation.db'}"
+    app = App(make_plugin_manager(), Settings(data_dir=str(destiler.data_dir)), url, str(destiler.data_dir))
+    accepted_tasks = {s["meta"]["task"] for s in samples}
+    # A task accepted after a near-duplicate attempt: another attempt followed that one.
+    task, message, _ = next(i for i in near_duplicate_issues(app, "shown") if i[0] in accepted_tasks)
+    shown = destiler("inspect", f"shown/{task}")
+    assert shown.returncode == 0, shown.stderr
+    _, _, later = shown.stdout.partition(f"[near_duplicate] at $: {message}")
+    assert later, shown.stdout
+    # The failed attempt shows its raw answer; the next one was asked again with the issue in its prompt.
+    assert "    response:\n" in later.split("  attempt ")[0]
+    retry = later.split("  attempt ", 1)[1]
+    assert "    feedback given: [near_duplicate]" in retry
+    assert "Your previous answer was rejected:" in retry and f"- [near_duplicate] at $: {message}" in retry
+    # Every line carries the same keys, its prompt and its input among them.
+    assert len({json.dumps(sorted(s["meta"])) for s in samples}) == 1
+    accepted = next(s for s in samples if s["meta"]["task"] == task)
+    assert accepted["meta"]["input"]["axes"]["topic"] in accepted["meta"]["messages"][0]["content"]

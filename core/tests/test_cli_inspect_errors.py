@@ -28,4 +28,6 @@ def test_an_attempt_that_recorded_a_provider_error_shows_it() -> None:
         make_cli(make_plugin_manager(load=False, extra=[kit])), ["--db", "memory://", "inspect", "job/0"]
     )
     assert result.exit_code == 0, result.output
-    assert "  attempt 1 on teacher/m: failed, 0.00s\n    - error: ProviderError: HTTP 500\n" in result.output
+    assert (
+        "  attempt 1 on teacher/m: failed, 0.00s, 0+0 tokens\n    - error: ProviderError: HTTP 500\n" in result.output
+    )

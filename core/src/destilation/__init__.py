@@ -5,6 +5,7 @@ The public API plugins import. Everything else in the package is internal.
 
 from destilation.domain import (
     Attempt,
+    AttemptPayload,
     Candidate,
     Circuit,
     Event,
@@ -75,6 +76,7 @@ __all__ = [
     "REDACTED",
     "Accept",
     "Attempt",
+    "AttemptPayload",
     "AttemptTotals",
     "Candidate",
     "Circuit",

@@ -22,6 +22,7 @@ from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from destilation.domain import JSON
 from destilation.errors import ConfigError
+from destilation.payloads import KeepAttempts
 from destilation.redaction import redact_tree
 from destilation.secrets import RedactedValueError, Secret
 
@@ -148,6 +149,8 @@ class JobSpec:
     sinks: dict[str, dict[str, JSON]] = attrs.field(factory=lambda: {"jsonl": {}})
     lease_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     description: str = ""
+    keep_attempts: KeepAttempts = "failed"
+    """Which attempts keep their prompt and raw answer (`destiler inspect`, the dpo export): all, failed, none."""
 
     @property
     def task_limit(self) -> int:

@@ -195,6 +195,23 @@ class Task:
 
 
 @attrs.frozen
+class AttemptPayload:
+    """What one attempt said and heard, for `destiler inspect` and the dpo export.
+
+    Kept only as the job's `keep_attempts` asks; every text is redacted and bounded
+    (`destilation.payloads`) before it gets here, so a store keeps it as it is.
+    """
+
+    prompt: tuple[Message, ...] = ()
+    """The rendered messages the answer was asked with (the previous attempt's feedback included)."""
+    response: str = ""
+    """The raw answer text, as the provider sent it."""
+    reasoning: str | None = None
+    feedback: tuple[Issue, ...] = ()
+    """The issues of the previous attempt that went into this attempt's prompt."""
+
+
+@attrs.frozen
 class Attempt:
     """One provider call and its verdict, kept for inspection and statistics."""
 
@@ -208,6 +225,8 @@ class Attempt:
     finish_reason: str | None = None
     issues: tuple[Issue, ...] = ()
     error: str | None = None
+    payload: AttemptPayload | None = None
+    """Prompt, raw response and feedback; None when the job's `keep_attempts` drops them."""
 
 
 @attrs.frozen
@@ -229,6 +248,14 @@ class Sample:
     reasoning: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     seq: int | None = None
+    mode: str | None = None
+    latency_s: float = 0.0
+    seed: TaskSeed | None = None
+    """What the task asked for (axis values or input row): the sample line's `meta.input`."""
+    messages: tuple[Message, ...] = ()
+    """The accepted attempt's prompt, after the template's preamble when `preamble` names it."""
+    preamble: str | None = None
+    """Digest of the template's system prompt and few-shot turns left out of `messages`, if any."""
 
     def record(self) -> dict[str, JSON]:
         """The dataset line: content first, then lineage under `meta`.
@@ -237,7 +264,10 @@ class Sample:
         (`datasets` reads 10 MB blocks and casts later ones to the first one's types) never meets
         a new column late in a big file. `reasoning` is "" when there is none, not null: a block of
         nulls types the column as null, and a string after it no longer fits. `tool_calls` is []
-        and `meta.scores` null when empty.
+        and `meta.scores` null when empty; `meta.input` holds `axes` and `row` (each null when
+        the task has none) and `meta.messages` the prompt as role/content objects, with
+        `reasoning` and `tool_calls` only on messages that carry them. The template's preamble
+        (system prompt, few-shot turns) is left out of `messages` and named by `meta.preamble`.
         """
         meta: dict[str, JSON] = {
             "job": self.job,
@@ -255,6 +285,11 @@ class Sample:
             },
             "cost": self.cost,
             "scores": self.scores or None,
+            "mode": self.mode,
+            "latency_s": self.latency_s,
+            "input": seed_record(self.seed),
+            "messages": [message_record(m) for m in self.messages],
+            "preamble": self.preamble,
         }
         out: dict[str, JSON] = dict(self.content) if isinstance(self.content, dict) else {"content": self.content}
         out.setdefault("reasoning", self.reasoning or "")
@@ -264,6 +299,31 @@ class Sample:
         out.setdefault("tool_calls", calls)
         out["meta"] = meta
         return out
+
+
+def seed_record(seed: TaskSeed | None) -> dict[str, JSON]:
+    """A task's input as a dataset line keeps it: both keys always there, null when empty."""
+    if seed is None:
+        return {"axes": None, "row": None}
+    return {"axes": dict(seed.axes) or None, "row": seed.row}
+
+
+def message_record(message: Message) -> dict[str, JSON]:
+    """A chat message as JSON: role and content, plus reasoning, tool calls and call id where present."""
+    out: dict[str, JSON] = {"role": message.role, "content": message.content}
+    if message.reasoning is not None:
+        out["reasoning"] = message.reasoning
+    if message.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def message_from_record(data: dict[str, JSON]) -> Message:
+    """The inverse of `message_record`."""
+    calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in data.get("tool_calls") or ())
+    return Message(data["role"], data["content"], data.get("reasoning"), calls, data.get("tool_call_id"))
 
 
 @attrs.frozen

@@ -51,6 +51,24 @@ kind = "mock"
 model = "mock-1"
 """
 
+# Half the mock's answers are garbage, so many tasks pass only at a later attempt: dpo pairs.
+PAIRS_JOB = """
+name = "pairs"
+template = "simple"
+count = 8
+seed = 11
+max_attempts = 6
+[axes]
+topic = ["tides", "bees"]
+[providers.teacher]
+kind = "mock"
+model = "mock-1"
+garbage_rate = 0.5
+"""
+
+# The same, keeping no attempt's answer: nothing to pair.
+UNKEPT_JOB = PAIRS_JOB.replace('name = "pairs"', 'name = "unkept"\nkeep_attempts = "none"')
+
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
@@ -60,8 +78,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     (root / "qa.toml").write_text(QA_JOB)
     (root / "think.toml").write_text(THINK_TEMPLATE)
     (root / "think-job.toml").write_text(THINK_JOB.replace("think.toml", str(root / "think.toml")))
+    (root / "pairs.toml").write_text(PAIRS_JOB)
+    (root / "unkept.toml").write_text(UNKEPT_JOB)
     space = Workspace(root)
-    for job in ("qa.toml", "think-job.toml"):
+    for job in ("qa.toml", "think-job.toml", "pairs.toml", "unkept.toml"):
         result = space.destiler("run", "-q", str(root / job))
         assert result.exit_code == 0, result.output
     return space

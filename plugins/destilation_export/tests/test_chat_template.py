@@ -171,3 +171,16 @@ def test_export_with_a_template_that_renders_everything_says_nothing_more(worksp
     result = workspace.destiler("export", "think", "--format", "sharegpt", "-o", str(out), "--chat-template", str(path))
     assert result.exit_code == 0, result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_dpo_pairs_are_checked_as_prompt_and_chosen_answer(workspace: Workspace) -> None:
+    path = workspace.root / "drops-user.jinja"
+    path.write_text("{% for m in messages %}{% if m.role != 'user' %}{{ m.content }}{% endif %}{% endfor %}")
+    out = workspace.root / "pairs-checked.jsonl"
+    result = workspace.destiler("export", "pairs", "--format", "dpo", "-o", str(out), "--chat-template", str(path))
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    pairs = len(out.read_text().splitlines())
+    assert pairs > 0
+    assert lines[0] == f"exported {pairs} pairs of job pairs as dpo to {out}"
+    assert lines[1].startswith(f"chat template: {pairs} of {pairs} rows cannot be rendered or lose content")

@@ -105,13 +105,40 @@ def test_pages_are_read_one_after_another(workspace: Workspace, monkeypatch: pyt
     assert "exported 5 of 6 samples…" in output
 
 
-def test_dpo_says_there_is_nothing_to_pair(workspace: Workspace) -> None:
+def test_dpo_says_there_is_nothing_to_pair_when_the_job_kept_no_attempt(workspace: Workspace) -> None:
     out = workspace.root / "dpo.jsonl"
-    result = workspace.destiler("export", "qa", "--format", "dpo", "-o", str(out))
+    result = workspace.destiler("export", "unkept", "--format", "dpo", "-o", str(out))
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
-    assert line.startswith("error: --format dpo: job 'qa' has nothing to pair")
+    assert line.startswith("error: --format dpo: job 'unkept' has nothing to pair")
+    assert 'keep_attempts = "none"' in line
     assert not out.exists()
+
+
+def test_dpo_pairs_the_accepted_answer_with_the_first_failed_one(workspace: Workspace) -> None:
+    rows, path, output = export(workspace, "pairs", "dpo")
+    samples = [json.loads(line) for line in (workspace.root / "data" / "pairs" / "data.jsonl").read_text().splitlines()]
+    retried = [s for s in samples if s["meta"]["attempts"] > 1]
+    assert retried and len(rows) == len(retried) < len(samples)
+    assert output.strip() == f"exported {len(rows)} pairs of job pairs as dpo to {path}"
+    for row in rows:
+        assert set(row) == {"prompt", "chosen", "rejected"}
+        assert [m["role"] for m in row["prompt"]][-1] == "user"
+        assert all(set(m) == {"role", "content"} for m in [*row["prompt"], *row["chosen"], *row["rejected"]])
+        assert row["chosen"][0]["content"] != row["rejected"][0]["content"]
+        # The first failure's prompt: no feedback of an earlier attempt in it.
+        assert "previous" not in row["prompt"][-1]["content"].lower()
+    chosen = {json.loads(r["chosen"][0]["content"])["question"] for r in rows}
+    assert chosen == {s["question"] for s in retried}
+    loaded = load(path)
+    assert loaded.num_rows == len(rows)
+    assert loaded[0]["rejected"][0]["content"] == rows[0]["rejected"][0]["content"]
+
+
+def test_a_job_without_failures_exports_no_pairs(workspace: Workspace) -> None:
+    rows, path, output = export(workspace, "qa", "dpo")
+    assert rows == []
+    assert output.strip() == f"exported 0 pairs of job qa as dpo to {path}"
 
 
 @pytest.mark.parametrize(
@@ -210,3 +237,16 @@ def test_standard_output_is_refused_rather_than_a_file_named_dash(workspace: Wor
         "error: -o: - (standard output) is not supported: the file appears whole or not at all"
     ]
     assert not (workspace.root / "-").exists()
+
+
+@pytest.mark.parametrize("job", ["qa", "think", "pairs"])
+def test_the_dataset_file_itself_loads_with_its_lineage(workspace: Workspace, job: str) -> None:
+    path = workspace.root / "data" / job / "data.jsonl"
+    loaded = load(path)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert loaded.num_rows == len(lines) > 0
+    meta = loaded.features["meta"]
+    assert {"mode", "latency_s", "input", "messages", "preamble"} <= set(meta)
+    first = loaded[0]["meta"]
+    assert first["messages"][0]["role"] == "user" and first["preamble"].startswith("sha256:")
+    assert first["input"]["axes"]["topic"] in first["messages"][0]["content"]

@@ -10,7 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sql_helpers import JOB, seeds
 
-from destilation import Accept, Attempt, Event, Issue, Sample, Severity, StoreError, TaskSeed, ToolCall, Usage
+from destilation import (
+    Accept,
+    Attempt,
+    AttemptPayload,
+    Event,
+    Issue,
+    Message,
+    Sample,
+    Severity,
+    StoreError,
+    TaskSeed,
+    ToolCall,
+    Usage,
+)
 from destilation_sql import codec
 from destilation_sql.store import SqlStore
 
@@ -31,6 +44,21 @@ seeds_ = st.builds(
     st.dictionaries(st.text(max_size=8), st.text(), max_size=4),
     st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=4),
 )
+messages = st.builds(
+    Message,
+    st.text(),
+    st.text(),
+    st.none() | st.text(),
+    st.lists(tool_calls, max_size=2).map(tuple),
+    st.none() | st.text(),
+)
+payloads = st.builds(
+    AttemptPayload,
+    st.lists(messages, max_size=3).map(tuple),
+    st.text(),
+    st.none() | st.text(),
+    st.lists(issues, max_size=2).map(tuple),
+)
 attempts = st.builds(
     Attempt,
     number=st.integers(1, 100),
@@ -43,6 +71,7 @@ attempts = st.builds(
     finish_reason=st.none() | st.text(),
     issues=st.lists(issues, max_size=3).map(tuple),
     error=st.none() | st.text(),
+    payload=st.none() | payloads,
 )
 samples = st.builds(
     Sample,
@@ -61,6 +90,11 @@ samples = st.builds(
     reasoning=st.none() | st.text(),
     tool_calls=st.lists(tool_calls, max_size=3).map(tuple),
     seq=st.integers(1, 2**40),
+    mode=st.none() | st.text(),
+    latency_s=finite,
+    seed=st.none() | seeds_,
+    messages=st.lists(messages, max_size=3).map(tuple),
+    preamble=st.none() | st.text(),
 )
 events = st.builds(
     Event,
@@ -85,6 +119,14 @@ def test_samples_round_trip(sample: Sample) -> None:
 @given(attempts)
 def test_attempts_round_trip(attempt: Attempt) -> None:
     assert codec.attempt_from_row(codec.attempt_to_row("j", 3, attempt, 1.0)) == attempt
+
+
+def test_rows_an_older_release_wrote_read_without_payload_or_lineage() -> None:
+    sample = Sample("j", 0, {"a": 1}, "h", "t", "1", "p", "m", 1, seq=1, mode="simple", latency_s=1.5)
+    row: dict[str, Any] = {**codec.sample_to_row(sample, 1.0), "seq": 1, "lineage": None}
+    assert codec.sample_from_row(row) == attrs.evolve(sample, mode=None, latency_s=0.0)
+    attempt = Attempt(1, "p", "m", False, payload=AttemptPayload(response="x"))
+    assert codec.attempt_from_row({**codec.attempt_to_row("j", 0, attempt, 1.0), "payload": None}).payload is None
 
 
 @given(seeds_, st.lists(issues, max_size=3).map(tuple))
@@ -124,6 +166,12 @@ async def test_a_full_sample_and_attempt_survive_the_database(store: SqlStore) -
         "length",
         (Issue("warn", "long", "$.a[0]", "shorter", Severity.WARNING),),
         None,
+        AttemptPayload(
+            (Message("system", "be brief"), Message("user", "write ✓", tool_call_id="t1")),
+            '{"q": "日本語"}',
+            "thought\nhard",
+            (Issue("near_duplicate", "too similar", hint="another angle"),),
+        ),
     )
     sample = Sample(
         job=JOB,
@@ -140,6 +188,11 @@ async def test_a_full_sample_and_attempt_survive_the_database(store: SqlStore) -
         scores={"judge": 0.875, "len": 3.0},
         reasoning="because\nof reasons",
         tool_calls=(ToolCall("c1", "search", '{"q": "x"}'),),
+        mode="reasoning",
+        latency_s=1.25,
+        seed=task.seed,
+        messages=(Message("user", "write ✓"), Message("assistant", "", "r", (ToolCall("c2", "f", "{}"),))),
+        preamble="sha256:0123456789abcdef",
     )
     [result] = await store.commit("w", [Accept(task, attempt, sample)])
     detail = await store.get_task(JOB, 0)

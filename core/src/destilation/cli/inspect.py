@@ -13,7 +13,7 @@ import click
 
 from destilation.cli.state import CliState, emit_json, json_option, pass_state, require_job
 from destilation.cli.tasks import STORE_INT_MAX, task_json
-from destilation.domain import JSON
+from destilation.domain import JSON, Attempt, Message
 from destilation.errors import ConfigError, UnknownJobError
 from destilation.interfaces import StateStore, TaskDetail
 
@@ -38,12 +38,59 @@ def show_fields(fields: Mapping[str, JSON]) -> str:
     return ", ".join(f"{name} = {show_value(value)}" for name, value in fields.items())
 
 
+def indented(text: str, depth: int = 6) -> str:
+    pad = " " * depth
+    return "\n".join(pad + line for line in (text.splitlines() or [""]))
+
+
+def last_turns(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+    """The messages from the last user turn on: what an attempt asked anew (the feedback lives there)."""
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    return messages[users[-1] :] if users else messages
+
+
+def attempt_lines(attempt: Attempt, full: bool) -> list[str]:
+    """One attempt as people read it: numbers, verdict, then the prompt and raw answer when kept."""
+    status = "ok" if attempt.ok else "failed"
+    on = f"{attempt.provider}/{attempt.model}" if attempt.model else attempt.provider
+    usage = attempt.usage
+    cost = "" if attempt.cost is None else f", ${attempt.cost:.6f}"
+    lines = [
+        f"  attempt {attempt.number} on {on}: {status}, {attempt.latency_s:.2f}s,"
+        f" {usage.prompt_tokens}+{usage.completion_tokens} tokens{cost}"
+    ]
+    if attempt.error:
+        lines.append(f"    - error: {attempt.error}")
+    lines.extend(f"    - {issue.as_feedback()}" for issue in attempt.issues)
+    payload = attempt.payload
+    if payload is None:
+        return lines
+    lines.extend(f"    feedback given: {issue.as_feedback()}" for issue in payload.feedback)
+    shown = payload.prompt if full else last_turns(payload.prompt)
+    lines.append(
+        "    prompt:" if full or len(shown) == len(payload.prompt) else "    prompt (last turns; --full for all):"
+    )
+    for message in shown:
+        lines.append(f"      [{message.role}]")
+        lines.append(indented(message.content, 8))
+    if payload.reasoning:
+        lines.append("    reasoning:")
+        lines.append(indented(payload.reasoning))
+    lines.append("    response:")
+    lines.append(indented(payload.response))
+    return lines
+
+
 @click.command()
 @click.argument("task_ref", metavar="TASK")
+@click.option("--full", is_flag=True, help="Show every message of each attempt's prompt, not only the last turns.")
 @json_option
 @pass_state
-def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
-    """Show TASK (JOB/INDEX): its seed, attempts with their issues, and its sample."""
+def inspect(state: CliState, task_ref: str, full: bool, as_json: bool) -> None:
+    """Show TASK (JOB/INDEX): its seed, attempts with their prompts, answers and issues, and its sample.
+
+    Prompts and answers are there for attempts the job kept (`keep_attempts`).
+    """
     job, index = parse_task_ref(task_ref)
 
     async def work(store: StateStore) -> TaskDetail:
@@ -69,13 +116,8 @@ def inspect(state: CliState, task_ref: str, as_json: bool) -> None:
     if seed.axes:
         click.echo(f"  axes: {show_fields(seed.axes)}")
     for attempt in detail.attempts:
-        status = "ok" if attempt.ok else "failed"
-        on = f"{attempt.provider}/{attempt.model}" if attempt.model else attempt.provider
-        click.echo(f"  attempt {attempt.number} on {on}: {status}, {attempt.latency_s:.2f}s")
-        if attempt.error:
-            click.echo(f"    - error: {attempt.error}")
-        for issue in attempt.issues:
-            click.echo(f"    - {issue.as_feedback()}")
+        for line in attempt_lines(attempt, full):
+            click.echo(line)
     for reason in task.reasons:
         click.echo(f"  rejected: {reason.as_feedback()}")
     if detail.sample is not None:

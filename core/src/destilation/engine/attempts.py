@@ -35,6 +35,7 @@ from destilation.engine.writer import BatchWriter
 from destilation.errors import DestilationError, JobError, RequestRefused
 from destilation.interfaces import Accept, ProviderInfo, Reject, Retry, Router, ValidationContext
 from destilation.modes import Mode, ModeContext, Production
+from destilation.payloads import keeps, make_payload, safe_messages, split_preamble
 from destilation.policy import CallPolicy, ProviderAborted, ProviderUnavailable
 from destilation.redaction import redact_text
 from destilation.templates import Template
@@ -245,7 +246,7 @@ class AttemptLoop:
             production = await self.mode.produce(context)
         except RequestRefused as refused:
             return refused
-        return await self._validate(task, number, production)
+        return await self._validate(task, number, production, feedback)
 
     def _route(self, task: Task, gave_up: dict[str, str]) -> ProviderInfo:
         """The router's pick among the providers that are available and have not given the task up."""
@@ -320,7 +321,9 @@ class AttemptLoop:
         reasons = "; ".join(f"{i.name}: {why(i.name)}" for i in self.infos)
         return redact_text(" ".join(f"{UNAVAILABLE}: {reasons}".split()))
 
-    async def _validate(self, task: Task, number: int, production: Production) -> Attempt | tuple[Attempt, Sample]:
+    async def _validate(
+        self, task: Task, number: int, production: Production, feedback: tuple[Issue, ...] = ()
+    ) -> Attempt | tuple[Attempt, Sample]:
         info, generation = production.provider, production.generation
         candidate = Candidate(task, generation)
         issues: tuple[Issue, ...] = ()
@@ -357,9 +360,13 @@ class AttemptLoop:
             cost=cost,
             finish_reason=generation.finish_reason,
             issues=issues,
+            payload=make_payload(production.prompt, generation, feedback)
+            if keeps(self.spec.keep_attempts, not issues)
+            else None,
         )
         if issues:
             return attempt
+        turns, preamble = split_preamble(production.prompt, self.template.preamble)
         sample = Sample(
             job=task.job,
             task_index=task.index,
@@ -375,5 +382,10 @@ class AttemptLoop:
             scores=scores,
             reasoning=generation.reasoning,
             tool_calls=generation.tool_calls,
+            mode=self.mode.name,
+            latency_s=generation.latency_s,
+            seed=task.seed,
+            messages=safe_messages(turns),
+            preamble=preamble,
         )
         return attempt, sample

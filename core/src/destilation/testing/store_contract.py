@@ -22,13 +22,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
+import attrs
 
 from destilation.domain import (
     Attempt,
+    AttemptPayload,
     Circuit,
     Event,
     Issue,
     JobState,
+    Message,
     ProviderHealth,
     Sample,
     SinkCursor,
@@ -299,6 +302,30 @@ class StoreContract(abc.ABC):
             assert [(s.task_index, s.seq) for s in after] == list(zip((2, 0, 1), seqs, strict=True))
             assert [s.task_index for s in await store.samples_after("job", seqs[0], 1)] == [0]
             assert await store.samples_after("job", seqs[-1], 10) == []
+
+        self.scenario(tmp_path, body)
+
+    def test_attempt_payloads_and_sample_lineage_come_back_as_committed(self, tmp_path: Path) -> None:
+        async def body(store: StateStore) -> None:
+            await job_with_tasks(store, 1)
+            (task,) = await store.claim("job", "a", 1, 60)
+            issue = Issue("near_duplicate", "too similar to task 3", hint="take a different angle")
+            prompt = (Message("system", "be brief"), Message("user", "write about t0"))
+            failed = attrs.evolve(
+                attempt(1, False), issues=(issue,), payload=AttemptPayload(prompt, '{"a": "copy"}', "hm")
+            )
+            retried = (*prompt, Message("user", f"rejected: {issue.as_feedback()}"))
+            accepted = attrs.evolve(attempt(2), payload=AttemptPayload(retried, '{"a": 0}', None, (issue,)))
+            lineage = attrs.evolve(
+                sample("job", 0), mode="simple", latency_s=0.5, seed=task.seed, messages=retried, attempts=2
+            )
+            await store.commit("a", [Retry(task, failed), Accept(task, accepted, lineage)])
+            detail = await store.get_task("job", 0)
+            assert detail is not None and detail.attempts == (failed, accepted)
+            assert detail.sample is not None and attrs.evolve(detail.sample, seq=None) == lineage
+            (read,) = await store.samples_after("job", 0, 10)
+            assert read.record()["meta"]["messages"][-1]["content"].startswith("rejected: [near_duplicate]")
+            assert read.record()["meta"]["input"] == {"axes": {"topic": "t0"}, "row": None}
 
         self.scenario(tmp_path, body)
 

@@ -28,6 +28,7 @@ from destilation_export.conversation import (
     parse_fields,
     to_conversation,
 )
+from destilation_export.dpo import dpo_row, keeps_payloads
 from destilation_export.formats import (
     FORMATS,
     REASONING_FIELDS,
@@ -67,6 +68,12 @@ def row_of(
         return builder(conversation, reasoning_field), conversation
     except CannotCarry as exc:
         raise ExportError(sample, str(exc)) from None
+
+
+async def pair_of(store: StateStore, sample: Sample) -> Row | None:
+    """The dpo pair of one sample, from the attempts its task kept."""
+    detail = await store.get_task(sample.job, sample.task_index)
+    return None if detail is None else dpo_row(sample, detail.attempts)
 
 
 def check_format(name: str) -> str:
@@ -132,11 +139,11 @@ def export(
 
     async def work(store: StateStore) -> int:
         record = await require_job(store, job)
-        if builder is None:
+        if builder is None and not keeps_payloads(record.spec):
             raise ConfigError(
                 "--format dpo",
-                f"job {job!r} has nothing to pair: the store keeps no content of failed attempts, so there is"
-                " no rejected answer beside each accepted one; export openai-chat or trl-messages instead",
+                f'job {job!r} has nothing to pair: it kept no attempt\'s answer (keep_attempts = "none"), so'
+                " there is no rejected answer beside each accepted one; export openai-chat or trl-messages instead",
             )
         tools = job_tools(record.spec)
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
@@ -146,6 +153,15 @@ def export(
                 rows, seq = 0, 0
                 while page := await store.samples_after(job, seq, PAGE):
                     for sample in page:
+                        if builder is None:
+                            pair = await pair_of(store, sample)
+                            if pair is None:
+                                continue
+                            rows += 1
+                            out.write(json_line(pair))
+                            if check is not None:
+                                check.check(rows, [*pair["prompt"], *pair["chosen"]], [])
+                            continue
                         mapping = mapping_for(sample.template_id, override)
                         row, conversation = row_of(sample, builder, mapping, tools, reasoning_field)
                         rows += 1
@@ -165,6 +181,7 @@ def export(
         return rows
 
     rows = state.with_store(work, job=job)
-    click.echo(f"exported {rows} samples of job {job} as {format_name} to {output}")
+    what = "pairs" if builder is None else "samples"
+    click.echo(f"exported {rows} {what} of job {job} as {format_name} to {output}")
     for line in check.summary() if check else ():
         click.echo(line, err=True)

@@ -155,7 +155,7 @@ FORMATS: dict[str, Builder | None] = {
     "alpaca": alpaca,
     "dpo": None,
 }
-"""Every format `destiler export` knows; None: known, but the store keeps nothing to build it from."""
+"""Every format `destiler export` knows; None: built from a task's attempts too (`destilation_export.dpo`)."""
 
 
 def chat_messages(row: Row, conversation: Conversation, reasoning_field: str) -> list[JSON]:

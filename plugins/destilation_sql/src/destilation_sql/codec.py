@@ -13,6 +13,7 @@ from typing import Any
 
 from destilation import (
     Attempt,
+    AttemptPayload,
     Circuit,
     Event,
     Issue,
@@ -31,7 +32,7 @@ from destilation import (
     redact_text,
     redact_value,
 )
-from destilation.domain import JSON
+from destilation.domain import JSON, message_from_record, message_record
 
 Row = Mapping[Any, Any]
 
@@ -96,6 +97,58 @@ def tool_calls_loads(text: str | None) -> tuple[ToolCall, ...]:
     return tuple(ToolCall(d["id"], d["name"], d["arguments"]) for d in loads(text) or ())
 
 
+def payload_dumps(payload: AttemptPayload | None, what: str) -> str | None:
+    if payload is None:
+        return None
+    value = {
+        "prompt": [message_record(m) for m in payload.prompt],
+        "response": payload.response,
+        "reasoning": payload.reasoning,
+        "feedback": [issue_to_json(i) for i in payload.feedback],
+    }
+    return dumps(value, what)
+
+
+def payload_loads(text: str | None) -> AttemptPayload | None:
+    data = loads(text)
+    if data is None:
+        return None
+    return AttemptPayload(
+        prompt=tuple(message_from_record(m) for m in data["prompt"]),
+        response=data["response"],
+        reasoning=data["reasoning"],
+        feedback=tuple(issue_from_json(i) for i in data["feedback"]),
+    )
+
+
+def lineage_dumps(sample: Sample, what: str) -> str:
+    """The sample's mode, latency, input, prompt and preamble digest in one JSON column."""
+    seed = sample.seed
+    value = {
+        "mode": sample.mode,
+        "latency_s": sample.latency_s,
+        "seed": None if seed is None else {"index": seed.index, "axes": seed.axes, "row": seed.row},
+        "messages": [message_record(m) for m in sample.messages],
+        "preamble": sample.preamble,
+    }
+    return dumps(value, what)
+
+
+def lineage_loads(text: str | None) -> dict[str, Any]:
+    """Sample fields from a lineage column; none from a row an older release wrote."""
+    data = loads(text)
+    if data is None:
+        return {}
+    seed = data["seed"]
+    return {
+        "mode": data["mode"],
+        "latency_s": data["latency_s"],
+        "seed": None if seed is None else TaskSeed(seed["index"], seed["axes"], seed["row"]),
+        "messages": tuple(message_from_record(m) for m in data["messages"]),
+        "preamble": data["preamble"],
+    }
+
+
 # --- rows ------------------------------------------------------------------------------------
 
 
@@ -144,6 +197,7 @@ def attempt_to_row(job: str, index: int, attempt: Attempt, now: float) -> dict[s
         "issues": issues_dumps(attempt.issues, f"attempt {attempt.number} of task {job}/{index}"),
         "error": None if attempt.error is None else redact_text(attempt.error),
         "created_at": now,
+        "payload": payload_dumps(attempt.payload, f"payload of attempt {attempt.number} of task {job}/{index}"),
     }
 
 
@@ -159,6 +213,7 @@ def attempt_from_row(row: Row) -> Attempt:
         finish_reason=row["finish_reason"],
         issues=issues_loads(row["issues"]),
         error=row["error"],
+        payload=payload_loads(row["payload"]),
     )
 
 
@@ -180,6 +235,7 @@ def sample_to_row(sample: Sample, now: float) -> dict[str, Any]:
         "reasoning": sample.reasoning,
         "tool_calls": tool_calls_dumps(sample.tool_calls, what),
         "created_at": now,
+        "lineage": lineage_dumps(sample, what),
     }
 
 
@@ -200,6 +256,7 @@ def sample_from_row(row: Row) -> Sample:
         reasoning=row["reasoning"],
         tool_calls=tool_calls_loads(row["tool_calls"]),
         seq=row["seq"],
+        **lineage_loads(row["lineage"]),
     )
 
 

@@ -103,6 +103,8 @@ attempts = Table(
     Column("issues", Text),
     Column("error", Text),
     Column("created_at", Double, nullable=False),
+    # Added after version 1 shipped (see `_grow`): prompt, raw answer and feedback as JSON, or NULL.
+    Column("payload", Text),
     Index("attempts_job_idx", "job", "idx"),
 )
 
@@ -126,6 +128,8 @@ samples = Table(
     Column("reasoning", Text),
     Column("tool_calls", Text),
     Column("created_at", Double, nullable=False),
+    # Added after version 1 shipped (see `_grow`): mode, latency, input and prompt as JSON, or NULL.
+    Column("lineage", Text),
     UniqueConstraint("job", "content_hash", name="samples_job_hash"),
     UniqueConstraint("job", "idx", name="samples_job_idx"),
     Index("samples_job_seq", "job", "seq"),
@@ -281,7 +285,8 @@ def ensure(conn: Connection, shown: str, *, create: bool = True) -> None:
 def _grow(conn: Connection, present: set[str]) -> None:
     """Add what this release has beyond the first tables of version 1.
 
-    The roles and provider health tables, the cursor digest, the event indexes of `destiler logs`.
+    The roles and provider health tables, the cursor digest, the event indexes of `destiler logs`,
+    the attempt payloads and the sample lineage.
     """
     for table in (roles, provider_health):
         if table.name not in present:
@@ -292,3 +297,6 @@ def _grow(conn: Connection, present: set[str]) -> None:
             index.create(conn)
     if "digest" not in {column["name"] for column in inspect(conn).get_columns(sink_cursors.name)}:
         conn.exec_driver_sql("ALTER TABLE sink_cursors ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+    for table, column in ((attempts, "payload"), (samples, "lineage")):
+        if column not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column} TEXT")
