@@ -173,7 +173,7 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary(workspace: Workspa
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: task qa/") and line.endswith(
-        "its content has no user text (looked for nope); name it with --fields ROLE=FIELD or in the job's [export]"
+        "its content has no user text (looked for nope); name it with --fields ROLE=FIELD"
     )
     assert [p.name for p in folder.iterdir()] == ["qa.jsonl"]
     assert out.read_text() == "old\n"

@@ -3,8 +3,10 @@
 How a template's content becomes messages is a small, typed mapping (`ConversationMap`) per
 template id. A mode whose content is already a conversation (a `messages` list of chat
 messages, as a tools mode writes) names that field; a question/answer template names its two
-fields. Content with a ``messages`` list is taken as a conversation without being told. For any
-other template, ``destiler export --fields user=FIELD,assistant=FIELD`` names the fields.
+fields. Content with a ``messages`` list is taken as a conversation without being told. Content
+with none of the usual field names (a custom schema's) is exported as what it was asked and what
+it answered: the task's prompt as the user turn and the content, as JSON text, as the assistant's;
+``destiler export --fields user=FIELD,assistant=FIELD`` names other fields.
 """
 
 from __future__ import annotations
@@ -99,9 +101,13 @@ def _text(sample: Sample, content: Mapping[str, JSON], field: str | None, names:
             return value
     raise ExportError(
         sample,
-        f"its content has no {what} text (looked for {', '.join(wanted)}); "
-        "name it with --fields ROLE=FIELD or in the job's [export]",
+        f"its content has no {what} text (looked for {', '.join(wanted)}); name it with --fields ROLE=FIELD",
     )
+
+
+def _prompt(sample: Sample) -> str | None:
+    """The task's own request: the first user turn of the prompt the sample was accepted on (no feedback)."""
+    return next((m.content for m in sample.messages if m.role == "user"), None)
 
 
 def _message(sample: Sample, raw: JSON) -> Message:
@@ -140,8 +146,14 @@ def to_conversation(sample: Sample, mapping: ConversationMap, tools: tuple[ToolS
     messages: list[Message] = []
     if mapping.system and isinstance(content.get(mapping.system), str):
         messages.append(Message("system", content[mapping.system]))
-    messages.append(Message("user", _text(sample, content, mapping.user, USER_FIELDS, "user")))
-    answer = _text(sample, content, mapping.assistant, ASSISTANT_FIELDS, "assistant")
+    guessed = mapping.user is None and mapping.assistant is None
+    prompt = _prompt(sample) if guessed and not any(isinstance(content.get(n), str) for n in USER_FIELDS) else None
+    if prompt is not None:  # a schema of its own: the prompt it was asked, the JSON it answered
+        messages.append(Message("user", prompt))
+        answer = json.dumps(content, ensure_ascii=False)
+    else:
+        messages.append(Message("user", _text(sample, content, mapping.user, USER_FIELDS, "user")))
+        answer = _text(sample, content, mapping.assistant, ASSISTANT_FIELDS, "assistant")
     reasoning = sample.reasoning if sample.reasoning is not None else content.get("reasoning")
     messages.append(
         Message(
