@@ -136,3 +136,18 @@ def test_wiring_refuses_while_a_plugin_failed_to_load_naming_each_and_its_distri
         "plugin 'worse' from acme-worse failed to load (SyntaxError: bad); fix or uninstall them, "
         "or skip them with DESTILATION_DISABLE_PLUGINS=broken,worse"
     )
+
+
+class Broken:
+    @hookimpl
+    def register_validators(self, register: Any) -> None:
+        import destilation_no_such_module  # type: ignore[import-not-found]  # noqa: F401
+
+
+def test_a_hook_that_raises_is_one_line_naming_the_plugin() -> None:
+    pm = make_plugin_manager(load=False, extra=[Broken()])
+    with pytest.raises(PluginError) as caught:
+        collect(pm)
+    message = str(caught.value)
+    assert "register_validators failed: ModuleNotFoundError: No module named 'destilation_no_such_module'" in message
+    assert message.startswith("plugin ") and "\n" not in message

@@ -179,5 +179,13 @@ def collect(pm: pluggy.PluginManager) -> Registry:
                 kind.name, impl.plugin_name, distribution_of(pm, impl.plugin_name), registry.tables[kind.name]
             )
             fn: Callable[..., object] = impl.function
-            fn(register=registrar)
+            try:
+                fn(register=registrar)
+            except PluginError:  # a name registered twice, say: it names both distributions itself
+                raise
+            except Exception as exc:  # a broken import or bug in the hook: one line naming the plugin
+                what = " ".join(f"{type(exc).__name__}: {exc}".split())
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} (distribution {registrar.distribution}): {kind.hook} failed: {what}"
+                ) from exc
     return registry
