@@ -132,3 +132,17 @@ def test_numbers_say_what_they_got(key: str, value: Any, shown: str) -> None:
 def test_numbers_from_the_environment_are_still_numbers() -> None:
     assert structure({"count": "7", "rate": "0.5"}, Measures, source="j") == Measures(7, 0.5)
     assert structure({"rate": 2}, Measures, source="j").rate == 2.0
+
+
+def _share(instance: Any, attribute: Any, value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
+@attrs.frozen
+class PluginOptions:
+    share: float = attrs.field(default=0.0, validator=_share)
+
+
+def test_a_plugin_validator_naming_its_field_bare_puts_it_in_the_path() -> None:
+    assert message({"share": 1.5}, PluginOptions) == "job.toml: $.share: must be between 0 and 1, got 1.5"

@@ -38,6 +38,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _FIELD_MESSAGE = re.compile(r"^'(\w+)' (.*)$")
+_BARE_FIELD = re.compile(r"^(\w+) (must .*)$")
+"""A plugin's validator that names its field without quotes (``rate must be between 0 and 1``)."""
 _EXTRA = re.compile(r"^extra fields found \((.*)\)$")
 _INDEX = re.compile(r"\['([^']*)'\]")
 
@@ -352,6 +354,9 @@ def _describe(exc: BaseException, expected: type | None) -> str:
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, ValueError) and _FIELD_MESSAGE.match(text):
         return text
+    bare = _BARE_FIELD.match(text) if isinstance(exc, ValueError) else None
+    if bare:
+        return f"'{bare.group(1)}' {bare.group(2)}"
     if (isinstance(exc, TypeError | ValueError) and str(exc).startswith("expected ")) or isinstance(
         exc, RedactedValueError
     ):
