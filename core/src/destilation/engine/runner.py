@@ -38,6 +38,7 @@ from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
 from destilation.interfaces import AttemptTotals, StateStore
 from destilation.policy import CallPolicy, ProviderAborted
+from destilation.policy.peers import Peers
 from destilation.redaction import redact_text
 
 CONTROL_INTERVAL = 0.25
@@ -396,10 +397,13 @@ class JobRunner:
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
-        last_beat = last_progress = last_health = started = time.monotonic()
+        last_beat = last_progress = started = time.monotonic()
+        last_health = started - HEALTH_INTERVAL  # the first row goes out at once: the others count this process
+        peers = Peers(self.loop.policies, self.owner, started)
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
             await anyio.sleep(CONTROL_INTERVAL)
+            await self._follow_peers(peers)
             stage = self._stage
             record = await self.store.get_job(self.spec.name)
             # While held, or about a stage that has ended since, the record is `_hold`'s business.
@@ -409,7 +413,7 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
-            if now - last_health >= HEALTH_INTERVAL:
+            if now - last_health >= HEALTH_INTERVAL or peers.changed():
                 await self._write_health()
                 last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:
@@ -424,6 +428,14 @@ class JobRunner:
             events = self.bus.drain()
             if events:
                 await self.store.add_events(events)
+
+    async def _follow_peers(self, peers: Peers) -> None:
+        """Share the providers' limits with the job's other processes and follow their holds (one read)."""
+        try:
+            rows = await self.store.provider_health(self.spec.name)
+        except Exception:  # the store is met again (and its failure reported) by the next write
+            rows = None
+        peers.tick(rows, time.time(), time.monotonic())
 
     async def _provider_errors(self) -> int:
         """Provider failures so far, as the call policies counted them: every process's rows, else this one's."""

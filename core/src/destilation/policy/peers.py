@@ -1,0 +1,67 @@
+"""The job's other processes, as their health rows tell: who is live, and what they were told.
+
+Every process working a job writes a health row per provider about once a second (and at once
+when its hold or circuit changes), and reads all the job's rows once per control tick. From
+them `Peers.tick` gives each policy the number of live members (its limits are shared among
+them, `policy.shares`), and every other live process's hold (`Retry-After`) and newly opened
+circuit, which this process then keeps too: what one process is told reaches the others within
+a tick or two.
+
+Live members are the owners whose row was written in the last `LIVE_S` seconds (`live_rows`: the
+one place to change should membership come from elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from destilation.domain import Circuit, ProviderHealth
+from destilation.policy.contract import CallPolicy
+
+LIVE_S = 3.0
+"""A process whose rows are older than this no longer counts (it died or lost the store)."""
+SETTLE_S = 2.0
+"""How long a starting process waits before its first paced request: long enough for the
+processes starting with it to write their rows, and for those already running to read its own
+and answer with a row that shows whether they sent before they counted it."""
+
+
+def live_rows(rows: Sequence[ProviderHealth], provider: str, wall: float) -> list[ProviderHealth]:
+    """The rows of `provider` written in the last `LIVE_S` seconds: one per live member."""
+    return [row for row in rows if row.provider == provider and wall - row.updated_at <= LIVE_S]
+
+
+class Peers:
+    """Applies what the job's other processes' rows say to this process's policies, once per tick."""
+
+    def __init__(self, policies: Mapping[str, CallPolicy], owner: str, started: float) -> None:
+        self._policies = policies
+        self._owner = owner
+        self._started = started
+        self._joined = False
+        self._signals: dict[str, tuple[float | None, Circuit]] = {}
+        for policy in policies.values():
+            policy.expect_peers()
+
+    def tick(self, rows: Sequence[ProviderHealth] | None, wall: float, now: float) -> None:
+        """Share the limits among the live members and follow their holds; `rows` None: none could be read.
+
+        `wall` is epoch seconds (the rows' clock), `now` the monotonic clock `started` was read on.
+        """
+        joining = not self._joined and now - self._started >= SETTLE_S
+        for name, policy in self._policies.items():
+            others = [row for row in live_rows(rows or (), name, wall) if row.owner != self._owner]
+            members = 1 + len({row.owner for row in others})
+            if joining:
+                policy.join(members, others_sent=any(row.requests > 0 for row in others))
+            elif self._joined and rows is not None:
+                policy.share(members)
+            for row in others:
+                policy.follow(row)
+        self._joined = self._joined or joining
+
+    def changed(self) -> bool:
+        """Whether a policy's hold or circuit changed since the last call: its row should go out now."""
+        signals = {name: policy.signals() for name, policy in self._policies.items()}
+        changed, self._signals = signals != self._signals, signals
+        return changed
