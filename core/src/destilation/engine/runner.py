@@ -431,10 +431,9 @@ class JobRunner:
 
     async def _follow_peers(self, peers: Peers) -> None:
         """Share the providers' limits with the job's other processes and follow their holds (one read)."""
-        try:
+        rows = None  # unread: the store is met again (and its failure reported) by the next write
+        with contextlib.suppress(Exception):
             rows = await self.store.provider_health(self.spec.name)
-        except Exception:  # the store is met again (and its failure reported) by the next write
-            rows = None
         peers.tick(rows, time.time(), time.monotonic())
 
     async def _provider_errors(self) -> int:
