@@ -275,3 +275,18 @@ def test_a_policy_without_limits_to_share_ignores_its_peers() -> None:
     CallPolicy.follow(plain, row("b", circuit=Circuit.OPEN))
     assert plain.signals() == (None, Circuit.CLOSED)
     assert plain.calls == []
+
+
+@pytest.mark.anyio
+async def test_news_of_a_hold_ends_the_wait_for_the_next_tick_and_other_events_do_not() -> None:
+    peers = Peers({}, "me", started=0.0)
+    peers.notice(Event("progress", "j"))
+    with anyio.move_on_after(0.05) as scope:
+        await peers.wait(10.0)
+    assert scope.cancelled_caught  # no news: the whole wait
+    peers.notice(Event("provider_backoff", "j"))
+    with anyio.fail_after(5.0):
+        await peers.wait(10.0)  # news: at once
+    with anyio.move_on_after(0.05) as scope:
+        await peers.wait(10.0)
+    assert scope.cancelled_caught  # and only once

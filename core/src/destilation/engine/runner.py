@@ -400,10 +400,15 @@ class JobRunner:
         last_beat = last_progress = started = time.monotonic()
         last_health = started - HEALTH_INTERVAL  # the first row goes out at once: the others count this process
         peers = Peers(self.loop.policies, self.owner, started)
+        self.bus.subscribe("peers", peers.notice)
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
-            await anyio.sleep(CONTROL_INTERVAL)
+            await peers.wait(CONTROL_INTERVAL)  # a hold or an opened circuit here wakes it at once
             await self._follow_peers(peers)
+            now = time.monotonic()
+            if now - last_health >= HEALTH_INTERVAL or peers.changed():
+                await self._write_health()
+                last_health = now
             stage = self._stage
             record = await self.store.get_job(self.spec.name)
             # While held, or about a stage that has ended since, the record is `_hold`'s business.
@@ -413,9 +418,6 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
-            if now - last_health >= HEALTH_INTERVAL or peers.changed():
-                await self._write_health()
-                last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from destilation.domain import Circuit, ProviderHealth
+import anyio
+
+from destilation.domain import Circuit, Event, ProviderHealth
 from destilation.policy.contract import CallPolicy
 
 LIVE_S = 3.0
 """A process whose rows are older than this no longer counts (it died or lost the store)."""
+NEWS = frozenset({"provider_backoff", "circuit_open"})
+"""Events after which this process's rows go out at once instead of at the next tick."""
 SETTLE_S = 2.0
 """How long a starting process waits before its first paced request: long enough for the
 processes starting with it to write their rows, and for those already running to read its own
@@ -40,8 +44,20 @@ class Peers:
         self._started = started
         self._joined = False
         self._signals: dict[str, tuple[float | None, Circuit]] = {}
+        self._news = anyio.Event()
         for policy in policies.values():
             policy.expect_peers()
+
+    def notice(self, event: Event) -> None:
+        """An event subscriber: a hold or an opened circuit here ends the wait for the next tick."""
+        if event.kind in NEWS:
+            self._news.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until the next tick: `seconds`, or sooner when `notice` saw news."""
+        with anyio.move_on_after(seconds):
+            await self._news.wait()
+        self._news = anyio.Event()
 
     def tick(self, rows: Sequence[ProviderHealth] | None, wall: float, now: float) -> None:
         """Share the limits among the live members and follow their holds; `rows` None: none could be read.
