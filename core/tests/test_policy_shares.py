@@ -11,19 +11,22 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from destilation.config import ModelLimits, ProviderSpec
 from destilation.defaults import classify_error
 from destilation.domain import Circuit, Event, GenerationRequest, Message, ProviderHealth
 from destilation.policy import CallPolicy, ManualClock, ProviderPolicy, make_policy
+from destilation.policy.lanes import estimate_tokens
 from destilation.policy.peers import LIVE_S, SETTLE_S, Peers, live_rows
 from destilation.policy.shares import Share
 from destilation.policy.window import RateWindow
 from destilation.testing import ScriptedProvider
 
-REQUEST = GenerationRequest((Message("user", "q"),))
+REQUEST = GenerationRequest((Message("user", "q"),), max_tokens=100)
+TOKENS = estimate_tokens(REQUEST)
+"""What one request counts in a `tokens_per_minute` window (its answer reports no usage to correct it)."""
 
 
 def policy_of(
@@ -45,26 +48,35 @@ def most_in_a_minute(sent: list[float]) -> int:
     return max((sum(1 for at in sent if start <= at < start + 60.0) for start in sent), default=0)
 
 
+join = st.tuples(st.just("join"), st.just(0))
+send = st.tuples(st.just("send"), st.integers(0, 5), st.integers(1, 8))
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("join"), st.just(0)),
+        join,
+        join,
         st.tuples(st.just("leave"), st.integers(0, 5)),
-        st.tuples(st.just("send"), st.integers(0, 5), st.integers(1, 8)),
-        st.tuples(st.just("wait"), st.sampled_from([0.5, 5.0, 30.0, 59.0, 61.0])),
+        send,
+        send,
+        send,
+        st.tuples(st.just("wait"), st.sampled_from([0.5, 5.0, 30.0, 61.0])),
     ),
     min_size=1,
-    max_size=30,
+    max_size=20,
 )
 
 
-@settings(max_examples=80, deadline=None)
-@given(rpm=st.integers(1, 12), plan=steps)
+@settings(max_examples=300, deadline=None)
+@given(rpm=st.integers(1, 12), plan=steps, tokens=st.booleans())
+@example(rpm=4, plan=[("send", 0, 4), ("join", 0), ("send", 1, 2)], tokens=False)  # a newcomer after sends
+@example(rpm=4, plan=[("join", 0), ("send", 0, 2), ("send", 1, 2), ("leave", 1), ("send", 0, 2)], tokens=True)
 def test_no_60_second_window_of_the_whole_job_holds_more_than_requests_per_minute(
-    rpm: int, plan: list[tuple[Any, ...]]
+    rpm: int, plan: list[tuple[Any, ...]], tokens: bool
 ) -> None:
+    """`tokens`: the limit is `tokens_per_minute` instead, of `rpm` requests' estimates."""
     clock = ManualClock()
     sent: list[float] = []
-    spec = ProviderSpec(kind="scripted", requests_per_minute=rpm, concurrency=4, breaker_failures=1000)
+    limits = {"tokens_per_minute": rpm * TOKENS} if tokens else {"requests_per_minute": rpm}
+    spec = ProviderSpec(kind="scripted", concurrency=4, breaker_failures=1000, **limits)
     members: list[ProviderPolicy] = []
 
     def tick() -> None:
