@@ -262,10 +262,15 @@ def test_peers_join_once_settled_then_share_and_follow_every_tick() -> None:
     rows = [row("me", at=wall), row("b", at=wall, requests=3), row("c", at=wall - 60.0, requests=1)]
     peers.tick(rows, wall, 100.0 + SETTLE_S / 2)  # too early to join: the others are followed only
     assert policy.calls == [("follow", "b")]
+    peers.tick(None, wall, 100.0 + SETTLE_S)  # nothing read: not yet
     peers.tick(rows, wall, 100.0 + SETTLE_S)
     peers.tick(None, wall, 101.0 + SETTLE_S)  # nothing read: the share stays
     peers.tick([row("me", at=wall)], wall, 102.0 + SETTLE_S)
     assert policy.calls[1:] == [("join", 2, True), ("follow", "b"), ("share", 1)]
+    late = Recorder()
+    unread = Peers({"scripted": late}, "me", started=100.0)
+    unread.tick(None, wall, 100.0 + 2 * SETTLE_S)  # the store still answers nothing: start alone
+    assert late.calls == [("join", 1, False)]
 
 
 def test_peers_report_a_change_of_hold_or_circuit_once() -> None:

@@ -64,7 +64,9 @@ class Peers:
 
         `wall` is epoch seconds (the rows' clock), `now` the monotonic clock `started` was read on.
         """
-        joining = not self._joined and now - self._started >= SETTLE_S
+        # Unread rows put the start off, but only once: a store that keeps failing stops the job anyway.
+        waited = now - self._started
+        joining = not self._joined and (waited >= 2 * SETTLE_S or (waited >= SETTLE_S and rows is not None))
         for name, policy in self._policies.items():
             others = [row for row in live_rows(rows or (), name, wall) if row.owner != self._owner]
             members = 1 + len({row.owner for row in others})
