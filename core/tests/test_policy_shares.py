@@ -19,7 +19,7 @@ from destilation.defaults import classify_error
 from destilation.domain import Circuit, Event, GenerationRequest, Message, ProviderHealth
 from destilation.policy import CallPolicy, ManualClock, ProviderPolicy, make_policy
 from destilation.policy.lanes import estimate_tokens
-from destilation.policy.peers import LIVE_S, SETTLE_S, Peers, live_rows
+from destilation.policy.peers import LIVE_S, SETTLE_S, Peers, live_rows, sent_lately
 from destilation.policy.shares import Share
 from destilation.policy.window import RateWindow
 from destilation.testing import ScriptedProvider
@@ -68,13 +68,13 @@ steps = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(rpm=st.integers(1, 12), plan=steps, tokens=st.booleans())
 @example(rpm=4, plan=[("send", 0, 4), ("join", 0), ("send", 1, 2)], tokens=False)  # a newcomer after sends
+@example(rpm=2, plan=[("send", 0, 2), ("join", 0), ("leave", 0), ("join", 0), ("send", 1, 1)], tokens=False)
 @example(rpm=4, plan=[("join", 0), ("send", 0, 2), ("send", 1, 2), ("leave", 1), ("send", 0, 2)], tokens=True)
 def test_no_60_second_window_of_the_whole_job_holds_more_than_requests_per_minute(
     rpm: int, plan: list[tuple[Any, ...]], tokens: bool
 ) -> None:
     """`tokens`: the limit is `tokens_per_minute` instead, of `rpm` requests' estimates."""
     clock = ManualClock()
-    sent: list[float] = []
     limits = {"tokens_per_minute": rpm * TOKENS} if tokens else {"requests_per_minute": rpm}
     spec = ProviderSpec(kind="scripted", concurrency=4, breaker_failures=1000, **limits)
     members: list[ProviderPolicy] = []
@@ -83,10 +83,16 @@ def test_no_60_second_window_of_the_whole_job_holds_more_than_requests_per_minut
         for member in members:
             member.share(len(members))
 
+    everyone: list[list[float]] = []
+    """Each process's send times, those that left included: their sends stay in the window."""
+
     def join() -> None:
-        newcomer = policy_of(spec, clock, sent)
+        own: list[float] = []
+        newcomer = policy_of(spec, clock, own)
+        others_sent = any(times and clock.now() - times[-1] < 61.0 for times in everyone)
+        everyone.append(own)
         members.append(newcomer)
-        newcomer.join(len(members), others_sent=any(member.stats.requests for member in members))
+        newcomer.join(len(members), others_sent=others_sent)
         tick()
 
     async def main() -> None:
@@ -107,7 +113,7 @@ def test_no_60_second_window_of_the_whole_job_holds_more_than_requests_per_minut
                 tick()
 
     anyio.run(main)
-    assert most_in_a_minute(sent) <= rpm
+    assert most_in_a_minute(sorted(at for times in everyone for at in times)) <= rpm
 
 
 def test_a_share_shrinks_at_once_and_grows_only_after_a_whole_window() -> None:
@@ -158,7 +164,7 @@ async def test_paced_requests_wait_for_the_first_share_and_unpaced_ones_do_not()
         tg.start_soon(send)
         await anyio.wait_all_tasks_blocked()
         assert done == []
-        paced.join(1, others_sent=True)  # alone in its group: nobody else's sends to wait for
+        paced.join(1, others_sent=False)
     assert done == ["sent"]
 
 
@@ -224,6 +230,21 @@ def test_live_rows_are_the_provider_s_rows_written_in_the_last_seconds() -> None
     rows = [row("a", at=now), row("b", at=now - LIVE_S - 0.1), row("c", at=now - 1.0)]
     rows.append(ProviderHealth(job="j", provider="other", owner="d", updated_at=now))
     assert [r.owner for r in live_rows(rows, "scripted", now)] == ["a", "c"]
+
+
+def test_sends_of_the_last_window_count_for_a_newcomer_unless_its_own_run_s_workers_made_them() -> None:
+    now = 1_700_000_100.0
+    me = "host:1:abc"
+
+    def lately(*rows: ProviderHealth) -> bool:
+        return sent_lately(list(rows), "scripted", me, now)
+
+    assert lately(row("host:2:def", at=now - 60.0, requests=1))  # stopped, but its sends are in the window
+    assert not lately(row("host:2:def", at=now - 62.0, requests=9))  # all older than the window
+    assert not lately(row("host:2:def", at=now, requests=0))
+    assert not lately(row(f"{me}/w1", at=now, requests=5))  # this run's own worker: allowed for
+    assert lately(row(f"{me}/w1", at=now, requests=5), row("host:2:def/w1", at=now, requests=5))
+    assert not lately(ProviderHealth(job="j", provider="other", owner="x", requests=3, updated_at=now))
 
 
 class Recorder(CallPolicy):

@@ -43,7 +43,7 @@ class CallPolicy(abc.ABC):
         return
 
     def join(self, members: int, *, others_sent: bool) -> None:
-        """Start as one of `members` processes; `others_sent`: the others have sent requests already."""
+        """Start as one of `members` processes; `others_sent`: others sent in the last rate window."""
         return
 
     def share(self, members: int) -> None:

@@ -124,13 +124,9 @@ class ProviderPolicy(CallPolicy):
             self._settling = anyio.Event()
 
     def join(self, members: int, *, others_sent: bool) -> None:
-        """Start sending as one of `members`; a newcomer to processes that already sent waits a window.
-
-        Processes of one `parts` group (a run and its forked workers) counted each other from the
-        start: only more members than that are processes whose sends this one's share did not allow for.
-        """
+        """Start sending as one of `members`; `others_sent` (in the last window): it waits a window first."""
         self.share(members)
-        if others_sent and members > self._parts:
+        if others_sent:
             now = self._clock.now()
             for share in self._shares:
                 share.fill(now)

@@ -19,6 +19,7 @@ import anyio
 
 from destilation.domain import Circuit, Event, ProviderHealth
 from destilation.policy.contract import CallPolicy
+from destilation.policy.lanes import RATE_PERIOD_S
 
 LIVE_S = 3.0
 """A process whose rows are older than this no longer counts (it died or lost the store)."""
@@ -33,6 +34,27 @@ and answer with a row that shows whether they sent before they counted it."""
 def live_rows(rows: Sequence[ProviderHealth], provider: str, wall: float) -> list[ProviderHealth]:
     """The rows of `provider` written in the last `LIVE_S` seconds: one per live member."""
     return [row for row in rows if row.provider == provider and wall - row.updated_at <= LIVE_S]
+
+
+def group_of(owner: str) -> str:
+    """The run an owner belongs to: a forked worker's owner is its run's, then ``/w<n>`` (engine.forking)."""
+    return owner.split("/", 1)[0]
+
+
+def sent_lately(rows: Sequence[ProviderHealth], provider: str, owner: str, wall: float) -> bool:
+    """Whether a process outside `owner`'s run may have sent to `provider` in the last rate window.
+
+    Live or not: a process that stopped a moment ago still has its sends in the window. A run's
+    own workers divided the limits by their number from the start, so their sends are allowed for.
+    """
+    group = group_of(owner)
+    return any(
+        row.provider == provider
+        and group_of(row.owner) != group
+        and row.requests > 0
+        and wall - row.updated_at <= RATE_PERIOD_S
+        for row in rows
+    )
 
 
 class Peers:
@@ -71,7 +93,7 @@ class Peers:
             others = [row for row in live_rows(rows or (), name, wall) if row.owner != self._owner]
             members = 1 + len({row.owner for row in others})
             if joining:
-                policy.join(members, others_sent=any(row.requests > 0 for row in others))
+                policy.join(members, others_sent=sent_lately(rows or (), name, self._owner, wall))
             elif self._joined and rows is not None:
                 policy.share(members)
             for row in others:

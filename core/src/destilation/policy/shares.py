@@ -10,8 +10,8 @@ process ever counts on more than it held at any moment of that window:
 - a share grows only once the smaller one has held for a whole window (the limit is the least
   share of the last window), so a process that left, or one that was just counted smaller, has
   had its sends age out before the others take its part;
-- a newcomer to a job whose other processes already sent cannot know how much of the window
-  they used: `fill` counts its whole share as spent, so it waits one window before it sends.
+- a newcomer cannot know how much of the window others used (those that stopped a moment ago
+  included): when any sent in it, `fill` counts its whole share as spent, so it waits one window.
 """
 
 from __future__ import annotations
