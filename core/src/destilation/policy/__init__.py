@@ -12,7 +12,7 @@ breaker, error classes, counters, and the policy that ties them together (`paced
 
 Limits hold for the job, across every process and machine working it: each process's policy
 holds a share of every limit (`shares`: shrink at once, grow only after a whole rate window, a
-newcomer to processes that already sent waits one window), and the runner's control loop tells
+newcomer waits one window when others sent in it), and the runner's control loop tells
 it, about once a second, how many processes are live and what holds and opened circuits the
 others' health rows show (`peers`), which it then keeps as its own.
 """
