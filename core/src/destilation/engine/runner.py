@@ -39,6 +39,7 @@ from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
 from destilation.interfaces import AttemptTotals, StateStore
 from destilation.policy import CallPolicy, ProviderAborted
+from destilation.policy.peers import Peers
 from destilation.redaction import redact_text
 
 CONTROL_INTERVAL = 0.25
@@ -458,10 +459,19 @@ class JobRunner:
 
     async def _control(self) -> None:
         """Watch the store for pause/cancel, renew leases, publish progress and events."""
-        last_beat = last_progress = last_health = started = time.monotonic()
+        last_beat = last_progress = started = time.monotonic()
+        last_health = started - HEALTH_INTERVAL  # the first row goes out at once: the others count this process
+        peers = Peers(self.loop.policies, self.owner, started)
+        self.bus.subscribe("peers", peers.notice)
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
-            await anyio.sleep(CONTROL_INTERVAL)
+            await peers.wait(CONTROL_INTERVAL)  # a hold or an opened circuit here wakes it at once
+            await self._follow_peers(peers)
+            now = time.monotonic()
+            # Under a budget the other processes read this spend from the rows: written each tick then.
+            if now - last_health >= (0 if self._budget.capped else HEALTH_INTERVAL) or peers.changed():
+                await self._write_health()
+                last_health = now
             stage = self._stage
             record = await self.store.get_job(self.spec.name)
             # While held, or about a stage that has ended since, the record is `_hold`'s business.
@@ -471,10 +481,6 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
-            # Under a budget the other processes read this spend from the rows: write them each tick.
-            if now - last_health >= (0 if self._budget.capped else HEALTH_INTERVAL):
-                await self._write_health()
-                last_health = now
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now
@@ -487,6 +493,13 @@ class JobRunner:
             events = self.bus.drain()
             if events:
                 await self.store.add_events(events)
+
+    async def _follow_peers(self, peers: Peers) -> None:
+        """Share the providers' limits with the job's other processes and follow their holds (one read)."""
+        rows = None  # unread: the store is met again (and its failure reported) by the next write
+        with contextlib.suppress(Exception):
+            rows = await self.store.provider_health(self.spec.name)
+        peers.tick(rows, time.time(), time.monotonic())
 
     async def _provider_errors(self) -> int:
         """Provider failures so far, as the call policies counted them: every process's rows, else this one's."""

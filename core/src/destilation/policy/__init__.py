@@ -9,6 +9,12 @@ exceptions), `make_policy`, which builds the policy of one provider, and
 `retry_after_seconds`, which provider plugins use to read their servers' wait headers. The
 pieces, one module each: rate windows, resizable slots, adaptive concurrency, the circuit
 breaker, error classes, counters, and the policy that ties them together (`paced`).
+
+Limits hold for the job, across every process and machine working it: each process's policy
+holds a share of every limit (`shares`: shrink at once, grow only after a whole rate window, a
+newcomer waits one window when others sent in it), and the runner's control loop tells
+it, about once a second, how many processes are live and what holds and opened circuits the
+others' health rows show (`peers`), which it then keeps as its own.
 """
 
 from __future__ import annotations

@@ -52,6 +52,12 @@ class AdaptiveLimit:
         self._seen = 0
         self._last_cut = -math.inf
 
+    def set_ceiling(self, ceiling: int) -> None:
+        """A new most (this process's share of `concurrency` changed); the limit stays within it."""
+        self.ceiling = ceiling
+        self._threshold = min(self._threshold, float(ceiling))
+        self._value = min(self._value, float(ceiling)) if self.adaptive else float(ceiling)
+
     @property
     def limit(self) -> int:
         return max(1, int(self._value))

@@ -33,6 +33,14 @@ class Breaker:
         was_open, self._open = self._open, False
         return was_open
 
+    def trip(self, now: float) -> bool:
+        """Open a closed circuit because another process's opened (True when it was closed)."""
+        if self._open:
+            return False
+        self._open = True
+        self._opened_at = now
+        return True
+
     def failure(self, now: float) -> bool:
         """A request failed in a way that says the provider is unwell; True when the circuit opened."""
         self._row += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from destilation.domain import Event, Generation, GenerationRequest, ProviderHealth, Usage
+from destilation.domain import Circuit, Event, Generation, GenerationRequest, ProviderHealth, Usage
 from destilation.interfaces import ProviderInfo
 
 
@@ -34,6 +34,29 @@ class CallPolicy(abc.ABC):
     @abc.abstractmethod
     def health(self, job: str, owner: str) -> ProviderHealth:
         """What the policy measured so far, as a row for the store."""
+
+    # Sharing limits with the job's other processes (`policy.peers`); a policy without limits to
+    # share keeps these defaults.
+
+    def expect_peers(self) -> None:
+        """Hold paced requests back until `join` (the first share must count the processes starting too)."""
+        return
+
+    def join(self, members: int, *, others_sent: bool) -> None:
+        """Start as one of `members` processes; `others_sent`: others sent in the last rate window."""
+        return
+
+    def share(self, members: int) -> None:
+        """Hold this process's share of the limits while `members` processes work the job."""
+        return
+
+    def follow(self, peer: ProviderHealth) -> None:
+        """Take another process's hold and open circuit (its fresh health row) as this one's own."""
+        return
+
+    def signals(self) -> tuple[float | None, Circuit]:
+        """What the other processes follow: (held until, epoch seconds, or None; circuit)."""
+        return None, Circuit.CLOSED
 
 
 Classify = Callable[[BaseException, str], str | None]

@@ -1,6 +1,7 @@
 """The limits a request passes: its provider's, and its model's where `model_limits` names it.
 
-Each of `parts` processes working a job holds its share of every limit. Concurrency is rounded
+Each of `parts` processes working a job starts with its share of every limit (`policy.shares`
+moves the shares as processes come and go). Concurrency is rounded
 up (a few requests more in all is harmless, and the engine sizes its workers the same way);
 requests and tokens per minute are rounded down, with a minimum of 1, so the processes together
 never exceed the provider's limit (unless there are more processes than the limit allows).
@@ -69,7 +70,7 @@ class Lane:
 
 
 def _window(limit: int | None, parts: int) -> list[RateWindow]:
-    return [RateWindow(rate_share(limit, parts), RATE_PERIOD_S)] if limit is not None else []
+    return [RateWindow(rate_share(limit, parts), RATE_PERIOD_S, total=limit)] if limit is not None else []
 
 
 def provider_lane(spec: ProviderSpec, parts: int) -> Lane:

@@ -26,6 +26,7 @@ from destilation.policy.classes import abort_message, as_action, error_class, on
 from destilation.policy.clock import Clock, SystemClock
 from destilation.policy.contract import CallPolicy, Classify, Emit, EstimateCost
 from destilation.policy.lanes import Lane, concurrency_share, estimate_tokens, model_lane, provider_lane
+from destilation.policy.shares import Share
 from destilation.policy.slots import Slots
 from destilation.policy.stats import Counters
 from destilation.policy.window import RateWindow, Spend
@@ -38,6 +39,9 @@ Spends = Sequence[tuple[RateWindow, Spend]]
 """Where a request's token estimate was counted, to correct it once the usage is known."""
 NOT_BREAKER_FAILURES = frozenset({"rate_limited", "auth"})
 """A 429 is pacing, not sickness (backoff handles it); auth failures stop the job anyway."""
+PEER_HOLD_SLACK_S = 0.05
+"""Another process's hold is taken when it ends later than this one's by more than this (clocks
+and conversions jitter a little: the same hold read again is not a new one)."""
 
 
 def free(_provider: str, _model: str, _usage: Usage) -> float:
@@ -79,6 +83,19 @@ class ProviderPolicy(CallPolicy):
         self._slots = Slots(self._adaptive.limit)
         self._lane = provider_lane(spec, parts)
         self._lanes = {model: model_lane(self._lane, limits, parts) for model, limits in spec.model_limits.items()}
+        now = self._clock.now()
+        windows = {id(w): w for lane in (self._lane, *self._lanes.values()) for w in (*lane.requests, *lane.tokens)}
+        self._shares = [Share(window, now) for window in windows.values()]
+        self._model_slots = [
+            (lane.slots, limits.concurrency)
+            for lane, limits in zip(self._lanes.values(), spec.model_limits.values(), strict=True)
+            if isinstance(lane.slots, Slots) and limits.concurrency is not None
+        ]
+        self._parts = parts
+        self._peer_circuits: dict[str, Circuit] = {}
+        """The circuit each other process's row showed last: only a newly opened one is followed."""
+        self._settling: anyio.Event | None = None
+        """Set while the job's other processes are not known yet: paced requests wait (`expect_peers`)."""
         self._counts_tokens = bool(self._lane.tokens) or any(lane.tokens for lane in self._lanes.values())
         self._gate = anyio.Lock()
         self._hold_until = 0.0
@@ -98,6 +115,71 @@ class ProviderPolicy(CallPolicy):
             return False
         state = self._breaker.state(now)
         return state is Circuit.CLOSED or (state is Circuit.HALF_OPEN and not self._breaker.trial)
+
+    # -- sharing the limits with the job's other processes (policy.shares) ------------------------
+
+    def expect_peers(self) -> None:
+        """Paced requests wait until `join`: the first share must count the processes that start too."""
+        if self._shares:
+            self._settling = anyio.Event()
+
+    def join(self, members: int, *, others_sent: bool) -> None:
+        """Start sending as one of `members`; `others_sent` (in the last window): it waits a window first."""
+        self.share(members)
+        if others_sent:
+            now = self._clock.now()
+            for share in self._shares:
+                share.fill(now)
+        if self._settling is not None:
+            self._settling.set()
+            self._settling = None
+
+    def share(self, members: int) -> None:
+        """Hold this process's share of every limit while `members` processes work the job.
+
+        Never less than the `parts` it was built for: those processes start together, seen or not yet.
+        """
+        members = max(members, self._parts)
+        now = self._clock.now()
+        for share in self._shares:
+            share.set(members, now)
+        ceiling = concurrency_share(self._spec.concurrency, members)
+        if ceiling != self._adaptive.ceiling:
+            self._adaptive.set_ceiling(ceiling)
+            self._slots.resize(self._adaptive.limit)
+        for slots, total in self._model_slots:
+            slots.resize(concurrency_share(total, members))
+
+    def follow(self, peer: ProviderHealth) -> None:
+        """Take another process's hold (its `Retry-After`) and open circuit as this process's own."""
+        now = self._clock.now()
+        if peer.held_until is not None:
+            until = now + (peer.held_until - self._clock.wall())
+            if until > max(now, self._hold_until) + PEER_HOLD_SLACK_S:
+                self._hold_until = until
+                self._event(
+                    "provider_backoff",
+                    f"holding every request back for {until - now:.1f} s: another process was told to wait",
+                    "info",
+                    {"seconds": round(until - now, 3), "from": peer.owner},
+                )
+        seen = self._peer_circuits.get(peer.owner)
+        self._peer_circuits[peer.owner] = peer.circuit
+        # Only a circuit that opened since the last look: one this process's own opening caused,
+        # read again after this one closed, must not open it again.
+        if peer.circuit is Circuit.OPEN and seen is not Circuit.OPEN and self._breaker.trip(now):
+            self._event(
+                "circuit_open",
+                f"circuit open: another process opened its own ({peer.last_error or 'failures in a row'})",
+                "warning",
+                {"cooldown_s": self._breaker.cooldown_s, "from": peer.owner},
+            )
+
+    def signals(self) -> tuple[float | None, Circuit]:
+        """What the other processes follow (hold end in epoch seconds, circuit): a change is written at once."""
+        now = self._clock.now()
+        held = round(self._clock.wall() + (self._hold_until - now), 2) if self._hold_until > now else None
+        return held, self._breaker.state(now)
 
     async def generate(self, request: GenerationRequest) -> Generation:
         lane = self._lanes.get(request.model or self._model, self._lane) if self._lanes else self._lane
@@ -225,6 +307,8 @@ class ProviderPolicy(CallPolicy):
         clock = self._clock
         if not lane.paced and self._hold_until <= clock.now():
             return ()
+        if self._settling is not None and lane.paced:
+            await self._settling.wait()
         async with self._gate:
             hold_limit = deadline if deadline is not None else clock.now() + self._spec.deadline_s
             while True:

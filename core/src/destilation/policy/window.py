@@ -25,10 +25,13 @@ class Spend:
 class RateWindow:
     """At most `limit` units (requests or tokens) in any `period` seconds."""
 
-    def __init__(self, limit: int, period: float = 60.0) -> None:
+    def __init__(self, limit: int, period: float = 60.0, *, total: int | None = None) -> None:
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
         self.limit = limit
+        """What this window admits now; a share of `total` (`policy.shares` moves it)."""
+        self.total = limit if total is None else total
+        """The job-wide limit this window holds a share of (its own limit when it is the whole)."""
         self.period = period
         self._log: deque[Spend] = deque()
         self._spent = 0
