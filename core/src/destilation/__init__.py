@@ -14,6 +14,7 @@ from destilation.domain import (
     JobRecord,
     JobState,
     LoggedEvent,
+    Member,
     Message,
     ProviderHealth,
     RoleLease,
@@ -32,6 +33,7 @@ from destilation.errors import ConfigError, DestilationError, PluginError
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import (
     EXPORTER_ROLE,
+    PLANNER_ROLE,
     Accept,
     AttemptTotals,
     CommitResult,
@@ -72,6 +74,7 @@ from destilation.templates import FewShot, Template
 
 __all__ = [
     "EXPORTER_ROLE",
+    "PLANNER_ROLE",
     "REDACTED",
     "Accept",
     "Attempt",
@@ -90,6 +93,7 @@ __all__ = [
     "JobRunning",
     "JobState",
     "LoggedEvent",
+    "Member",
     "Message",
     "Mode",
     "ModeContext",

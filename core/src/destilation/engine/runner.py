@@ -27,7 +27,7 @@ import anyio
 import attrs
 
 from destilation.config import JobSpec
-from destilation.domain import JSON, Event, JobRecord, JobState, Task, TaskState
+from destilation.domain import JSON, Event, JobRecord, JobState, Member, Task, TaskState
 from destilation.engine.attempts import UNAVAILABLE, AttemptLoop, JobAborted, NoProviderLeft, cause_of
 from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
@@ -36,7 +36,7 @@ from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
-from destilation.interfaces import AttemptTotals, StateStore
+from destilation.interfaces import PLANNER_ROLE, AttemptTotals, StateStore
 from destilation.policy import CallPolicy, ProviderAborted
 from destilation.redaction import redact_text
 
@@ -50,6 +50,8 @@ HEALTH_INTERVAL = 0.75
 PROBE_FIRST_S = 0.5
 PROBE_MAX_S = 8.0
 """While held, the providers are probed after `PROBE_FIRST_S`, then ever less often, up to this."""
+MEMBER_BEAT_S = 1.0
+"""Seconds between two heartbeats of this process's member row (fewer when `member_timeout_s` is short)."""
 
 
 def new_owner() -> str:
@@ -110,6 +112,10 @@ class JobRunner:
     """Set by `stop`, so that a held run ends at once."""
     _stage: int = 0
     """Work stages begun: the control loop ignores what it read about an earlier one."""
+    _started_at: float = attrs.field(factory=time.time)
+    _planner_until: float = 0.0
+    """Monotonic time until which this process holds the planner role without asking the store again."""
+    _planner_fence: int | None = None
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins, except over a hold, which it ends."""
@@ -188,6 +194,7 @@ class JobRunner:
                     with anyio.CancelScope(shield=True):
                         await writer_done.wait()
                         await self._release(self.owner)
+                        await self._leave()
                         # Before the last export: what the workers committed must be in the dataset.
                         # All are told first, so they wind down together.
                         for lane in self.lanes:
@@ -195,6 +202,8 @@ class JobRunner:
                         for lane in self.lanes:
                             await lane.stop()
                             await self._release(lane.owner)
+                            with contextlib.suppress(Exception):  # a killed worker left its row behind
+                                await self.store.leave(self.spec.name, lane.owner)
                         background.cancel_scope.cancel()
                         await self._write_health()
         return await self._finish()
@@ -373,7 +382,8 @@ class JobRunner:
             pending = counts[TaskState.PENDING]
             open_tasks = pending + counts[TaskState.RUNNING]
             wanted = self.target - accepted - open_tasks
-            if wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker:
+            plans = wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker
+            if plans and await self._plans():
                 # One page tops every process up at once, so none waits for a second page.
                 upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
                 await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
@@ -394,9 +404,64 @@ class JobRunner:
             with anyio.move_on_after(0.05):
                 await self._slot_freed.wait()
 
+    async def _plans(self) -> bool:
+        """Whether this process holds the job's planner role: one process plans, however many work.
+
+        Asked of the store at most once per half lease; a holder that died is reaped (or its lease
+        runs out) and the role passes to the next runner that wants to plan.
+        """
+        now = time.monotonic()
+        if now < self._planner_until:
+            return True
+        lease = await self.store.acquire_role(self.spec.name, PLANNER_ROLE, self.owner, self.spec.lease_seconds)
+        if not lease.held_by(self.owner):
+            return False
+        self._planner_fence, self._planner_until = lease.fence, now + self.spec.lease_seconds / 2
+        return True
+
+    def _member(self) -> Member:
+        elapsed = max(time.time() - self._started_at, 1e-9)
+        return Member(
+            job=self.spec.name,
+            owner=self.owner,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind="worker" if self.worker else "runner",
+            started_at=self._started_at,
+            in_flight=self._inflight,
+            rate=round(self.loop.accepted / elapsed, 3),
+        )
+
+    async def _beat_member(self) -> None:
+        """Refresh this process's member row, then take over from members that stopped beating."""
+        await self.store.beat_member(self._member())
+        reaped = await self.store.reap_members(self.spec.name, self.spec.member_timeout_s)
+        if reaped:
+            self._planner_until = 0.0  # the role may have been the dead one's: ask again
+            self._slot_freed.set()  # their tasks are pending again: claim them now
+            gone = ", ".join(reaped)
+            self.bus.emit(
+                Event(
+                    "members_reaped",
+                    self.spec.name,
+                    f"took over from {gone}: silent for "
+                    f"{self.spec.member_timeout_s:g} s, their tasks are pending again",
+                    "warning",
+                )
+            )
+
+    async def _leave(self) -> None:
+        """Deregister, and hand the planner role back; a store that cannot is met again by the reaper."""
+        with contextlib.suppress(Exception):
+            await self.store.leave(self.spec.name, self.owner)
+            if self._planner_fence is not None:
+                await self.store.release_role(self.spec.name, PLANNER_ROLE, self.owner, self._planner_fence)
+
     async def _control(self) -> None:
-        """Watch the store for pause/cancel, renew leases, publish progress and events."""
+        """Watch the store for pause/cancel, renew leases, beat, publish progress and events."""
         last_beat = last_progress = last_health = started = time.monotonic()
+        member_every = min(MEMBER_BEAT_S, self.spec.member_timeout_s / 4)
+        last_member = -member_every
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
             await anyio.sleep(CONTROL_INTERVAL)
@@ -412,6 +477,9 @@ class JobRunner:
             if now - last_health >= HEALTH_INTERVAL:
                 await self._write_health()
                 last_health = now
+            if now - last_member >= member_every:
+                await self._beat_member()
+                last_member = now
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now
