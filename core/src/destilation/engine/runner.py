@@ -50,6 +50,8 @@ HEALTH_INTERVAL = 0.75
 PROBE_FIRST_S = 0.5
 PROBE_MAX_S = 8.0
 """While held, the providers are probed after `PROBE_FIRST_S`, then ever less often, up to this."""
+PLANNER_RETRY_S = 1.0
+"""While another process holds the planner role, seconds between two asks for it."""
 MEMBER_BEAT_S = 1.0
 """Seconds between two heartbeats of this process's member row (fewer when `member_timeout_s` is short)."""
 
@@ -116,6 +118,8 @@ class JobRunner:
     _planner_until: float = 0.0
     """Monotonic time until which this process holds the planner role without asking the store again."""
     _planner_fence: int | None = None
+    _planner_asked: float = -PLANNER_RETRY_S
+    """Monotonic time the store was last asked for the planner role."""
 
     def stop(self, state: JobState, message: str = "") -> None:
         """End the work stage; the first reason given wins, except over a hold, which it ends."""
@@ -413,6 +417,9 @@ class JobRunner:
         now = time.monotonic()
         if now < self._planner_until:
             return True
+        if now < self._planner_asked + PLANNER_RETRY_S:  # another process plans: ask again later
+            return False
+        self._planner_asked = now
         lease = await self.store.acquire_role(self.spec.name, PLANNER_ROLE, self.owner, self.spec.lease_seconds)
         if not lease.held_by(self.owner):
             return False
@@ -437,7 +444,7 @@ class JobRunner:
         await self.store.beat_member(self._member())
         reaped = await self.store.reap_members(self.spec.name, self.spec.member_timeout_s)
         if reaped:
-            self._planner_until = 0.0  # the role may have been the dead one's: ask again
+            self._planner_until = self._planner_asked = -PLANNER_RETRY_S  # the role may be free: ask again
             self._slot_freed.set()  # their tasks are pending again: claim them now
             gone = ", ".join(reaped)
             self.bus.emit(

@@ -57,23 +57,22 @@ class WorkerService:
                     runner.stop(JobState.PAUSED, reason)
 
     async def serve(self, *, handle_signals: bool = True) -> None:
-        async with anyio.create_task_group() as group:
+        async with anyio.create_task_group() as outer:
             if handle_signals:
-                group.start_soon(self._signals)
-            while not self._stopping:
-                records = await self.store.list_jobs()
-                if self._all_named_finished(records):
-                    break
-                now = anyio.current_time()
-                for record in records:
-                    if self._wanted(record, now):
-                        self._runners[record.name] = None
-                        group.start_soon(self._serve_one, record)
-                await anyio.sleep(POLL_S)
-            self.stop(self._stopping or "every job named is finished")
-            while self._runners:  # they stop within a second; then the signal watcher goes too
-                await anyio.sleep(0.05)
-            group.cancel_scope.cancel()
+                outer.start_soon(self._signals)
+            async with anyio.create_task_group() as group:  # left once every runner has stopped
+                while not self._stopping:
+                    records = await self.store.list_jobs()
+                    if self._all_named_finished(records):
+                        break
+                    now = anyio.current_time()
+                    for record in records:
+                        if self._wanted(record, now):
+                            self._runners[record.name] = None
+                            group.start_soon(self._serve_one, record)
+                    await anyio.sleep(POLL_S)
+                self.stop(self._stopping or "every job named is finished")
+            outer.cancel_scope.cancel()
 
     def _wanted(self, record: JobRecord, now: float) -> bool:
         name = record.name
