@@ -41,7 +41,11 @@ def test_a_worker_shares_a_job_with_its_run_and_lists_itself(destiler, write_job
         deadline = time.monotonic() + 60
         while not destiler.lines_if_any("shared") and time.monotonic() < deadline:
             time.sleep(0.05)
-        worker = destiler.start("worker", "--db", f"sqlite:///{destiler.data_dir / 'destilation.db'}", "shared")
+        db = f"sqlite:///{destiler.data_dir / 'destilation.db'}"
+        worker = destiler.start("worker", "--db", db, "shared", env={"PYTHONUNBUFFERED": "1"})
+        assert worker.stdout is not None
+        said = [worker.stdout.readline(), worker.stdout.readline()]
+        assert said == [f"worker serving shared of {db}\n", "shared: working\n"]
         while run.poll() is None and seen != {"runner", "worker"} and time.monotonic() < deadline:
             listing = destiler("workers", "shared").stdout.splitlines()
             seen = {line.split()[1] for line in listing[1:]}
@@ -49,7 +53,7 @@ def test_a_worker_shares_a_job_with_its_run_and_lists_itself(destiler, write_job
         found = members(destiler, "shared")  # the job may have ended since: then nobody is left
         assert all(m["host"] and int(str(m["pid"])) > 0 and m["kind"] in seen for m in found)
         _, run_err = run.communicate(timeout=120)
-        worker_out, worker_err = worker.communicate(timeout=60)
+        _, worker_err = worker.communicate(timeout=60)
     finally:
         for process in (run, worker):
             if process.poll() is None:
@@ -70,10 +74,6 @@ def test_a_worker_shares_a_job_with_its_run_and_lists_itself(destiler, write_job
         "OWNER",
     ]
     assert worker.returncode == 0, worker_err
-    assert worker_out.splitlines()[:2] == [
-        f"worker serving shared of sqlite:///{destiler.data_dir / 'destilation.db'}",
-        "shared: working",
-    ]
     lines = destiler.lines("shared")
     assert len({line["meta"]["task"] for line in lines}) == len(lines) == 240
     assert members(destiler) == [], "each process left when it ended"
