@@ -118,6 +118,8 @@ class JobRunner:
     _planner_until: float = 0.0
     """Monotonic time until which this process holds the planner role without asking the store again."""
     _planner_fence: int | None = None
+    _members: int = 0
+    """Members of the job at the last heartbeat (`destiler worker`s on other machines included)."""
     _planner_asked: float = -PLANNER_RETRY_S
     """Monotonic time the store was last asked for the planner role."""
 
@@ -355,7 +357,6 @@ class JobRunner:
         capacity = self.workers * 2
         # Planning is lazy: pending tasks enough for every process to fill its claims, no more,
         # topped up once half are claimed, so pages stay large.
-        ahead = capacity * (1 + len(self.lanes))
         counted_at = -COUNTS_MAX_AGE
         while True:
             # Counting scans the job's tasks: while claims keep succeeding, recent counts do,
@@ -386,6 +387,7 @@ class JobRunner:
             pending = counts[TaskState.PENDING]
             open_tasks = pending + counts[TaskState.RUNNING]
             wanted = self.target - accepted - open_tasks
+            ahead = capacity * self._processes()  # members join and leave while the job runs
             plans = wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker
             if plans and await self._plans():
                 # One page tops every process up at once, so none waits for a second page.
@@ -426,6 +428,10 @@ class JobRunner:
         self._planner_fence, self._planner_until = lease.fence, now + self.spec.lease_seconds / 2
         return True
 
+    def _processes(self) -> int:
+        """Processes working the job that planning keeps in pending tasks: this one's lanes, or its members."""
+        return max(1 + len(self.lanes), self._members)
+
     def _member(self) -> Member:
         elapsed = max(time.time() - self._started_at, 1e-9)
         return Member(
@@ -442,6 +448,8 @@ class JobRunner:
     async def _beat_member(self) -> None:
         """Refresh this process's member row, then take over from members that stopped beating."""
         await self.store.beat_member(self._member())
+        if not self.worker:  # the planner keeps every member's claims in pending tasks
+            self._members = len(await self.store.members(self.spec.name))
         reaped = await self.store.reap_members(self.spec.name, self.spec.member_timeout_s)
         if reaped:
             self._planner_until = self._planner_asked = -PLANNER_RETRY_S  # the role may be free: ask again
