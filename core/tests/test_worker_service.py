@@ -233,3 +233,26 @@ async def test_only_the_holder_of_the_planner_role_plans(tmp_path: Path) -> None
     assert outcomes[0].state is JobState.DONE and store.jobs["job"].planned == 3
     role = await store.acquire_role("job", PLANNER_ROLE, "next", 3600)
     assert role.held_by("next"), "the runner handed the role back when it ended"
+
+
+@pytest.mark.parametrize("state", [JobState.CANCELLED, JobState.PAUSED])
+async def test_a_cancel_or_pause_in_the_store_stops_the_worker_and_its_tasks_go_back(
+    tmp_path: Path, state: JobState
+) -> None:
+    kit = SlowKit()
+    app = kit_app(kit, tmp_path)
+    store = store_of(kit)
+    await running_job(app, store, job_table(count=200))
+    said: list[str] = []
+    worker = WorkerService(store, app.work, ["job"], say=said.append)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: worker.serve(handle_signals=False))
+        await until(lambda: store.samples.get("job", {}) != {})
+        await store.set_job_state("job", state, f"{state.value} by `destiler {state.value}`")
+        await until(lambda: any("stopped working" in line for line in said))
+        assert said[-1] == f"job: stopped working ({state.value}: {state.value} by `destiler {state.value}`)"
+        assert (await store.counts("job"))[TaskState.RUNNING] == 0
+        assert store.jobs["job"].state is state
+        await store.set_job_state("job", JobState.CANCELLED if state is JobState.PAUSED else state)
+    # Named and finished (cancelled): the service ended by itself.
+    assert worker._stopping == "every job named is finished"
