@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from destilation import PLANNER_ROLE, GenerationRequest, JobState, Member, TaskState
+from destilation import PLANNER_ROLE, GenerationRequest, JobState, Member, TaskSeed, TaskState
 from destilation.app import App
 from destilation.config import JobSpec, Settings, structure
 from destilation.engine import service
@@ -208,8 +208,14 @@ async def test_named_jobs_missing_from_the_store_are_found_before_serving(tmp_pa
 class SharedStore(MemoryStore):
     """A store that lets many runners share a job, as PostgreSQL does: its runner lock frees nothing."""
 
+    added: list[int]
+
     async def lock_runner(self, job: str, owner: str) -> None:
         return None
+
+    async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
+        self.__dict__.setdefault("added", []).extend(seed.index for seed in seeds)
+        await super().add_tasks(job, seeds)
 
 
 async def test_only_the_holder_of_the_planner_role_plans(tmp_path: Path) -> None:
@@ -229,8 +235,11 @@ async def test_only_the_holder_of_the_planner_role_plans(tmp_path: Path) -> None
         await until(lambda: any(m.kind == "runner" for m in store.membership.values()))
         await anyio.sleep(0.3)
         assert store.jobs["job"].planned == 0, "it planned while another process held the role"
+        spec = structure(table, JobSpec, source="job.toml")
+        await store.add_tasks("job", list(app.prepare(spec, "job.toml").wiring.planner.seeds(0, 2)))  # the other's
         await store.release_role("job", PLANNER_ROLE, "other-runner", other.fence)
     assert outcomes[0].state is JobState.DONE and store.jobs["job"].planned == 3
+    assert store.added == [0, 1, 2], "the runner planned on from where the other planner stopped"
     role = await store.acquire_role("job", PLANNER_ROLE, "next", 3600)
     assert role.held_by("next"), "the runner handed the role back when it ended"
 

@@ -390,6 +390,7 @@ class JobRunner:
             ahead = capacity * self._processes()  # members join and leave while the job runs
             plans = wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker
             if plans and await self._plans():
+                planned = max(planned, self.record.planned)  # what a planner before this one planned
                 # One page tops every process up at once, so none waits for a second page.
                 upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
                 await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
@@ -425,6 +426,8 @@ class JobRunner:
         lease = await self.store.acquire_role(self.spec.name, PLANNER_ROLE, self.owner, self.spec.lease_seconds)
         if not lease.held_by(self.owner):
             return False
+        if lease.fence != self._planner_fence:  # taken over: plan on from where the last planner stopped
+            self.record = await self.store.get_job(self.spec.name) or self.record
         self._planner_fence, self._planner_until = lease.fence, now + self.spec.lease_seconds / 2
         return True
 
