@@ -11,8 +11,9 @@ exactly-once guarantees: a commit is fenced by lease owner and state, a sample's
 is stored once per job, an expired lease can be taken over, samples come back in `seq` order.
 A store that lets many runners share a job (PostgreSQL) sets ``single_runner = False``; one
 that keeps no provider health (the port's no-op default) sets ``keeps_health = False``, and one
-that does not number its events (`query_events` returns None) ``numbers_events = False``: their
-tests are then skipped, visibly.
+that does not number its events (`query_events` returns None) ``numbers_events = False``, and
+one that keeps no members (the port's no-op defaults) ``keeps_members = False``: their tests
+are then skipped, visibly (the members tests check the no-op defaults instead).
 """
 
 from __future__ import annotations
