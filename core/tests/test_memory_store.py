@@ -18,11 +18,15 @@ class TestMemoryStore(StoreContract):
 
 
 class WithoutHealth(MemoryStore):
-    """A store written before provider health: the port's defaults for health and event queries."""
+    """A store written before provider health: the port's defaults for health, event queries and members."""
 
     record_health = StateStore.record_health
     provider_health = StateStore.provider_health
     query_events = StateStore.query_events  # type: ignore[assignment]
+    beat_member = StateStore.beat_member
+    leave = StateStore.leave
+    members = StateStore.members
+    reap_members = StateStore.reap_members
 
 
 class TestStoreWithoutHealth(StoreContract):
@@ -30,6 +34,7 @@ class TestStoreWithoutHealth(StoreContract):
 
     keeps_health = False
     numbers_events = False
+    keeps_members = False
 
     def make_store(self, tmp_path: Path) -> MemoryStore:
         return WithoutHealth()

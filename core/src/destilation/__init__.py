@@ -15,6 +15,7 @@ from destilation.domain import (
     JobRecord,
     JobState,
     LoggedEvent,
+    Member,
     Message,
     ProviderHealth,
     RoleLease,
@@ -33,6 +34,7 @@ from destilation.errors import ConfigError, DestilationError, PluginError, Reque
 from destilation.hookspecs import hookimpl
 from destilation.interfaces import (
     EXPORTER_ROLE,
+    PLANNER_ROLE,
     Accept,
     AttemptTotals,
     CommitResult,
@@ -73,6 +75,7 @@ from destilation.templates import FewShot, Template
 
 __all__ = [
     "EXPORTER_ROLE",
+    "PLANNER_ROLE",
     "REDACTED",
     "Accept",
     "Attempt",
@@ -92,6 +95,7 @@ __all__ = [
     "JobRunning",
     "JobState",
     "LoggedEvent",
+    "Member",
     "Message",
     "Mode",
     "ModeContext",

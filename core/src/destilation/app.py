@@ -6,6 +6,7 @@ reports the same errors and finds the same data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -340,6 +341,45 @@ class App:
             f"job {spec.name!r} already exists with other settings (changed: {', '.join(changed)}); "
             f"resume it with `destiler resume {spec.name}` or give this job another name",
         )
+
+    async def work(self, record: JobRecord, started: Callable[[JobRunner], None] = lambda _runner: None) -> RunOutcome:
+        """Work a stored job as one of its workers (`destiler worker`): claim, generate, validate, commit.
+
+        Built from the stored spec like `resume`, secrets from this process's environment. It
+        never plans, exports or sets the job's state; `started` gets the runner once it is built,
+        so the caller can stop it.
+        """
+        spec = self.spec_of(record)
+        prepared = self.prepare(spec, f"job {record.name}")
+        owner = new_owner()
+        try:
+            async with AsyncExitStack() as stack:
+                for provider in prepared.providers:
+                    stack.push_async_callback(provider.aclose)
+                store = prepared.store
+                await stack.enter_async_context(store)
+                await store.open(create=False)
+                writer = BatchWriter(store, owner)
+                runner = JobRunner(
+                    spec=spec,
+                    record=record,
+                    store=store,
+                    planner=prepared.wiring.planner,
+                    target=record.target,
+                    task_limit=spec.task_limit,
+                    loop=build_loop(prepared, store, writer, 1),
+                    writer=writer,
+                    export=None,
+                    bus=prepared.bus,
+                    owner=owner,
+                    workers=slots_for(spec),
+                    handle_signals=False,
+                    worker=True,
+                )
+                started(runner)
+                return await runner.run()
+        finally:
+            prepared.bus.close()
 
     def spec_of(self, record: JobRecord) -> JobSpec:
         """The stored job's spec for `resume`: secrets and lent providers from where they were given."""

@@ -150,6 +150,8 @@ class JobSpec:
     """Validator name → its options table, or `false` to drop one of the template's defaults."""
     sinks: dict[str, dict[str, JSON]] = attrs.field(factory=lambda: {"jsonl": {}})
     lease_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    member_timeout_s: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    """A process working the job that has not beaten for this long is taken for dead: its tasks and roles are freed."""
     description: str = ""
     keep_attempts: KeepAttempts = "failed"
     """Which attempts keep their prompt and raw answer (`destiler inspect`, the dpo export): all, failed, none."""

@@ -388,6 +388,30 @@ class RoleLease:
 
 
 @attrs.frozen
+class Member:
+    """A process working a job, as it registered itself in the store (`destiler workers` lists them).
+
+    `owner` is the lease owner its tasks and roles are held under. A member whose `heartbeat_at`
+    is older than the job's `member_timeout_s` is taken for dead: any other member reaps it,
+    freeing its task leases and roles at once instead of waiting for the leases to expire.
+    """
+
+    job: str
+    owner: str
+    host: str
+    pid: int
+    kind: str
+    """`runner` (`destiler run`/`resume`: plans, exports, decides the job's state) or `worker` (only works)."""
+    started_at: float
+    heartbeat_at: float = 0.0
+    """Epoch seconds of the last heartbeat; the store sets it when the member beats."""
+    in_flight: int = 0
+    """Tasks the member works on right now."""
+    rate: float = 0.0
+    """Samples per second the member accepted since it started."""
+
+
+@attrs.frozen
 class Event:
     """Something worth telling subscribers and the dashboard about."""
 

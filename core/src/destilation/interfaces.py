@@ -24,6 +24,7 @@ from destilation.domain import (
     JobRecord,
     JobState,
     LoggedEvent,
+    Member,
     ProviderHealth,
     RoleLease,
     Sample,
@@ -227,6 +228,9 @@ class TaskDetail:
 EXPORTER_ROLE = "exporter"
 """The role whose holder writes a job's dataset files; `StateStore.set_cursor` is fenced by it."""
 
+PLANNER_ROLE = "planner"
+"""The role whose holder plans a job's tasks: one process adds them, whatever number work them."""
+
 
 @attrs.frozen
 class AttemptTotals:
@@ -413,6 +417,32 @@ class StateStore(AsyncResource):
 
     async def provider_health(self, job: str) -> list[ProviderHealth]:
         """Every health row of `job`, from every process that worked it (none by default)."""
+        return []
+
+    # --- membership: the processes working a job, and the takeover of dead ones ---------------
+
+    async def beat_member(self, member: Member) -> None:
+        """Register `member` or refresh its row (keyed by job and owner), stamping its heartbeat now.
+
+        The default keeps nothing: such a store runs jobs as before, and a dead process's tasks
+        wait out their leases.
+        """
+
+    async def leave(self, job: str, owner: str) -> None:
+        """Remove `owner`'s member row of `job` (a process that ends cleanly); nothing if there is none."""
+
+    async def members(self, job: str | None = None) -> list[Member]:
+        """The registered members of `job` (of every job when None), by job then start time."""
+        return []
+
+    async def reap_members(self, job: str, timeout_s: float) -> list[str]:
+        """Take over from members of `job` that have not beaten for `timeout_s` seconds; their owners.
+
+        In one transaction each such member's row goes, its running tasks go back to pending and
+        the roles it held are freed (their fences grow when next taken), so live members claim
+        its work at once. A reaped member that was only slow finds its leases gone: its commits
+        are refused by their fences, as after a lease expired.
+        """
         return []
 
     @abc.abstractmethod

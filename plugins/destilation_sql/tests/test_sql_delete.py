@@ -9,7 +9,7 @@ import anyio
 import pytest
 from sql_helpers import accept, reject, retry, seeds, sql
 
-from destilation import EXPORTER_ROLE, Event, JobRunning, JobState, SinkCursor, StoreMissing
+from destilation import EXPORTER_ROLE, Event, JobRunning, JobState, Member, SinkCursor, StoreMissing
 from destilation.testing.store_contract import health
 from destilation_sql import schema
 from destilation_sql.store import SqlStore
@@ -31,6 +31,7 @@ async def _fill(store: SqlStore, job: str) -> None:
     await store.acquire_role(job, EXPORTER_ROLE, "w1", -1)  # a role whose holder is gone
     await store.add_events([Event("job_started", job), Event("provider_error", job, "HTTP 500", "warning")])
     await store.record_health([health(job, "mock", "w1")])
+    await store.beat_member(Member(job, "w1", "host", 1, "worker", 1.0))
 
 
 def _rows(store: SqlStore, job: str) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from destilation.domain import Attempt, Event, TaskSeed, TaskState
+from destilation.domain import Attempt, Event, Member, TaskSeed, TaskState
 from destilation.interfaces import Retry
 from destilation.testing import MemoryStore
 from destilation_tui import dashboard as dash
@@ -82,9 +82,14 @@ async def test_job_detail_without_totals_or_selection(store: MemoryStore) -> Non
     assert "no job selected" in empty
 
 
-async def test_tasks_view_lists_tasks_failures_and_says_no_worker_data(store: MemoryStore) -> None:
+async def test_tasks_view_lists_tasks_failures_and_the_jobs_members(store: MemoryStore) -> None:
+    _, nobody = await shown(store, dash.TASKS, job="qa")
+    assert "Workers and machines" in nobody and "none working this job" in nobody
+    await store.beat_member(Member("qa", "w1", "gpu-box-1", 4242, "worker", 1.0, in_flight=3, rate=2.5))
     board, text = await shown(store, dash.TASKS, job="qa")
-    assert "Workers and machines" in text and "no data (this store records no worker membership yet)" in text
+    member = next(row for row in text.splitlines() if "gpu-box-1" in row)
+    assert member.split() == ["gpu-box-1", "4242", "worker", "3", "2.5"]
+    assert [w.text for w in views.worker_lines(None)] == ["  no data (no job's tasks in view)"]
     assert "no attempts recorded; 4 accepted, 2 rejected" in text
     assert "2  [schema] missing answer" in text
     assert "Tasks of qa (state: all; #0-9, 200 a page)" in text

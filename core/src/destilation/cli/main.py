@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from destilation.cli import check, delete, inspect, jobs, logs, plugins, run, show, steer, tasks, templates
+from destilation.cli import check, delete, inspect, jobs, logs, plugins, run, show, steer, tasks, templates, worker
 from destilation.cli.state import CliState
 from destilation.errors import DestilationError
 from destilation.plugins import DestilationPluginManager, LoadFailure, make_plugin_manager
@@ -14,6 +14,8 @@ from destilation.plugins import DestilationPluginManager, LoadFailure, make_plug
 CORE_COMMANDS = (
     run.run,
     run.resume,
+    worker.worker,
+    worker.workers,
     steer.pause,
     steer.cancel,
     delete.delete,

@@ -28,7 +28,7 @@ import attrs
 
 from destilation.config import JobSpec
 from destilation.control import Budget, Decision, JobControl, Pause, Progress, Spend, Stop, budget_of
-from destilation.domain import JSON, Event, JobRecord, JobState, Task, TaskState
+from destilation.domain import JSON, Event, JobRecord, JobState, Member, Task, TaskState
 from destilation.engine.attempts import UNAVAILABLE, AttemptLoop, JobAborted, NoProviderLeft, cause_of
 from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
@@ -37,7 +37,7 @@ from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
 from destilation.events import EventBus
-from destilation.interfaces import AttemptTotals, StateStore
+from destilation.interfaces import PLANNER_ROLE, AttemptTotals, StateStore
 from destilation.policy import CallPolicy, ProviderAborted
 from destilation.policy.peers import Peers
 from destilation.redaction import redact_text
@@ -52,6 +52,10 @@ HEALTH_INTERVAL = 0.75
 PROBE_FIRST_S = 0.5
 PROBE_MAX_S = 8.0
 """While held, the providers are probed after `PROBE_FIRST_S`, then ever less often, up to this."""
+PLANNER_RETRY_S = 1.0
+"""While another process holds the planner role, seconds between two asks for it."""
+MEMBER_BEAT_S = 1.0
+"""Seconds between two heartbeats of this process's member row (fewer when `member_timeout_s` is short)."""
 
 
 def new_owner() -> str:
@@ -121,6 +125,15 @@ class JobRunner:
     _budget: Budget = attrs.field(init=False)
     _others_spent: Spend = attrs.field(factory=Spend)
     """What the job's other processes and earlier runs spent, as their stored health rows said last."""
+
+    _started_at: float = attrs.field(factory=time.time)
+    _planner_until: float = 0.0
+    """Monotonic time until which this process holds the planner role without asking the store again."""
+    _planner_fence: int | None = None
+    _members: int = 0
+    """Members of the job at the last heartbeat (`destiler worker`s on other machines included)."""
+    _planner_asked: float = -PLANNER_RETRY_S
+    """Monotonic time the store was last asked for the planner role."""
 
     def __attrs_post_init__(self) -> None:
         self._budget = budget_of(self.spec)
@@ -225,6 +238,7 @@ class JobRunner:
                     with anyio.CancelScope(shield=True):
                         await writer_done.wait()
                         await self._release(self.owner)
+                        await self._leave()
                         # Before the last export: what the workers committed must be in the dataset.
                         # All are told first, so they wind down together.
                         for lane in self.lanes:
@@ -232,6 +246,8 @@ class JobRunner:
                         for lane in self.lanes:
                             await lane.stop()
                             await self._release(lane.owner)
+                            with contextlib.suppress(Exception):  # a killed worker left its row behind
+                                await self.store.leave(self.spec.name, lane.owner)
                         background.cancel_scope.cancel()
                         await self._write_health()
         return await self._finish()
@@ -379,7 +395,6 @@ class JobRunner:
         capacity = self.workers * 2
         # Planning is lazy: pending tasks enough for every process to fill its claims, no more,
         # topped up once half are claimed, so pages stay large.
-        ahead = capacity * (1 + len(self.lanes))
         counted_at = -COUNTS_MAX_AGE
         while True:
             # Counting scans the job's tasks: while claims keep succeeding, recent counts do,
@@ -423,7 +438,10 @@ class JobRunner:
             pending = counts[TaskState.PENDING]
             open_tasks = pending + counts[TaskState.RUNNING]
             wanted = self.target - accepted - open_tasks
-            if wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker:
+            ahead = capacity * self._processes()  # members join and leave while the job runs
+            plans = wanted > 0 and pending * 2 < ahead and planned < self.task_limit and not self.worker
+            if plans and await self._plans():
+                planned = max(planned, self.record.planned)  # what a planner before this one planned
                 # One page tops every process up at once, so none waits for a second page.
                 upto = min(planned + wanted, planned + ahead - pending, self.task_limit)
                 await self.store.add_tasks(self.spec.name, list(self.planner.seeds(planned, upto)))
@@ -457,12 +475,78 @@ class JobRunner:
             )
         )
 
+    async def _plans(self) -> bool:
+        """Whether this process holds the job's planner role: one process plans, however many work.
+
+        Asked of the store at most once per half lease; a holder that died is reaped (or its lease
+        runs out) and the role passes to the next runner that wants to plan.
+        """
+        now = time.monotonic()
+        if now < self._planner_until:
+            return True
+        if now < self._planner_asked + PLANNER_RETRY_S:  # another process plans: ask again later
+            return False
+        self._planner_asked = now
+        lease = await self.store.acquire_role(self.spec.name, PLANNER_ROLE, self.owner, self.spec.lease_seconds)
+        if not lease.held_by(self.owner):
+            return False
+        if lease.fence != self._planner_fence:  # taken over: plan on from where the last planner stopped
+            self.record = await self.store.get_job(self.spec.name) or self.record
+        self._planner_fence, self._planner_until = lease.fence, now + self.spec.lease_seconds / 2
+        return True
+
+    def _processes(self) -> int:
+        """Processes working the job that planning keeps in pending tasks: this one's lanes, or its members."""
+        return max(1 + len(self.lanes), self._members)
+
+    def _member(self) -> Member:
+        elapsed = max(time.time() - self._started_at, 1e-9)
+        return Member(
+            job=self.spec.name,
+            owner=self.owner,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind="worker" if self.worker else "runner",
+            started_at=self._started_at,
+            in_flight=self._inflight,
+            rate=round(self.loop.accepted / elapsed, 3),
+        )
+
+    async def _beat_member(self) -> None:
+        """Refresh this process's member row, then take over from members that stopped beating."""
+        await self.store.beat_member(self._member())
+        if not self.worker:  # the planner keeps every member's claims in pending tasks
+            self._members = len(await self.store.members(self.spec.name))
+        reaped = await self.store.reap_members(self.spec.name, self.spec.member_timeout_s)
+        if reaped:
+            self._planner_until = self._planner_asked = -PLANNER_RETRY_S  # the role may be free: ask again
+            self._slot_freed.set()  # their tasks are pending again: claim them now
+            gone = ", ".join(reaped)
+            self.bus.emit(
+                Event(
+                    "members_reaped",
+                    self.spec.name,
+                    f"took over from {gone}: silent for "
+                    f"{self.spec.member_timeout_s:g} s, their tasks are pending again",
+                    "warning",
+                )
+            )
+
+    async def _leave(self) -> None:
+        """Deregister, and hand the planner role back; a store that cannot is met again by the reaper."""
+        with contextlib.suppress(Exception):
+            await self.store.leave(self.spec.name, self.owner)
+            if self._planner_fence is not None:
+                await self.store.release_role(self.spec.name, PLANNER_ROLE, self.owner, self._planner_fence)
+
     async def _control(self) -> None:
-        """Watch the store for pause/cancel, renew leases, publish progress and events."""
+        """Watch the store for pause/cancel, renew leases, beat, publish progress and events."""
         last_beat = last_progress = started = time.monotonic()
         last_health = started - HEALTH_INTERVAL  # the first row goes out at once: the others count this process
         peers = Peers(self.loop.policies, self.owner, started)
         self.bus.subscribe("peers", peers.notice)
+        member_every = min(MEMBER_BEAT_S, self.spec.member_timeout_s / 4)
+        last_member = -member_every
         start_accepted = (await self.store.counts(self.spec.name))[TaskState.ACCEPTED]
         while True:
             await peers.wait(CONTROL_INTERVAL)  # a hold or an opened circuit here wakes it at once
@@ -481,6 +565,9 @@ class JobRunner:
                 elif record.state in (JobState.PAUSED, JobState.CANCELLED):
                     self.stop(record.state, record.message or "")
             now = time.monotonic()
+            if now - last_member >= member_every:
+                await self._beat_member()
+                last_member = now
             if now - last_beat >= self.spec.lease_seconds / 3:
                 await self.store.heartbeat(self.spec.name, self.owner, self.spec.lease_seconds)
                 last_beat = now

@@ -29,6 +29,7 @@ from destilation.domain import (
     JobRecord,
     JobState,
     LoggedEvent,
+    Member,
     ProviderHealth,
     RoleLease,
     Sample,
@@ -101,6 +102,8 @@ class MemoryStore(StateStore):
         """Job → the owner holding its runner lock, until the store is closed."""
         self.roles: dict[tuple[str, str], RoleLease] = {}
         """(job, role) → its lease; never removed, so a role's fence only grows."""
+        self.membership: dict[tuple[str, str], Member] = {}
+        """(job, owner) → that member's latest row."""
         self._seq = 0
         self._event_id = 0
 
@@ -174,6 +177,7 @@ class MemoryStore(StateStore):
         self.roles = {key: r for key, r in self.roles.items() if key[0] != name}
         self.logged = [e for e in self.logged if e.event.job != name]
         self.health = {key: h for key, h in self.health.items() if key[0] != name}
+        self.membership = {key: m for key, m in self.membership.items() if key[0] != name}
         return True
 
     async def add_tasks(self, job: str, seeds: Sequence[TaskSeed]) -> None:
@@ -310,6 +314,30 @@ class MemoryStore(StateStore):
 
     async def provider_health(self, job: str) -> list[ProviderHealth]:
         return [row for key, row in sorted(self.health.items()) if key[0] == job]
+
+    async def beat_member(self, member: Member) -> None:
+        key = (member.job, member.owner)
+        known = self.membership.get(key)
+        started = member.started_at if known is None else known.started_at  # a beat never moves the start
+        self.membership[key] = attrs.evolve(member, started_at=started, heartbeat_at=self.clock())
+
+    async def leave(self, job: str, owner: str) -> None:
+        self.membership.pop((job, owner), None)
+
+    async def members(self, job: str | None = None) -> list[Member]:
+        found = [m for m in self.membership.values() if job is None or m.job == job]
+        return sorted(found, key=lambda m: (m.job, m.started_at, m.owner))
+
+    async def reap_members(self, job: str, timeout_s: float) -> list[str]:
+        oldest = self.clock() - timeout_s
+        dead = sorted(m.owner for m in self.membership.values() if m.job == job and m.heartbeat_at < oldest)
+        for owner in dead:
+            del self.membership[(job, owner)]
+            await self.release_all(job, owner)
+            for key, lease in self.roles.items():
+                if key[0] == job and lease.owner == owner:
+                    self.roles[key] = attrs.evolve(lease, owner=None, expires=0.0)
+        return dead
 
     async def add_events(self, events: Iterable[Event]) -> None:
         now = self.clock()

@@ -11,8 +11,9 @@ exactly-once guarantees: a commit is fenced by lease owner and state, a sample's
 is stored once per job, an expired lease can be taken over, samples come back in `seq` order.
 A store that lets many runners share a job (PostgreSQL) sets ``single_runner = False``; one
 that keeps no provider health (the port's no-op default) sets ``keeps_health = False``, and one
-that does not number its events (`query_events` returns None) ``numbers_events = False``: their
-tests are then skipped, visibly.
+that does not number its events (`query_events` returns None) ``numbers_events = False``, and
+one that keeps no members (the port's no-op defaults) ``keeps_members = False``: their tests
+are then skipped, visibly (the members tests check the no-op defaults instead).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from destilation.domain import (
     Event,
     Issue,
     JobState,
+    Member,
     Message,
     ProviderHealth,
     Sample,
@@ -40,6 +42,7 @@ from destilation.domain import (
 )
 from destilation.interfaces import (
     EXPORTER_ROLE,
+    PLANNER_ROLE,
     Accept,
     Reject,
     Release,
@@ -119,6 +122,9 @@ class StoreContract(abc.ABC):
 
     numbers_events = True
     """Whether `query_events` numbers events (rather than returning None)."""
+
+    keeps_members = True
+    """Whether `beat_member` keeps member rows (rather than the port's no-op default)."""
 
     @abc.abstractmethod
     def make_store(self, tmp_path: Path) -> StateStore:
@@ -412,6 +418,63 @@ class StoreContract(abc.ABC):
             taken = await store.acquire_role("job", EXPORTER_ROLE, "b", 3600)
             assert taken.held_by("b") and taken.fence == first.fence + 1
             assert not await store.set_cursor("job", "jsonl", SinkCursor(1, 10), fence=first.fence)
+
+        self.scenario(tmp_path, body)
+
+    # --- membership ----------------------------------------------------------------------------
+
+    def test_members_register_beat_and_leave(self, tmp_path: Path) -> None:
+        async def body(store: StateStore) -> None:
+            await job_with_tasks(store, 1, "a")
+            await job_with_tasks(store, 1, "b")
+            await store.beat_member(Member("b", "w2", "host2", 20, "worker", 5.0, in_flight=1))
+            await store.beat_member(Member("a", "w1", "host1", 10, "runner", 1.0))
+            await store.beat_member(Member("a", "w1", "host1", 10, "runner", 99.0, in_flight=3, rate=2.5))
+            if not self.keeps_members:
+                assert await store.members() == []
+                return
+            found = await store.members()
+            assert [(m.job, m.owner) for m in found] == [("a", "w1"), ("b", "w2")]
+            first = found[0]
+            # A beat refreshes what changes and keeps when the member started.
+            assert (first.host, first.pid, first.kind, first.started_at) == ("host1", 10, "runner", 1.0)
+            assert (first.in_flight, first.rate) == (3, 2.5) and first.heartbeat_at > 0
+            assert [m.owner for m in await store.members("b")] == ["w2"]
+            await store.leave("a", "w1")
+            await store.leave("a", "nobody")
+            assert [m.owner for m in await store.members()] == ["w2"]
+            assert await store.delete_job("b")
+            assert await store.members() == []
+
+        self.scenario(tmp_path, body)
+
+    def test_a_silent_member_is_reaped_and_its_tasks_and_roles_freed(self, tmp_path: Path) -> None:
+        async def body(store: StateStore) -> None:
+            await job_with_tasks(store, 3)
+            await job_with_tasks(store, 1, "other")
+            for owner in ("dead", "live"):
+                await store.beat_member(Member("job", owner, "h", 1, "worker", 1.0))
+            await store.beat_member(Member("other", "dead", "h", 1, "worker", 1.0))
+            held = await store.claim("job", "dead", 2, 3600)
+            await store.claim("job", "live", 1, 3600)
+            (elsewhere,) = await store.claim("other", "dead", 1, 3600)
+            role = await store.acquire_role("job", PLANNER_ROLE, "dead", 3600)
+            assert await store.reap_members("job", 3600) == []  # all beat just now
+            if not self.keeps_members:
+                assert await store.reap_members("job", -1) == []
+                return
+            # A timeout of -1 s: a heartbeat of now is older than that.
+            reaped = await store.reap_members("job", -1)
+            assert reaped == ["dead", "live"]
+            assert await store.members("job") == []
+            assert [m.owner for m in await store.members("other")] == ["dead"]  # another job's row stays
+            again = await store.claim("job", "new", 3, 3600)
+            assert {t.index for t in again} >= {t.index for t in held}
+            taken = await store.acquire_role("job", PLANNER_ROLE, "new", 3600)
+            assert taken.held_by("new") and taken.fence > role.fence
+            # The other job's lease is untouched: its member was not reaped there.
+            assert await store.claim("other", "new", 1, 3600) == []
+            assert elsewhere.index == 0
 
         self.scenario(tmp_path, body)
 

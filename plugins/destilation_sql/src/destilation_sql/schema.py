@@ -157,6 +157,21 @@ roles = Table(
     Column("expires", Double, nullable=False),
 )
 
+members = Table(
+    "members",
+    metadata,
+    # The processes working a job, each beating about once a second; see destilation_sql.members.
+    Column("job", Text, primary_key=True),
+    Column("owner", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("heartbeat_at", Double, nullable=False),
+    Column("in_flight", Integer, nullable=False),
+    Column("rate", Double, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,
@@ -285,10 +300,10 @@ def ensure(conn: Connection, shown: str, *, create: bool = True) -> None:
 def _grow(conn: Connection, present: set[str]) -> None:
     """Add what this release has beyond the first tables of version 1.
 
-    The roles and provider health tables, the cursor digest, the event indexes of `destiler logs`,
-    the attempt payloads and the sample lineage.
+    The roles, provider health and members tables, the cursor digest, the event indexes of
+    `destiler logs`, the attempt payloads and the sample lineage.
     """
-    for table in (roles, provider_health):
+    for table in (roles, provider_health, members):
         if table.name not in present:
             table.create(conn)
     indexed = {index["name"] for index in inspect(conn).get_indexes(events.name)}

@@ -26,6 +26,7 @@ from destilation import (
     JobRecord,
     JobState,
     LoggedEvent,
+    Member,
     PluginContext,
     ProviderHealth,
     RoleLease,
@@ -44,6 +45,7 @@ from destilation import (
 from destilation.domain import JSON
 from destilation_sql import commit as committer
 from destilation_sql import health, jobs, roles, schema, tasks
+from destilation_sql import members as membership
 from destilation_sql.coalesce import Coalescer
 from destilation_sql.connect import WRITE, make_engine
 from destilation_sql.lock import RunnerLock
@@ -225,6 +227,20 @@ class SqlStore(StateStore):
 
     async def release_role(self, job: str, role: str, owner: str, fence: int) -> None:
         await self._run(lambda c: roles.release(c, job, role, owner, fence), write=True)
+
+    # --- membership --------------------------------------------------------------------------
+
+    async def beat_member(self, member: Member) -> None:
+        await self._run(lambda c: membership.beat(c, member, time.time()), write=True)
+
+    async def leave(self, job: str, owner: str) -> None:
+        await self._run(lambda c: membership.leave(c, job, owner), write=True)
+
+    async def members(self, job: str | None = None) -> list[Member]:
+        return await self._run(lambda c: membership.listed(c, job))
+
+    async def reap_members(self, job: str, timeout_s: float) -> list[str]:
+        return await self._run(lambda c: membership.reap(c, job, timeout_s, time.time()), write=True)
 
     # --- events and statistics ---------------------------------------------------------------
 

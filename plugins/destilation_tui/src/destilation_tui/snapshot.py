@@ -45,7 +45,7 @@ class JobView:
 
 @attrs.frozen
 class WorkerRow:
-    """One process working a job, as a membership query of the store will report it."""
+    """One process working a job, from the store's member rows (`StateStore.members`)."""
 
     host: str
     pid: int
@@ -76,7 +76,7 @@ class Snapshot:
     task: TaskDetail | None = None
     events: tuple[Event, ...] = ()
     workers: tuple[WorkerRow, ...] | None = None
-    """None while no store records worker membership; a `workers` query of the store fills it."""
+    """The members of the job in view, read with its tasks; None when no job's tasks are shown."""
 
     def job(self, name: str | None) -> JobView | None:
         return next((j for j in self.jobs if j.name == name), None)
@@ -95,11 +95,16 @@ async def read_snapshot(store: StateStore, wanted: Wanted) -> Snapshot:
     tasks: tuple[Task, ...] = ()
     task: TaskDetail | None = None
     events: tuple[Event, ...] = ()
+    workers: tuple[WorkerRow, ...] | None = None
     if wanted.job is not None and any(j.name == wanted.job for j in jobs):
         if wanted.tasks:
             tasks = tuple(await store.list_tasks(wanted.job, wanted.task_state, TASK_PAGE, wanted.task_offset))
+            workers = tuple(
+                WorkerRow(m.host, m.pid, m.kind, m.in_flight, m.rate, m.heartbeat_at)
+                for m in await store.members(wanted.job)
+            )
         if wanted.task is not None:
             task = await store.get_task(wanted.job, wanted.task)
     if wanted.events:
         events = tuple(await store.list_events(wanted.event_job, EVENT_PAGE))
-    return Snapshot(time.time(), jobs, tasks, task, events)
+    return Snapshot(time.time(), jobs, tasks, task, events, workers)

@@ -22,7 +22,7 @@ from destilation_tui.rates import Throughput, sparkline
 from destilation_tui.snapshot import TASK_PAGE, JobView, Snapshot, WorkerRow
 from destilation_tui.text import bar, clip, clock, per_second, percent, seconds
 
-NO_WORKERS = "no data (this store records no worker membership yet)"
+NO_WORKERS = "no data (no job's tasks in view)"
 
 
 @attrs.frozen
