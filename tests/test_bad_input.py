@@ -42,7 +42,7 @@ def test_wrong_type(destiler, write_job) -> None:
 def test_unknown_template(destiler, write_job) -> None:
     job = write_job(extra='template = "sonnet"')
     line = one_line_error(destiler("run", str(job)))
-    assert "job.toml: $.template: unknown template 'sonnet'; installed: simple" in line
+    assert "job.toml: $.template: unknown template 'sonnet'; installed: moe, reasoning, simple, tools" in line
 
 
 @pytest.mark.parametrize("url", ["not-a-url", "mysql://127.0.0.1/x", "sqlite:////proc/forbidden/x.db"])

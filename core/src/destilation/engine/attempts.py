@@ -136,6 +136,14 @@ async def pinned_generate(policy: CallPolicy, request: GenerationRequest) -> Gen
             raise JobAborted(f"provider {policy.name!r} stopped the job: {cause}") from None
 
 
+def named_policy(policies: dict[str, CallPolicy], provider: str) -> CallPolicy:
+    """The call policy of the provider a mode or validator names; a name the job lacks stops the job."""
+    policy = policies.get(provider)
+    if policy is None:
+        raise JobError(f"no provider named {provider!r} in this job (it has {', '.join(policies)})")
+    return policy
+
+
 @attrs.frozen
 class NamedProviders:
     """The job's providers by name, for validators (`ProviderPort`): each call goes through its policy."""
@@ -146,10 +154,7 @@ class NamedProviders:
         return list(self.policies)
 
     async def generate(self, provider: str, request: GenerationRequest) -> Generation:
-        policy = self.policies.get(provider)
-        if policy is None:
-            raise JobError(f"no provider named {provider!r} in this job (it has {', '.join(self.policies)})")
-        return await pinned_generate(policy, request)
+        return await pinned_generate(named_policy(self.policies, provider), request)
 
 
 @attrs.define
@@ -232,9 +237,7 @@ class AttemptLoop:
     ) -> Attempt | tuple[Attempt, Sample] | RequestRefused:
         async def call(request: GenerationRequest, provider: str | None) -> tuple[ProviderInfo, Generation]:
             if provider is not None:
-                policy = self.policies.get(provider)
-                if policy is None:
-                    raise JobError(f"no provider named {provider!r} in this job (it has {', '.join(self.policies)})")
+                policy = named_policy(self.policies, provider)
                 return policy.info, await pinned_generate(policy, request)
             info = self._route(task, {})
             return await self._generate(task, attrs.evolve(request, model=info.model or None), info)
