@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import jsonschema
 
+from destilation.config import structure
 from destilation.plugins import make_plugin_manager
 from destilation.registry import collect
 from destilation_templates import plugin
 from destilation_templates.builtin import TOOLS
 from destilation_templates.tools_config import ToolsConfig
-from destilation_templates.tools_mode import make_tools_mode
+from destilation_templates.tools_mode import ToolsMode, make_tools_mode
 
 SAMPLE = {
     "messages": [
@@ -41,6 +42,13 @@ def test_the_schema_takes_a_conversation_with_arguments_as_text() -> None:
     assert not validator.is_valid({"messages": [{"role": "robot", "content": "x"}] * 2, "tools": []})
 
 
-def test_the_mode_is_registered_with_its_config() -> None:
+def test_the_mode_is_registered_with_its_config_and_imported_when_used() -> None:
     registration = collect(make_plugin_manager(load=False, extra=[plugin])).get("modes", "tools")
-    assert registration.obj is make_tools_mode and registration.config is ToolsConfig
+    assert registration.config is ToolsConfig
+    config = structure(
+        {"tools": [{"name": "weather"}], "simulator": "sim"}, ToolsConfig, source="job.toml", path="$.mode"
+    )
+    made = registration.obj(config, None)
+    assert (
+        isinstance(made, ToolsMode) and made.validators()[0].name == make_tools_mode(config, None).validators()[0].name
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from destilation import ModeRegistrar, TemplateRegistrar, hookimpl
+from typing import Any
+
+from destilation import Mode, ModeRegistrar, PluginContext, TemplateRegistrar, hookimpl
 from destilation.modes import SingleCall
 
 
@@ -24,8 +26,14 @@ def register_modes(register: ModeRegistrar) -> None:
         register(name, lambda config, context, name=name: SingleCall(name))
     register("moe", make_moe, config=MoeConfig)
     register("reasoning", make_reasoning_mode, config=ReasoningConfig)
-    # A multi-turn loop of tool calls and results (`tools_mode`); imported here to keep loading cheap.
+    # A multi-turn loop of tool calls and results (`tools_mode`, which imports jsonschema): imported
+    # when a job uses it, so that commands that only read the store start without it.
     from destilation_templates.tools_config import ToolsConfig
+
+    register("tools", _tools_mode, config=ToolsConfig)
+
+
+def _tools_mode(config: Any, context: PluginContext) -> Mode:
     from destilation_templates.tools_mode import make_tools_mode
 
-    register("tools", make_tools_mode, config=ToolsConfig)
+    return make_tools_mode(config, context)
