@@ -277,6 +277,27 @@ async def test_a_forked_worker_ends_when_the_main_process_ends_first_or_stops_it
         assert await store.members("stopped") == []
 
 
+@pytest.mark.anyio
+async def test_a_worker_never_creates_the_job_it_is_to_work(tmp_path, write_job) -> None:
+    from contextlib import AsyncExitStack
+
+    from destilation.app import make_app
+    from destilation.config import load_job
+    from destilation.engine.service import open_worker_runner
+    from destilation.errors import JobError
+    from destilation.plugins import make_plugin_manager
+
+    path = write_job("absent", count=5)
+    app = make_app(make_plugin_manager(), config=None, db=f"sqlite:///{tmp_path / 'state.db'}", data_dir=str(tmp_path))
+    prepared = app.prepare(load_job(path, app.settings).spec, str(path))
+    async with AsyncExitStack() as stack:
+        await app.open_store(stack)  # the store exists, the job does not
+    async with AsyncExitStack() as stack:
+        with pytest.raises(JobError, match="no job named 'absent'"):
+            await open_worker_runner(stack, prepared, "main/w1")
+        assert await prepared.store.list_jobs() == []
+
+
 @pytest.mark.postgres
 def test_workers_share_a_postgresql_job_and_a_kill_9_loses_and_repeats_nothing(destiler, split_job, pg_url) -> None:
     # PostgreSQL may be shared by runners on other machines, so a dead runner's leases are only
