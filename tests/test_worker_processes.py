@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from destilation.domain import TaskState
+from destilation.engine.forking import START, STOP
 from tests.conftest import problem_lines
 
 pytestmark = pytest.mark.slow
@@ -187,8 +189,8 @@ def test_a_provider_that_refuses_the_key_fails_the_split_job_with_one_line(desti
 
 
 @pytest.mark.anyio
-async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_stopped(tmp_path) -> None:
-    """The worker's side, run in this process: it reports why it stopped and exits only when told."""
+async def test_a_worker_whose_provider_cannot_go_on_says_so_and_exits(tmp_path) -> None:
+    """The forked worker's side, run in this process: told to start, it works, says why it stopped, ends."""
     import socket
     from contextlib import AsyncExitStack
 
@@ -198,8 +200,7 @@ async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_sto
     from destilation.app import make_app
     from destilation.config import load_job
     from destilation.domain import JobState
-    from destilation.engine.channel import Channel
-    from destilation.engine.worker import serve
+    from destilation.engine.forking import START, work
     from destilation.plugins import make_plugin_manager
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingHandler)
@@ -220,30 +221,81 @@ async def test_a_worker_whose_provider_cannot_go_on_says_so_then_waits_to_be_sto
         await store.set_job_state("refused", JobState.RUNNING, "running")
 
     ours, theirs = socket.socketpair()
-    channel = Channel(await SocketStream.from_socket(ours))
-    codes: list[int] = []
+    ours.sendall(START)
+    link = await SocketStream.from_socket(ours)
     try:
-        async with anyio.create_task_group() as group:
-
-            async def work() -> None:
-                codes.append(await serve(prepared, 2, "main/w1", theirs))
-
-            group.start_soon(work)
-            group.start_soon(channel.pump)
-            channel.post("start")
-            with anyio.fail_after(30):
-                kind, why = await anext(channel.messages())
-                assert kind == "failed"
-                assert "HTTP 401" in why
-                channel.post("stop")
-                while not codes:
-                    await anyio.sleep(0.01)
-            group.cancel_scope.cancel()
+        with anyio.fail_after(30):
+            code = await work(prepared, 2, "main/w1", theirs)
+            said = await link.receive()
     finally:
         server.shutdown()
         server.server_close()
-    await channel.aclose()
-    assert codes == [0]
+        await link.aclose()
+    assert code == 0
+    assert "HTTP 401" in said.decode()
+    assert said.endswith(b"\n")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("words", [b"", START + STOP])
+async def test_a_forked_worker_ends_when_the_main_process_ends_first_or_stops_it(tmp_path, write_job, words) -> None:
+    """The forked worker's side, in this process: never started, it returns at once; stopped, it leaves."""
+    import socket
+    from contextlib import AsyncExitStack
+
+    import anyio
+
+    from destilation.app import make_app
+    from destilation.config import load_job
+    from destilation.domain import JobState
+    from destilation.engine.forking import work
+    from destilation.plugins import make_plugin_manager
+
+    path = write_job("stopped", count=50, provider="latency_ms = 50\nconcurrency = 4")
+    app = make_app(make_plugin_manager(), config=None, db=f"sqlite:///{tmp_path / 'state.db'}", data_dir=str(tmp_path))
+    loaded = load_job(path, app.settings)
+    prepared = app.prepare(loaded.spec, str(path))
+    async with AsyncExitStack() as stack:
+        store = await app.open_store(stack)
+        await store.create_job("stopped", loaded.raw, 50)
+        await store.add_tasks("stopped", list(prepared.wiring.planner.seeds(0, 50)))
+        await store.set_job_state("stopped", JobState.RUNNING, "running")
+
+    ours, theirs = socket.socketpair()
+    if words:
+        ours.sendall(words)
+    else:
+        ours.close()
+    with anyio.fail_after(30):
+        assert await work(prepared, 2, "main/w1", theirs) == 0
+    if words:
+        ours.close()
+    async with AsyncExitStack() as stack:
+        store = await app.open_store(stack)
+        counts = await store.counts("stopped")
+        assert counts[TaskState.RUNNING] == 0  # every lease it took went back
+        assert await store.members("stopped") == []
+
+
+@pytest.mark.anyio
+async def test_a_worker_never_creates_the_job_it_is_to_work(tmp_path, write_job) -> None:
+    from contextlib import AsyncExitStack
+
+    from destilation.app import make_app
+    from destilation.config import load_job
+    from destilation.engine.service import open_worker_runner
+    from destilation.errors import JobError
+    from destilation.plugins import make_plugin_manager
+
+    path = write_job("absent", count=5)
+    app = make_app(make_plugin_manager(), config=None, db=f"sqlite:///{tmp_path / 'state.db'}", data_dir=str(tmp_path))
+    prepared = app.prepare(load_job(path, app.settings).spec, str(path))
+    async with AsyncExitStack() as stack:
+        await app.open_store(stack)  # the store exists, the job does not
+    async with AsyncExitStack() as stack:
+        with pytest.raises(JobError, match="no job named 'absent'"):
+            await open_worker_runner(stack, prepared, "main/w1")
+        assert await prepared.store.list_jobs() == []
 
 
 @pytest.mark.postgres

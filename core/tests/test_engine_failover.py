@@ -237,7 +237,7 @@ def test_routing_failover_must_be_a_boolean_and_defaults_to_several_providers() 
 
 
 def worker_runner(app: App, store: MemoryStore, table: dict[str, Any]) -> JobRunner:
-    """A forked worker process's runner, built as `engine.worker.serve` builds it, in this process."""
+    """A forked worker process's runner, built as `service.open_worker_runner` builds it, in this process."""
     spec = structure(table, JobSpec, source="job.toml")
     prepared = app.prepare(spec, "job.toml")
     writer = BatchWriter(store, "main/w1")
@@ -253,7 +253,7 @@ def worker_runner(app: App, store: MemoryStore, table: dict[str, Any]) -> JobRun
         export=None,
         bus=prepared.bus,
         owner="main/w1",
-        workers=share(slots_for(spec), 2),
+        slots=share(slots_for(spec), 2),
         handle_signals=False,
         worker=True,
     )

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import socket
-import struct
 import time
 
 import anyio
 import pytest
-from anyio.abc import SocketStream
 
-from destilation.engine.channel import Channel
-from destilation.engine.forking import RUNNING, fork_workers
-from destilation.engine.lanes import WorkerLane
+from destilation.engine.forking import RUNNING, START, STOP, fork_workers
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +26,7 @@ def leave(owner: str, sock: socket.socket) -> int:
 
 def give_up(owner: str, sock: socket.socket) -> int:
     """Says it failed, the way a worker whose provider cannot go on does."""
-    data = pickle.dumps([("failed", "api: HTTP 401, check the API key")])
-    sock.sendall(struct.pack("!I", len(data)) + data)
+    sock.sendall(b"api: HTTP 401, check the API key\n")
     return 0
 
 
@@ -43,13 +37,14 @@ def linger(owner: str, sock: socket.socket) -> int:
     return 5
 
 
-def report_then_stop(owner: str, sock: socket.socket) -> int:
-    """Reports two commits and that it stopped, then lives until its socket closes, as a worker does."""
-    data = pickle.dumps([("committed", 3), ("committed", 2), ("stopped", None)])
-    sock.sendall(struct.pack("!I", len(data)) + data)
-    while sock.recv(4096):
-        pass
-    return 4
+def obey(owner: str, sock: socket.socket) -> int:
+    """Echoes the words it is told (start, then stop), then exits, as a worker does once stopped."""
+    told = b""
+    while len(told) < 2 and (word := sock.recv(1)):
+        told += word
+    if told and told != START + STOP:
+        sock.sendall(b"told " + told)
+    return 0
 
 
 def hang(owner: str, sock: socket.socket) -> int:
@@ -106,48 +101,69 @@ async def test_reap_kills_a_worker_that_does_not_exit() -> None:
 @pytest.mark.parametrize(
     ("main", "why"),
     [
-        (leave, "worker process {pid} exited with code 0"),  # it ended without being asked to
         (linger, "worker process {pid} exited with code 5"),  # its socket closed a moment before it exited
         (give_up, "api: HTTP 401, check the API key"),  # it said why it gave up
+        (crash, "worker process {pid} exited with code 70"),
     ],
 )
-async def test_a_lane_reports_a_worker_that_ends_or_gives_up_unasked(main, why: str) -> None:
+async def test_watch_reports_a_worker_that_gives_up_or_ends_badly(main, why: str) -> None:
     (worker,) = fork_workers(1, "o", main)
-    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
-    assert lane.owner == "o/w1"
+    assert worker.owner == "o/w1"
     reasons: list[str] = []
+    await worker.start()
     with anyio.fail_after(10):
-        await lane.serve(reasons.append, pytest.fail)
+        await worker.watch(reasons.append)
     assert reasons[0] == why.format(pid=worker.pid)
-    await lane.stop()
+    await worker.stop()
 
 
-async def test_stopping_a_lane_whose_worker_ignores_it_kills_the_worker() -> None:
+async def test_a_worker_that_ends_with_code_0_unasked_is_no_loss() -> None:
+    """Its runner saw the job end in the store (done, paused, cancelled) before the main process did."""
+    (worker,) = fork_workers(1, "o", leave)
+    await worker.start()
+    with anyio.fail_after(10):
+        await worker.watch(pytest.fail)
+    await worker.stop()
+    assert worker.describe_exit() == "exited with code 0"
+
+
+async def test_a_worker_is_told_start_then_stop_and_stop_waits_for_its_exit() -> None:
+    (worker,) = fork_workers(1, "o", obey)
+    async with anyio.create_task_group() as group:
+        await worker.start()
+        group.start_soon(worker.watch, pytest.fail)
+        with anyio.fail_after(10):
+            await worker.stop()
+        assert worker.describe_exit() == "exited with code 0"  # reaped by stop: it had exited
+
+
+async def test_reap_before_start_closes_the_socket_which_ends_the_worker() -> None:
+    (worker,) = fork_workers(1, "o", obey)
+    await worker.reap()
+    assert worker.describe_exit() == "exited with code 0"
+
+
+async def test_stopping_a_worker_that_ignores_it_kills_it() -> None:
     (worker,) = fork_workers(1, "o", hang)
-    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
     reasons: list[str] = []
     async with anyio.create_task_group() as group:
-        group.start_soon(lane.serve, reasons.append, pytest.fail)
-        lane.start()
-        await lane.stop(timeout=0.2)
+        await worker.start()
+        group.start_soon(worker.watch, reasons.append)
+        await worker.stop(timeout=0.2)
     assert reasons == []  # asked to stop: not a loss
     assert worker.describe_exit() == "was killed by SIGKILL"
 
 
-async def test_a_lane_passes_on_commits_and_stops_waiting_once_its_worker_has_stopped() -> None:
-    (worker,) = fork_workers(1, "o", report_then_stop)
-    lane = WorkerLane(worker, Channel(await SocketStream.from_socket(worker.sock)))
+async def test_a_worker_that_died_before_start_is_reported_by_watch() -> None:
+    (worker,) = fork_workers(1, "o", hang)
+    os.kill(worker.pid, signal.SIGKILL)
+    assert await worker.how_it_ended(timeout=10) == "was killed by SIGKILL"
+    await worker.start()  # its socket is gone: no error here
     reasons: list[str] = []
-    committed: list[int] = []
-    async with anyio.create_task_group() as group:
-        group.start_soon(lane.serve, reasons.append, committed.append)
-        lane.start()
-        with anyio.fail_after(10):
-            await lane.stop()  # returns on "stopped": the worker has not exited yet
-        assert committed == [3, 2]
-        # Its socket is closed now, so it exits; the run collects it last.
-        assert await worker.how_it_ended(timeout=10) == "exited with code 4"
-    assert reasons == []
+    with anyio.fail_after(10):
+        await worker.watch(reasons.append)
+    assert reasons == [f"worker process {worker.pid} was killed by SIGKILL"]
+    await worker.stop()
 
 
 def test_the_worker_ignores_ctrl_c_and_sigterm_meant_for_the_main_process() -> None:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
-from anyio.abc import SocketStream
 
 from destilation.config import JobSpec, Settings, load_settings, spec_body
 from destilation.control import control_for
@@ -32,12 +31,11 @@ from destilation.engine.assembly import (
     validation_context,
 )
 from destilation.engine.attempts import Hooks, remember_fingerprints
-from destilation.engine.channel import Channel
 from destilation.engine.exporter import Exporter, ExportRole
-from destilation.engine.forking import WorkerProcess
-from destilation.engine.lanes import WorkerLane
+from destilation.engine.forking import ForkedWorker
 from destilation.engine.planner import InputsPlanner, Planner, check_inputs, make_planner
 from destilation.engine.runner import ROLE_WAIT_MARGIN, JobRunner, RunOutcome, new_owner, on_commit_waker
+from destilation.engine.service import open_worker_runner
 from destilation.engine.wiring import (
     build_mode,
     build_providers,
@@ -234,22 +232,23 @@ class App:
         resume: bool,
         handle_signals: bool = True,
         prepared: Prepared | None = None,
-        workers: list[WorkerProcess] | None = None,
+        forked: list[ForkedWorker] | None = None,
         owner: str | None = None,
     ) -> RunOutcome:
-        """Run the job; `workers` are processes forked after `prepare` that take their share of it."""
+        """Run the job; `forked` are workers forked after `prepare` (engine.forking) that take their share of it."""
         prepared = prepared or self.prepare(spec, source)
-        workers = workers or []
+        forked = forked or []
         owner = owner or new_owner()
         bus, context, planner = prepared.bus, prepared.context, prepared.wiring.planner
         async with AsyncExitStack() as stack:
             for provider in prepared.providers:
                 stack.push_async_callback(provider.aclose)
-            lanes = await self._lanes(stack, workers)
+            for worker in forked:  # leaving the run closes its socket, which ends the worker
+                stack.push_async_callback(worker.reap)
             store = prepared.store
             await stack.enter_async_context(store)
             await store.open()
-            parts = 1 + len(lanes)
+            parts = 1 + len(forked)
             policies = make_policies(prepared, parts)
             # Before the job is stored: a validator refusing it (a judge naming no provider of
             # the job) leaves nothing behind that a corrected job file would clash with.
@@ -271,7 +270,7 @@ class App:
                 return await self._refresh_done(store, record, export, spec.lease_seconds)
             # With workers committing too, sequence numbers interleave and the exporters read from
             # the store anyway: handing them this process's samples would only be copied and dropped.
-            writer = BatchWriter(store, owner, on_commit=None if lanes else on_commit_waker(export))
+            writer = BatchWriter(store, owner, on_commit=None if forked else on_commit_waker(export))
             runner = JobRunner(
                 spec=spec,
                 record=record,
@@ -284,22 +283,12 @@ class App:
                 export=export,
                 bus=bus,
                 owner=owner,
-                workers=share(slots_for(spec), parts),
-                lanes=lanes,
+                slots=share(slots_for(spec), parts),
+                forked=forked,
                 handle_signals=handle_signals,
                 control=control_for(spec, task_limit),
             )
             return await runner.run()
-
-    async def _lanes(self, stack: AsyncExitStack, workers: list[WorkerProcess]) -> list[WorkerLane]:
-        """A lane per forked worker; leaving the run closes its socket, which ends the worker."""
-        lanes: list[WorkerLane] = []
-        for process in workers:
-            channel = Channel(await SocketStream.from_socket(process.sock))
-            stack.push_async_callback(process.reap)
-            stack.push_async_callback(channel.aclose)
-            lanes.append(WorkerLane(process, channel))
-        return lanes
 
     async def _refresh_done(
         self, store: StateStore, record: JobRecord, export: ExportRole, lease_s: float
@@ -349,33 +338,10 @@ class App:
         never plans, exports or sets the job's state; `started` gets the runner once it is built,
         so the caller can stop it.
         """
-        spec = self.spec_of(record)
-        prepared = self.prepare(spec, f"job {record.name}")
-        owner = new_owner()
+        prepared = self.prepare(self.spec_of(record), f"job {record.name}")
         try:
             async with AsyncExitStack() as stack:
-                for provider in prepared.providers:
-                    stack.push_async_callback(provider.aclose)
-                store = prepared.store
-                await stack.enter_async_context(store)
-                await store.open(create=False)
-                writer = BatchWriter(store, owner)
-                runner = JobRunner(
-                    spec=spec,
-                    record=record,
-                    store=store,
-                    planner=prepared.wiring.planner,
-                    target=record.target,
-                    task_limit=spec.task_limit,
-                    loop=build_loop(prepared, store, writer, 1),
-                    writer=writer,
-                    export=None,
-                    bus=prepared.bus,
-                    owner=owner,
-                    workers=slots_for(spec),
-                    handle_signals=False,
-                    worker=True,
-                )
+                runner = await open_worker_runner(stack, prepared, new_owner())
                 started(runner)
                 return await runner.run()
         finally:

@@ -126,7 +126,8 @@ class JobSpec:
     max_tasks: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     """How many tasks may be planned in all (rejected ones are replaced); default 3 times count."""
     workers: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
-    """Tasks worked on at once; default: the providers' concurrency added up, and half as many again
+    """Slots: tasks worked on at once, over all the job's processes (the key keeps its first name,
+    which stored jobs carry); default: the providers' concurrency added up, and half as many again
     waiting their turn, so requests go out while other answers are validated and committed.
     0 would work nothing, so it is refused like a negative count (leave the key out for the default)."""
     processes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))

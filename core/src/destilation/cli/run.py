@@ -95,12 +95,11 @@ def with_budget(spec: dict[str, JSON], caps: dict[str, int | float | None]) -> d
 
 
 def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, resume: bool) -> RunOutcome:
-    """Wire the job, fork its worker processes (before any event loop runs), then run it."""
+    """Wire the job, fork its workers (before any event loop runs), then run it."""
     from destilation.app import is_memory_store
     from destilation.engine.assembly import processes_for
-    from destilation.engine.forking import fork_workers
+    from destilation.engine.forking import fork_workers, work_forked
     from destilation.engine.runner import new_owner
-    from destilation.engine.worker import serve_forked
 
     app = state.app
     prepared = app.prepare(spec, source)
@@ -121,8 +120,8 @@ def _run(state: CliState, spec: JobSpec, raw: dict[str, JSON], source: str, *, r
             )
         parts = 1
     owner = new_owner()
-    workers = fork_workers(parts - 1, owner, functools.partial(serve_forked, prepared, parts))
-    run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, workers=workers, owner=owner)
+    forked = fork_workers(parts - 1, owner, functools.partial(work_forked, prepared, parts))
+    run = functools.partial(app.run, spec, raw, source, resume=resume, prepared=prepared, forked=forked, owner=owner)
     try:
         return anyio.run(run)
     finally:

@@ -22,6 +22,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import attrs
@@ -32,7 +33,6 @@ from destilation.domain import JSON, Event, JobRecord, JobState, Member, Task, T
 from destilation.engine.attempts import UNAVAILABLE, AttemptLoop, JobAborted, NoProviderLeft, cause_of
 from destilation.engine.exporter import ExportRole
 from destilation.engine.failure import describe_failure, record_failure
-from destilation.engine.lanes import WorkerLane
 from destilation.engine.planner import Planner
 from destilation.engine.streams import Handoff
 from destilation.engine.writer import BatchWriter, Pending, accepted_in
@@ -41,6 +41,9 @@ from destilation.interfaces import PLANNER_ROLE, AttemptTotals, StateStore
 from destilation.policy import CallPolicy, ProviderAborted
 from destilation.policy.peers import Peers
 from destilation.redaction import redact_text
+
+if TYPE_CHECKING:
+    from destilation.engine.forking import ForkedWorker
 
 CONTROL_INTERVAL = 0.25
 PROGRESS_INTERVAL = 0.5
@@ -90,13 +93,13 @@ class JobRunner:
     """The job's dataset: written by this process while it holds the exporter role; None in a worker."""
     bus: EventBus
     owner: str
-    workers: int
-    """Tasks this process works on at once."""
-    lanes: Sequence[WorkerLane] = ()
-    """Worker processes working the job beside this one; they are stopped before the dataset is final."""
+    slots: int
+    """Tasks this process works on at once (the job's `workers` key, shared among its processes)."""
+    forked: Sequence[ForkedWorker] = ()
+    """Workers this process forked: started once the job runs, stopped before the dataset is final."""
     handle_signals: bool = True
     worker: bool = False
-    """A forked worker's runner: it claims and works tasks, but plans, exports and decides nothing.
+    """A worker's runner (forked, or `destiler worker`): it claims and works tasks, plans and decides nothing.
 
     It does heed a budget: once one is reached it claims and starts nothing more."""
     control: JobControl = attrs.field(factory=JobControl)
@@ -110,8 +113,6 @@ class JobRunner:
     _counts: dict[TaskState, int] = attrs.field(factory=dict)
     _own_at_count: int = 0
     """This process's accepted samples when the job's tasks were last counted."""
-    _others_since_count: int = 0
-    """Samples worker processes reported accepted since the last count."""
     _recorded: JobState | None = None
     """The final state `_finish` recorded in the store, once it has."""
     _held: bool = False
@@ -174,22 +175,16 @@ class JobRunner:
             self._stop, self._message, self._held = JobState.PAUSED, reason, True
         self._work.cancel()
 
-    def worker_committed(self, accepted: int) -> None:
-        """A worker process committed `accepted` samples: if the job may be done, the feeder counts now."""
-        self._others_since_count += accepted
-        if self._may_be_done():
-            self._slot_freed.set()
-
     def _may_be_done(self) -> bool:
-        """Whether the last count and the samples accepted since reach the target."""
-        since = self.loop.accepted - self._own_at_count + self._others_since_count
+        """Whether the last count and the samples this process accepted since reach the target."""
+        since = self.loop.accepted - self._own_at_count
         return bool(self._counts) and self._counts[TaskState.ACCEPTED] + since >= self.target
 
     async def _count(self) -> None:
-        own, others = self.loop.accepted, self._others_since_count
+        own = self.loop.accepted
         self._counts = await self.store.counts(self.spec.name)
         # Commits during the count may be in it or not: keep them in the estimate, which then errs high.
-        self._own_at_count, self._others_since_count = own, self._others_since_count - others
+        self._own_at_count = own
 
     async def run(self) -> RunOutcome:
         """Run the job; whatever breaks inside ends it `failed` with one line, never left `running`."""
@@ -206,8 +201,8 @@ class JobRunner:
         if self.export is not None:
             await self.export.take()
         # Only now, so that workers never start on a job whose dataset cannot even be opened.
-        for lane in self.lanes:
-            lane.start()
+        for forked in self.forked:
+            await forked.start()
         writer_done = anyio.Event()
 
         async def write() -> None:
@@ -219,10 +214,8 @@ class JobRunner:
         async with anyio.create_task_group() as outer:
             outer.start_soon(write)
             async with anyio.create_task_group() as background:
-                for lane in self.lanes:
-                    background.start_soon(
-                        lane.serve, functools.partial(self.stop, JobState.FAILED), self.worker_committed
-                    )
+                for forked in self.forked:
+                    background.start_soon(forked.watch, functools.partial(self.stop, JobState.FAILED))
                 if self.export is not None:
                     background.start_soon(self._guarded, self.export.follow)
                 background.start_soon(self._guarded, self._control)
@@ -241,13 +234,13 @@ class JobRunner:
                         await self._leave()
                         # Before the last export: what the workers committed must be in the dataset.
                         # All are told first, so they wind down together.
-                        for lane in self.lanes:
-                            lane.ask_to_stop()
-                        for lane in self.lanes:
-                            await lane.stop()
-                            await self._release(lane.owner)
+                        for forked in self.forked:
+                            forked.ask_to_stop()
+                        for forked in self.forked:
+                            await forked.stop()
+                            await self._release(forked.owner)
                             with contextlib.suppress(Exception):  # a killed worker left its row behind
-                                await self.store.leave(self.spec.name, lane.owner)
+                                await self.store.leave(self.spec.name, forked.owner)
                         background.cancel_scope.cancel()
                         await self._write_health()
         return await self._finish()
@@ -350,7 +343,7 @@ class JobRunner:
         reason = self._message if failing else describe_failure(exc)
         with anyio.CancelScope(shield=True):
             await self._write_health()
-            owners = [self.owner, *(lane.owner for lane in self.lanes)]
+            owners = [self.owner, *(forked.owner for forked in self.forked)]
             # A worker's main process decides the job's state; the worker only gives its leases back.
             mark = not self.worker and self._recorded is not JobState.FAILED
             message = await record_failure(self.store, self.spec.name, owners, reason, mark=mark)
@@ -368,8 +361,8 @@ class JobRunner:
         try:
             with self._work:
                 async with anyio.create_task_group() as work:
-                    for _ in range(self.workers):
-                        work.start_soon(self._worker, tasks)
+                    for _ in range(self.slots):
+                        work.start_soon(self._slot, tasks)
                     try:
                         await self._feed(tasks)
                     finally:
@@ -381,7 +374,7 @@ class JobRunner:
         except* Exception as group:  # a plugin's bug in an attempt: the job ends failed, the workers are stopped
             self.stop(JobState.FAILED, describe_failure(group))
 
-    async def _worker(self, tasks: Handoff[Task]) -> None:
+    async def _slot(self, tasks: Handoff[Task]) -> None:
         while (task := await tasks.get()) is not None:
             try:
                 await self.loop.run_task(task)
@@ -390,9 +383,9 @@ class JobRunner:
                 self._slot_freed.set()
 
     async def _feed(self, tasks: Handoff[Task]) -> None:
-        """Plan tasks as needed and lease them to the workers, until the job is done or exhausted."""
+        """Plan tasks as needed and lease them to the slots, until the job is done or exhausted."""
         planned = self.record.planned
-        capacity = self.workers * 2
+        capacity = self.slots * 2
         # Planning is lazy: pending tasks enough for every process to fill its claims, no more,
         # topped up once half are claimed, so pages stay large.
         counted_at = -COUNTS_MAX_AGE
@@ -422,8 +415,8 @@ class JobRunner:
                 await self._wait_for_slot()
                 continue
             # Claim before planning more, so the first requests go out once a page is planned.
-            # Claims come in pages of at least `workers` tasks: fewer, larger store transactions.
-            if self.workers and capacity - self._inflight >= self.workers:
+            # Claims come in pages of at least `slots` tasks: fewer, larger store transactions.
+            if self.slots and capacity - self._inflight >= self.slots:
                 claimed = await self.store.claim(
                     self.spec.name, self.owner, capacity - self._inflight, self.spec.lease_seconds
                 )
@@ -496,8 +489,8 @@ class JobRunner:
         return True
 
     def _processes(self) -> int:
-        """Processes working the job that planning keeps in pending tasks: this one's lanes, or its members."""
-        return max(1 + len(self.lanes), self._members)
+        """Processes that planning keeps in pending tasks: this one and its forked workers, or the job's members."""
+        return max(1 + len(self.forked), self._members)
 
     def _member(self) -> Member:
         elapsed = max(time.time() - self._started_at, 1e-9)

@@ -1,8 +1,11 @@
-"""`destiler worker`: serve running jobs of a shared store, on any machine that reaches it.
+"""Workers: processes that only work a job, and `destiler worker`, which serves jobs of a shared store.
 
-A worker process only works: for each job it serves it runs a worker runner (claim, generate,
-validate, commit), built from the job's stored spec with secrets from this machine's
-environment. It never plans, exports or decides a job's state; the job's `destiler run` does.
+A worker runs a worker runner (`open_worker_runner`: claim, generate, validate, commit),
+coordinated with the job's other processes only through the store. It never plans, exports or
+decides a job's state; the job's `destiler run` does. A worker is either started by hand
+(`destiler worker`, on any machine that reaches the store, the job built from its stored spec
+with secrets from this machine's environment) or forked by `destiler run` (engine.forking).
+The service below is the former:
 Which jobs it serves is read from the store every `POLL_S`: the named ones, or every running
 job when none is named. A runner that ends (the job paused, done, cancelled) is started again
 once the job runs again; with jobs named, the service ends when each of them is finished.
@@ -12,13 +15,24 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 
 import anyio
 import attrs
 
 from destilation.domain import JobRecord, JobState
+from destilation.engine.assembly import (
+    Prepared,
+    build_loop,
+    make_policies,
+    open_validators,
+    share,
+    slots_for,
+    validation_context,
+)
 from destilation.engine.runner import JobRunner, RunOutcome
-from destilation.errors import DestilationError
+from destilation.engine.writer import BatchWriter
+from destilation.errors import DestilationError, JobError
 from destilation.interfaces import StateStore
 
 POLL_S = 0.5
@@ -26,6 +40,42 @@ POLL_S = 0.5
 RESTART_S = 2.0
 """A job whose runner ended is not served again before this, so a job about to finish is not rebuilt in a loop."""
 FINISHED = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+
+
+async def open_worker_runner(stack: AsyncExitStack, prepared: Prepared, owner: str, processes: int = 1) -> JobRunner:
+    """A worker's runner on the stored job, its providers, store and validators open for the rest of `stack`.
+
+    `processes`: how many processes of one run share the job's slots and providers' limits (a
+    run's forked workers, 1 for `destiler worker`).
+    """
+    spec, store = prepared.spec, prepared.store
+    for provider in prepared.providers:
+        stack.push_async_callback(provider.aclose)
+    await stack.enter_async_context(store)
+    await store.open(create=False)
+    record = await store.get_job(spec.name)
+    if record is None:  # a worker never creates a job: `destiler run` does
+        raise JobError(f"no job named {spec.name!r} in the store")
+    writer = BatchWriter(store, owner)
+    policies = make_policies(prepared, processes)
+    await open_validators(stack, prepared.wiring.validators, validation_context(prepared, store, policies))
+    return JobRunner(
+        spec=spec,
+        record=record,
+        store=store,
+        planner=prepared.wiring.planner,
+        target=record.target,
+        task_limit=spec.task_limit,
+        loop=build_loop(prepared, store, writer, processes, policies),
+        writer=writer,
+        export=None,
+        bus=prepared.bus,
+        owner=owner,
+        slots=share(slots_for(spec), processes),
+        handle_signals=False,
+        worker=True,
+    )
+
 
 Work = Callable[[JobRecord, Callable[[JobRunner], None]], Awaitable[RunOutcome]]
 """Run a worker runner on a stored job, handing the runner to the callback once built (App.work)."""

@@ -22,7 +22,7 @@ async def send_soon(stream: MemoryObjectSendStream[T], item: T) -> None:
     """Put `item` in the buffer at once when it has room, else do what `send` does.
 
     A closed stream, or one whose receivers are gone, is also left to `send`: it yields first, so
-    inside a cancelled scope (a pause stopping the workers) the caller is cancelled quietly
+    inside a cancelled scope (a pause stopping the slots) the caller is cancelled quietly
     instead of meeting BrokenResourceError.
     """
     try:

@@ -1,6 +1,6 @@
 """One writer that batches state transitions, so the store sees few, large transactions.
 
-Workers hand in transitions; the writer commits everything queued in one transaction while
+Slots hand in transitions; the writer commits everything queued in one transaction while
 the next batch gathers. A sample counts only after its transaction committed.
 """
 
@@ -113,7 +113,7 @@ class BatchWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[Pending]) -> None:
-        # Shielded: a pause or Ctrl-C must not cut a commit whose outcome workers wait for.
+        # Shielded: a pause or Ctrl-C must not cut a commit whose outcome slots wait for.
         with anyio.CancelScope(shield=True):
             results = await self.store.commit(self.owner, [p.transition for p in batch])
         for pending, result in zip(batch, results, strict=True):
