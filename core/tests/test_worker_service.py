@@ -265,3 +265,27 @@ async def test_a_cancel_or_pause_in_the_store_stops_the_worker_and_its_tasks_go_
         await store.set_job_state("job", JobState.CANCELLED if state is JobState.PAUSED else state)
     # Named and finished (cancelled): the service ended by itself.
     assert worker._stopping == "every job named is finished"
+
+
+async def test_a_worker_holds_while_its_job_waits_for_providers_and_works_again_after(tmp_path: Path) -> None:
+    from destilation.engine.attempts import UNAVAILABLE
+
+    kit = SlowKit()
+    app = kit_app(kit, tmp_path)
+    store = store_of(kit)
+    await running_job(app, store, job_table(count=300))
+    worker = WorkerService(store, app.work, ["job"], say=lambda line: None)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: worker.serve(handle_signals=False))
+        await until(lambda: store.samples.get("job", {}) != {})
+        await store.set_job_state("job", JobState.PAUSED, f"{UNAVAILABLE}: teacher: circuit open")
+        # Held, not stopped: its tasks go back while the runner probes, and it stays to work again.
+        with anyio.fail_after(20):
+            while (await store.counts("job"))[TaskState.RUNNING]:
+                await anyio.sleep(0.01)
+        held = len(store.samples["job"])
+        await anyio.sleep(0.3)
+        assert len(store.samples["job"]) == held
+        await store.set_job_state("job", JobState.RUNNING, "running")
+        await until(lambda: len(store.samples["job"]) > held)
+        await store.set_job_state("job", JobState.CANCELLED)
