@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from destilation import Generation, GenerationRequest, ProviderError, ToolCall, Usage, redact_text
+from destilation.domain import message_record
 
 PROTOCOL_VERSION = 1
 FINISH_REASON = "stop"
@@ -83,7 +84,7 @@ def parent_hello(provider: str, model: str) -> dict[str, Any]:
 def generate_message(request_id: int, request: GenerationRequest, model: str) -> dict[str, Any]:
     """The `generate` message of one request; `model` is the request's, else the provider's."""
     body: dict[str, Any] = {
-        "messages": [_message(m) for m in request.messages],
+        "messages": [message_record(m) for m in request.messages],
         "model": model,
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
@@ -98,17 +99,6 @@ def generate_message(request_id: int, request: GenerationRequest, model: str) ->
 
 def cancel_message(request_id: int) -> dict[str, Any]:
     return {"type": "cancel", "id": request_id}
-
-
-def _message(message: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.reasoning is not None:
-        out["reasoning"] = message.reasoning
-    if message.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    return out
 
 
 def _no_constant(name: str) -> float:
